@@ -1,0 +1,39 @@
+"""docservice: internship documents generated, signed in order, verified and archived."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from docservice.config import Settings
+from docservice.runtime import Runtime
+
+
+def create_app(test_config: dict[str, Any] | None = None, *,
+               settings: Settings | None = None) -> Flask:
+    """The one place that wires settings, database, stores and web together."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static",
+                instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        DOCSERVICE_SETTINGS=settings,
+    )
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.extensions["docservice"] = Runtime(settings)
+
+    from docservice import web
+
+    web.init_app(app)
+    return app

@@ -1,0 +1,1 @@
+"""Blob and archive stores, and the audit trail."""

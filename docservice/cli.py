@@ -1,0 +1,265 @@
+"""The `docservice` command: each subcommand opens one unit of work and calls a service."""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import ScriptInfo
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from docservice import create_app, migrate
+from docservice.archive.audit import Actor
+from docservice.config import CHECKOUT
+from docservice.db import unit_of_work
+from docservice.errors import DocserviceError, ImportRejected
+from docservice.models import AcademicYear, Placement, User
+from docservice.runtime import Runtime
+from docservice.services import documents as documents_service
+from docservice.services import links, notifications, users
+from docservice.services import placements as placements_service
+from docservice.services.years import get_year, load_year_file
+
+DEMO_YEARS = CHECKOUT / "data" / "academic-years"
+DEMO_PLACEMENTS = CHECKOUT / "data" / "demo" / "placements.csv"
+CLI_ACTOR = Actor(f"cli:{getpass.getuser()}")
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["docservice"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _work() -> Iterator[Session]:
+    """One unit of work; domain errors become a message and exit status 1."""
+    try:
+        with unit_of_work(_runtime().db) as session:
+            yield session
+    except ImportRejected as e:
+        for error in e.errors:
+            click.echo(f"error: {error}", err=True)
+        raise click.ClickException(str(e)) from e
+    except DocserviceError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """docservice: internship documents, signed in order, verified and archived.
+
+    Settings come from DOCSERVICE_* environment variables (see README.md).
+    """
+    info = ctx.find_object(ScriptInfo)  # set by Flask's test runner: use its app
+    if info is not None:
+        app = info.load_app()
+    else:
+        try:
+            app = create_app()
+        except DocserviceError as e:
+            raise click.ClickException(str(e)) from e
+        ctx.call_on_close(app.extensions["docservice"].close)
+    ctx.with_resource(app.app_context())
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also load the demo academic year and placements.")
+def init(demo: bool) -> None:
+    """Create or upgrade the database (and with --demo, fill it with demo data)."""
+    rt = _runtime()
+    migrate.upgrade(rt.db)
+    click.echo(f"Database ready: {rt.db.engine.url.render_as_string(hide_password=True)}")
+    if not demo:
+        return
+    with _work() as session:
+        for path in sorted(DEMO_YEARS.glob("*.toml")):
+            year = load_year_file(session, path)
+            click.echo(f"Academic year {year.code} loaded from {path.name}")
+        if not session.scalar(select(func.count()).select_from(Placement)):
+            result = placements_service.import_placements(
+                session, DEMO_PLACEMENTS.read_bytes(), actor=CLI_ACTOR)
+            click.echo(f"Imported {len(result.placements)} demo placements")
+        if not session.scalar(select(func.count()).select_from(User)):
+            password = secrets.token_urlsafe(12)
+            users.add_user(session, email="coordinator@example.org", name="Demo coordinator",
+                           role="coordinator", password=password)
+            creds = rt.settings.instance_path / "demo-credentials.txt"
+            creds.write_text(f"coordinator@example.org\n{password}\n")
+            creds.chmod(0o600)
+            click.echo(f"Demo coordinator: coordinator@example.org / {password} "
+                       f"(also in {creds})")
+    _generate(year=None, out=None)
+    with _work() as session:
+        now = datetime.now(timezone.utc)
+        click.echo("Student links (new ones; earlier demo links stop working):")
+        for placement in session.scalars(select(Placement).order_by(Placement.id)):
+            _, token = links.issue_link(session, placement, purpose=links.STUDENT, now=now,
+                                        valid_for=rt.student_link_validity, actor=CLI_ACTOR)
+            click.echo(f"  {placement.student_full_name}: {rt.settings.base_url}/s/{token}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the web app (development server; use gunicorn in production)."""
+    click.echo(f"docservice: open http://{host}:{port}/coordinator/ "
+               f"(log in with the demo coordinator printed by `docservice init --demo`)")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration not applied yet."""
+    migrate.upgrade(_runtime().db)
+    click.echo("Database schema is up to date.")
+
+
+@main.group()
+def years() -> None:
+    """Academic years (period, deadlines, school data)."""
+
+
+@years.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def years_load(file: Path) -> None:
+    """Create or update an academic year from a TOML file (see data/academic-years/)."""
+    with _work() as session:
+        year = load_year_file(session, file)
+        click.echo(f"Academic year {year.code}: {year.period_start:%d/%m/%Y} – "
+                   f"{year.period_end:%d/%m/%Y}, contract deadline "
+                   f"{year.contract_deadline:%d/%m/%Y}")
+
+
+@main.group()
+def placements() -> None:
+    """The cohort's placements."""
+
+
+@placements.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def placements_import(file: Path) -> None:
+    """Import placements from a CSV file: all rows, or none if any row is wrong."""
+    with _work() as session:
+        result = placements_service.import_placements(session, file.read_bytes(),
+                                                      actor=CLI_ACTOR)
+    click.echo(f"Imported {len(result.placements)} placement(s) from {file}.")
+
+
+@placements.command("export")
+@click.option("--year", help="Only this academic year, e.g. 2023-2024.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+def placements_export(year: str | None, out: Path | None) -> None:
+    """Export placements as CSV, safe to open in a spreadsheet."""
+    with _work() as session:
+        query = select(Placement).join(AcademicYear).order_by(Placement.id)
+        if year:
+            query = query.where(AcademicYear.code == get_year(session, year).code)
+        text = placements_service.export_placements_csv(session.scalars(query))
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@main.group()
+def documents() -> None:
+    """Generated documents."""
+
+
+@documents.command("generate")
+@click.option("--year", help="Only placements of this academic year, e.g. 2023-2024.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Also copy the PDFs here as <student_number>-<kind>.pdf.")
+def documents_generate(year: str | None, out: Path | None) -> None:
+    """Render the documents of every placement that lacks them (re-running adds nothing)."""
+    _generate(year, out)
+
+
+def _generate(year: str | None, out: Path | None) -> None:
+    rt = _runtime()
+    with _work() as session:
+        if year:
+            get_year(session, year)
+        pending = documents_service.plan_generation(
+            documents_service.placements_lacking_documents(session, year),
+            rt.settings.templates_path)
+        with click.progressbar(length=len(pending), label="Generating documents",
+                               file=sys.stderr) as bar:
+            made = documents_service.generate_missing(
+                session, converter=rt.converter, blobs=rt.blobs,
+                templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
+                workers=rt.settings.converters, actor=CLI_ACTOR, year=year,
+                progress=bar.update)
+        click.echo(f"Generated {len(made)} document(s).")
+        if out is not None:
+            query = select(Placement).join(AcademicYear).order_by(Placement.id)
+            if year:
+                query = query.where(AcademicYear.code == year)
+            docs = [d for p in session.scalars(query) for d in p.current_documents()]
+            written = documents_service.export_pdfs(docs, rt.blobs, out)
+            click.echo(f"Copied {len(written)} PDF(s) into {out}.")
+
+
+@main.group("links")
+def links_group() -> None:
+    """Personal links."""
+
+
+@links_group.command("student")
+@click.argument("student_number")
+@click.option("--year", required=True, help="Academic year, e.g. 2023-2024.")
+@click.option("--email", "send", is_flag=True, help="Also e-mail the link to the student.")
+def links_student(student_number: str, year: str, send: bool) -> None:
+    """Create a student's personal link (earlier ones stop working) and print it."""
+    rt = _runtime()
+    with _work() as session:
+        academic_year = get_year(session, year)
+        placement = session.scalars(select(Placement).where(
+            Placement.academic_year_id == academic_year.id,
+            Placement.student_number == student_number.lower())).first()
+        if placement is None:
+            raise click.ClickException(f"no placement of {student_number} in {year}")
+        link, token = links.issue_link(session, placement, purpose=links.STUDENT,
+                                       now=datetime.now(timezone.utc),
+                                       valid_for=rt.student_link_validity, actor=CLI_ACTOR)
+        url = f"{rt.settings.base_url}/s/{token}"
+        if send:
+            notifications.send_student_link(session, rt, placement, url, link.expires_at)
+    click.echo(url)
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts of coordinators, auditors and admins."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Full name.")
+@click.option("--role", type=click.Choice(["coordinator", "auditor", "admin"]),
+              default="coordinator", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_add(email: str, name: str, role: str, password_stdin: bool) -> None:
+    """Add an account (the password is asked for, or read from standard input)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _work() as session:
+        user = users.add_user(session, email=email, name=name, role=role, password=password)
+    click.echo(f"Added {user.role} {user.email}.")

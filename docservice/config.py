@@ -1,0 +1,165 @@
+"""Typed settings from the environment (DOCSERVICE_*), with embedded defaults for development."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from docservice.errors import ConfigurationError
+
+#: The checkout the package lives in; every local default path is below it,
+#: so that two checkouts never share state.
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+ENVIRONMENTS = ("development", "testing", "production")
+MAIL_SECURITY = ("none", "starttls", "ssl")
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    value = env.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be a whole number, got {value!r}") from e
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where mail goes: an SMTP server, or (no host) .eml files in the outbox folder."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: str = "none"
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    sender: str = "docservice <no-reply@localhost>"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment, validated at start."""
+
+    env: str = "development"
+    secret_key: str = field(default="", repr=False)
+    base_url: str = "http://127.0.0.1:5000"
+    instance_path: Path = CHECKOUT / "instance"
+    database_url: str = ""
+    blob_path: Path = CHECKOUT / "instance" / "blobs"
+    outbox_path: Path = CHECKOUT / "instance" / "outbox"
+    archive_path: Path = CHECKOUT / "archive"
+    pki_path: Path = CHECKOUT / "signatures"
+    templates_path: Path = CHECKOUT / "templates"
+    converters: int = 0
+    soffice: str = "soffice"
+    uno_python: str = "/usr/bin/python3"
+    conversion_timeout: float = 60.0
+    pdfa: bool = True
+    student_link_days: int = 0
+    max_upload_bytes: int = 5 * 1024 * 1024
+    mail: MailSettings = MailSettings()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Read the settings from `env` (default: os.environ); `overrides` win."""
+        env = os.environ if env is None else env
+        instance = _path(env, "DOCSERVICE_INSTANCE_PATH", CHECKOUT / "instance")
+        environment = env.get("DOCSERVICE_ENV", "development")
+        mail = MailSettings(
+            smtp_host=env.get("DOCSERVICE_SMTP_HOST") or None,
+            smtp_port=_int(env, "DOCSERVICE_SMTP_PORT", 25),
+            smtp_security=env.get("DOCSERVICE_SMTP_SECURITY", "none"),
+            smtp_user=env.get("DOCSERVICE_SMTP_USER") or None,
+            smtp_password=env.get("DOCSERVICE_SMTP_PASSWORD") or None,
+            sender=env.get("DOCSERVICE_MAIL_FROM", "docservice <no-reply@localhost>"),
+        )
+        settings = cls(
+            env=environment,
+            secret_key=env.get("DOCSERVICE_SECRET_KEY", ""),
+            base_url=env.get("DOCSERVICE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            instance_path=instance,
+            database_url=env.get("DOCSERVICE_DATABASE_URL", ""),
+            blob_path=_path(env, "DOCSERVICE_BLOB_PATH", instance / "blobs"),
+            outbox_path=_path(env, "DOCSERVICE_OUTBOX_PATH", instance / "outbox"),
+            archive_path=_path(env, "DOCSERVICE_ARCHIVE_PATH", CHECKOUT / "archive"),
+            pki_path=_path(env, "DOCSERVICE_PKI_PATH", CHECKOUT / "signatures"),
+            templates_path=_path(env, "DOCSERVICE_TEMPLATES_PATH", CHECKOUT / "templates"),
+            converters=_int(env, "DOCSERVICE_CONVERTERS", 0),
+            soffice=env.get("DOCSERVICE_SOFFICE", "soffice"),
+            uno_python=env.get("DOCSERVICE_UNO_PYTHON", "/usr/bin/python3"),
+            conversion_timeout=float(_int(env, "DOCSERVICE_CONVERSION_TIMEOUT", 60)),
+            pdfa=_bool(env, "DOCSERVICE_PDFA", True),
+            student_link_days=_int(env, "DOCSERVICE_STUDENT_LINK_DAYS", 0),
+            max_upload_bytes=_int(env, "DOCSERVICE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
+            mail=mail,
+        )
+        return replace(settings, **overrides).validated()
+
+    def validated(self) -> "Settings":
+        """Fill development defaults; refuse what production must not run without."""
+        if self.env not in ENVIRONMENTS:
+            raise ConfigurationError(f"DOCSERVICE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if self.mail.smtp_security not in MAIL_SECURITY:
+            raise ConfigurationError(
+                f"DOCSERVICE_SMTP_SECURITY must be one of {', '.join(MAIL_SECURITY)}"
+            )
+        if self.env == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("DOCSERVICE_SECRET_KEY", self.secret_key),
+                    ("DOCSERVICE_DATABASE_URL", self.database_url),
+                    ("DOCSERVICE_SMTP_HOST", self.mail.smtp_host),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigurationError(
+                    "production mode refuses to start without " + ", ".join(missing)
+                )
+            if len(self.secret_key) < 32:
+                raise ConfigurationError("DOCSERVICE_SECRET_KEY must be at least 32 characters")
+            if not self.base_url.startswith("https://"):
+                raise ConfigurationError("DOCSERVICE_BASE_URL must be https:// in production")
+        settings = self
+        if not settings.database_url:
+            settings = replace(
+                settings, database_url=f"sqlite:///{settings.instance_path / 'docservice.sqlite3'}"
+            )
+        if not settings.secret_key:
+            settings = replace(settings, secret_key=_development_secret(settings.instance_path))
+        if settings.converters <= 0:
+            settings = replace(settings, converters=os.cpu_count() or 1)
+        return settings
+
+
+def _development_secret(instance: Path) -> str:
+    """A random secret kept in the instance folder: never a fixed fallback."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

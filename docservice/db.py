@@ -1,0 +1,78 @@
+"""Engine, sessions and the unit of work: the one place where transactions end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+AfterCommit = Callable[[], None]
+
+
+class Database:
+    """One engine and its session factory."""
+
+    def __init__(self, url: str) -> None:
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.url = url
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        """A new session; prefer `unit_of_work` unless you close it yourself."""
+        return self.sessions()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def after_commit(session: Session, action: AfterCommit) -> None:
+    """Run `action` once the session's transaction has committed (never on rollback)."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+def commit(session: Session) -> None:
+    """Commit, then run what waited for the commit (mail, jobs)."""
+    session.commit()
+    actions: list[AfterCommit] = session.info.pop("after_commit", [])
+    for action in actions:
+        action()
+
+
+def rollback(session: Session) -> None:
+    """Roll back and forget what waited for a commit."""
+    session.rollback()
+    session.info.pop("after_commit", None)
+
+
+@contextmanager
+def unit_of_work(db: Database) -> Iterator[Session]:
+    """A session for one command or job: commit on success, roll back on any exception."""
+    session = db.session()
+    try:
+        yield session
+        commit(session)
+    except BaseException:
+        rollback(session)
+        raise
+    finally:
+        session.close()

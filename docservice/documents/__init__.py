@@ -1,0 +1,1 @@
+"""Documents: the template catalogue, rendering, conversion and signature fields."""

@@ -1,0 +1,89 @@
+"""The errors docservice raises: each carries the data that explains it, never an HTTP code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class DocserviceError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class ConfigurationError(DocserviceError):
+    """The settings are incomplete or contradictory; the service must not start."""
+
+
+class NotFound(DocserviceError):
+    """A thing the caller asked for does not exist (or may not be seen by them)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+        self.what = what
+
+
+class LinkInvalid(NotFound):
+    """A personal link whose token matches nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("link")
+
+
+class LinkExpired(DocserviceError):
+    """A personal link that existed but no longer works."""
+
+    def __init__(self, expired_at: datetime, *, replaced: bool = False) -> None:
+        why = "was replaced by a newer link" if replaced else "expired"
+        super().__init__(f"this link {why} on {expired_at:%d/%m/%Y %H:%M}")
+        self.expired_at = expired_at
+        self.replaced = replaced
+
+
+class TemplateVariableMissing(DocserviceError):
+    """A template uses a variable that the placement's data does not provide."""
+
+    def __init__(self, template: str, variable: str) -> None:
+        super().__init__(f"template {template} uses '{variable}', which the data lacks")
+        self.template = template
+        self.variable = variable
+
+
+class TemplateError(DocserviceError):
+    """A template cannot be read or rendered for another reason than a missing variable."""
+
+
+class ConversionError(DocserviceError):
+    """LibreOffice could not turn a DOCX into a PDF."""
+
+
+class SignatureBlockNotFound(DocserviceError):
+    """The rendered document lacks the signature block the signature fields belong in."""
+
+    def __init__(self, document: str, anchor: str, reason: str = "not found") -> None:
+        super().__init__(f"{document}: signature anchor '{anchor}' {reason}")
+        self.document = document
+        self.anchor = anchor
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One reason why one cell of an imported CSV file is refused."""
+
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.reason}"
+
+
+class ImportRejected(DocserviceError):
+    """A CSV import refused as a whole; nothing was stored."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"import rejected, nothing stored: {len(errors)} error(s)")
+        self.errors = errors
+
+
+class AlreadyExists(DocserviceError):
+    """A write-once thing exists already with other content."""

@@ -1,0 +1,107 @@
+"""Mail: messages are queued in the unit of work and sent only after its commit."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from docservice.config import MailSettings
+from docservice.db import after_commit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One plain-text e-mail to one recipient."""
+
+    to: str
+    subject: str
+    body: str
+
+    def to_email(self, sender: str) -> EmailMessage:
+        for header in (self.to, self.subject):
+            if "\n" in header or "\r" in header:
+                raise ValueError("line break in a mail header")
+        email = EmailMessage()
+        email["From"] = sender
+        email["To"] = self.to
+        email["Subject"] = self.subject
+        email["Date"] = format_datetime(datetime.now(timezone.utc))
+        email["Message-ID"] = make_msgid(domain="docservice")
+        email.set_content(self.body)
+        return email
+
+
+class Sender(Protocol):
+    def send(self, message: Message) -> None: ...
+
+
+class OutboxSender:
+    """Embedded default: each message becomes an .eml file in the outbox folder, and is logged."""
+
+    def __init__(self, folder: Path, sender: str) -> None:
+        self.folder = folder
+        self.sender = sender
+
+    def send(self, message: Message) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        path.write_bytes(bytes(message.to_email(self.sender)))
+        log.info("mail to %s written to %s: %s", message.to, path, message.subject)
+
+
+class SmtpSender:
+    """Mail through an SMTP server, with STARTTLS or SSL and login when configured."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+
+    def send(self, message: Message) -> None:
+        s = self.settings
+        assert s.smtp_host
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if s.smtp_security == "ssl":
+            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
+        with smtp:
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=context)
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+            smtp.send_message(message.to_email(s.sender))
+        log.info("mail to %s sent: %s", message.to, message.subject)
+
+
+def make_sender(settings: MailSettings, outbox: Path) -> Sender:
+    """SMTP when a host is configured, the outbox folder otherwise."""
+    if settings.smtp_host:
+        return SmtpSender(settings)
+    return OutboxSender(outbox, settings.sender)
+
+
+def queue(session: Session, sender: Sender, message: Message) -> None:
+    """Send `message` once the session's transaction has committed."""
+    message.to_email("check@localhost")  # refuse header injection now, inside the transaction
+
+    def send() -> None:
+        try:
+            sender.send(message)
+        except (OSError, smtplib.SMTPException):
+            # The commit stands; the failure is logged for the coordinator to resend.
+            log.exception("mail to %s failed: %s", message.to, message.subject)
+
+    after_commit(session, send)

@@ -1,0 +1,58 @@
+"""The long-lived parts of a running service: database, blob store, converters, mail."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from docservice.archive.blobs import FilesystemBlobStore
+from docservice.config import Settings
+from docservice.db import Database
+from docservice.mail import Sender, make_sender
+
+
+class Runtime:
+    """Built once per process from the settings; the converter pool starts on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        for folder in (settings.instance_path, settings.blob_path):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.database_url)
+        self.blobs = FilesystemBlobStore(settings.blob_path)
+        self.mail: Sender = make_sender(settings.mail, settings.outbox_path)
+        self._converter: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def converter(self) -> Any:
+        """The pool of warm LibreOffice converters, started on first use."""
+        with self._lock:
+            if self._converter is None:
+                from docservice.documents.convert import ConverterPool
+
+                self._converter = ConverterPool(
+                    size=self.settings.converters,
+                    uno_python=self.settings.uno_python,
+                    soffice=self.settings.soffice,
+                    timeout=self.settings.conversion_timeout,
+                )
+            return self._converter
+
+    @property
+    def student_link_validity(self) -> timedelta:
+        return timedelta(days=self.settings.student_link_days or 60)
+
+    def use_converter(self, converter: Any) -> None:
+        """Share an already running converter pool (tests, benchmarks)."""
+        with self._lock:
+            self._converter = converter
+
+    def close(self) -> None:
+        """Stop the converters and close database connections."""
+        with self._lock:
+            if self._converter is not None:
+                self._converter.close()
+                self._converter = None
+        self.db.dispose()

@@ -1,0 +1,316 @@
+"""Import a cohort's placements from CSV: all rows or none, every bad cell named."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docservice.archive import audit
+from docservice.errors import ImportRejected, RowError
+from docservice.models import AcademicYear, Placement
+
+REQUIRED_COLUMNS = (
+    "academic_year", "student_number", "student_first_name", "student_last_name",
+    "student_email", "programme", "company_name", "company_number", "company_address",
+    "company_signatory_name", "company_signatory_title", "company_signatory_email",
+    "mentor_name", "mentor_email", "mentor_phone", "docent_name", "docent_email",
+    "start_date", "end_date", "assignment", "nda", "copyright_waiver", "thesis_at_company",
+)
+OPTIONAL_COLUMNS = ("expense_allowance", "thesis_permission_date", "language")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+#: Longest text accepted per column (the database's limits).
+MAX_LENGTH = {
+    "student_number": 20, "company_address": 400, "mentor_phone": 40, "assignment": 5000,
+    "expense_allowance": 200,
+}
+DEFAULT_MAX_LENGTH = 200
+MAX_ROWS = 5000
+
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_STUDENT_NUMBER = re.compile(r"^[A-Za-z]?\d{5,10}$")
+_PHONE = re.compile(r"^\+?[0-9 ./()-]{6,30}$")
+_TRUE = {"yes", "ja", "y", "j", "true", "1"}
+_FALSE = {"no", "nee", "n", "false", "0"}
+
+
+class _CellError(ValueError):
+    """A cell's value is wrong; the message says why."""
+
+
+def parse_date(text: str) -> date:
+    """2024-02-12 or 12/02/2024 (Belgian day/month/year)."""
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise _CellError(f"{text!r} is not a date (use 2024-02-12 or 12/02/2024)")
+
+
+def parse_bool(text: str) -> bool:
+    """yes/no, also ja/nee."""
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise _CellError(f"{text!r} is not yes/no (ja/nee)")
+
+
+def parse_email(text: str) -> str:
+    """An e-mail address fit to put in a To: header."""
+    if len(text) > 254 or not _EMAIL.match(text):
+        raise _CellError(f"{text!r} is not an e-mail address")
+    return text
+
+
+def normalize_enterprise_number(text: str) -> str:
+    """A Belgian enterprise number checked by its mod-97 digits, as 0123.456.789."""
+    digits = re.sub(r"[\s.]", "", text.upper().removeprefix("BE").strip())
+    if not digits.isdigit() or len(digits) not in (9, 10):
+        raise _CellError(f"{text!r} is not an enterprise number (0123.456.789)")
+    digits = digits.zfill(10)
+    if digits[0] not in "01":
+        raise _CellError(f"{text!r} is not an enterprise number: it must start with 0 or 1")
+    if 97 - int(digits[:8]) % 97 != int(digits[8:]):
+        raise _CellError(f"{text!r} fails the enterprise number's check digits (mod 97)")
+    return f"{digits[:4]}.{digits[4:7]}.{digits[7:]}"
+
+
+def _student_number(text: str) -> str:
+    if not _STUDENT_NUMBER.match(text):
+        raise _CellError(f"{text!r} is not a student number (e.g. r0123456)")
+    return text.lower()
+
+
+def _phone(text: str) -> str:
+    if not _PHONE.match(text):
+        raise _CellError(f"{text!r} is not a phone number")
+    return text
+
+
+def _language(text: str) -> str:
+    if text.lower() not in ("nl", "en"):
+        raise _CellError(f"{text!r} is not a language we have templates in (nl, en)")
+    return text.lower()
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "student_number": _student_number,
+    "student_email": parse_email,
+    "company_signatory_email": parse_email,
+    "mentor_email": parse_email,
+    "docent_email": parse_email,
+    "company_number": normalize_enterprise_number,
+    "mentor_phone": _phone,
+    "start_date": parse_date,
+    "end_date": parse_date,
+    "thesis_permission_date": parse_date,
+    "nda": parse_bool,
+    "copyright_waiver": parse_bool,
+    "thesis_at_company": parse_bool,
+    "language": _language,
+}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import stored."""
+
+    placements: list[Placement]
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ImportRejected([RowError(1, "-", f"the file is not UTF-8 text ({e.reason})")]) from e
+
+
+def _reader(text: str) -> csv.DictReader[str]:
+    header = text.split("\n", 1)[0]
+    # Belgian spreadsheets save CSV with semicolons; take whichever the header uses.
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+
+
+def import_placements(session: Session, data: bytes, *, actor: audit.Actor) -> ImportResult:
+    """Store every placement in the CSV `data`, or none: raises ImportRejected with every error."""
+    reader = _reader(_decode(data))
+    errors: list[RowError] = []
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as e:
+        raise ImportRejected([RowError(1, "-", f"unreadable CSV: {e}")]) from e
+    reader.fieldnames = header
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in COLUMNS]
+    errors += [RowError(1, c, "required column is missing") for c in missing]
+    errors += [RowError(1, c or "(empty)", "unknown column") for c in unknown]
+    duplicates = {c for c in header if header.count(c) > 1}
+    errors += [RowError(1, c, "column appears more than once") for c in sorted(duplicates)]
+    if errors:
+        raise ImportRejected(errors)
+
+    years = {y.code: y for y in session.scalars(select(AcademicYear))}
+    seen: dict[tuple[str, str], int] = {}
+    rows: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for raw in reader:
+            # line_num is where the row ends; a quoted cell may span several lines.
+            embedded = sum(v.count("\n") for v in raw.values() if isinstance(v, str))
+            line_of_row = reader.line_num - embedded
+            if len(rows) >= MAX_ROWS:
+                raise ImportRejected([RowError(line_of_row, "-", f"more than {MAX_ROWS} rows")])
+            if None in raw:
+                errors.append(RowError(line_of_row, "-", "more cells than columns"))
+                continue
+            if all(not (v or "").strip() for v in raw.values()):
+                continue  # a blank line in the sheet
+            row, row_errors = _parse_row(line_of_row, raw, years)
+            errors += row_errors
+            if row_errors:
+                continue
+            key = (row["academic_year"].code, row["student_number"])
+            if key in seen:
+                errors.append(RowError(line_of_row, "student_number",
+                                       f"{key[1]} appears already on line {seen[key]}"))
+            seen[key] = line_of_row
+            rows.append((line_of_row, row))
+    except csv.Error as e:
+        errors.append(RowError(reader.line_num, "-", f"unreadable CSV: {e}"))
+    errors += _already_imported(session, rows)
+    if not rows and not errors:
+        errors.append(RowError(2, "-", "the file has no placements"))
+    if errors:
+        raise ImportRejected(errors)
+
+    placements = []
+    for _, row in rows:
+        year = row.pop("academic_year")
+        placement = Placement(academic_year=year, **row)
+        session.add(placement)
+        placements.append(placement)
+    session.flush()
+    for placement in placements:
+        audit.record(session, "placement.imported", actor, placement_id=placement.id,
+                     student_number=placement.student_number, company=placement.company_name)
+    return ImportResult(placements)
+
+
+def _parse_row(line: int, raw: dict[str, str | None],
+               years: dict[str, AcademicYear]) -> tuple[dict[str, Any], list[RowError]]:
+    errors: list[RowError] = []
+    row: dict[str, Any] = {}
+    for column in COLUMNS:
+        text = (raw.get(column) or "").strip()
+        if "\r" in text or "\x00" in text:
+            errors.append(RowError(line, column, "contains a control character"))
+            continue
+        if column != "assignment" and "\n" in text:
+            errors.append(RowError(line, column, "contains a line break"))
+            continue
+        if not text:
+            if column in REQUIRED_COLUMNS:
+                errors.append(RowError(line, column, "is empty"))
+            row[column] = None
+            continue
+        limit = MAX_LENGTH.get(column, DEFAULT_MAX_LENGTH)
+        if len(text) > limit:
+            errors.append(RowError(line, column, f"is longer than {limit} characters"))
+            continue
+        try:
+            row[column] = _PARSERS.get(column, str)(text)
+        except _CellError as e:
+            errors.append(RowError(line, column, str(e)))
+    if errors:
+        return row, errors
+    year = years.get(row["academic_year"])
+    if year is None:
+        known = ", ".join(sorted(years)) or "none loaded"
+        return row, [RowError(line, "academic_year",
+                              f"unknown academic year {row['academic_year']!r} (known: {known})")]
+    row["academic_year"] = year
+    row["language"] = row["language"] or "nl"
+    errors += _check_against_year(line, row, year)
+    return row, errors
+
+
+def _check_against_year(line: int, row: dict[str, Any], year: AcademicYear) -> list[RowError]:
+    errors = []
+    period = f"{year.period_start:%d/%m/%Y} – {year.period_end:%d/%m/%Y}"
+    if row["end_date"] < row["start_date"]:
+        errors.append(RowError(line, "end_date", "is before start_date"))
+    for column in ("start_date", "end_date"):
+        if not year.period_start <= row[column] <= year.period_end:
+            errors.append(RowError(
+                line, column,
+                f"{row[column]:%d/%m/%Y} is outside the internship period of {year.code} ({period})",
+            ))
+    if row["thesis_at_company"]:
+        permitted = row["thesis_permission_date"]
+        deadline = f"{year.thesis_permission_deadline:%d/%m/%Y}"
+        if permitted is None:
+            errors.append(RowError(
+                line, "thesis_at_company",
+                f"thesis at the company needs permission recorded (thesis_permission_date) "
+                f"by {deadline}",
+            ))
+        elif permitted > year.thesis_permission_deadline:
+            errors.append(RowError(
+                line, "thesis_permission_date",
+                f"permission of {permitted:%d/%m/%Y} came after the deadline of {deadline}",
+            ))
+    return errors
+
+
+def _already_imported(session: Session, rows: Iterable[tuple[int, dict[str, Any]]]) -> list[RowError]:
+    errors = []
+    for line, row in rows:
+        exists = session.scalars(select(Placement.id).where(
+            Placement.academic_year_id == row["academic_year"].id,
+            Placement.student_number == row["student_number"],
+        )).first()
+        if exists is not None:
+            errors.append(RowError(
+                line, "student_number",
+                f"{row['student_number']} has a placement in {row['academic_year'].code} already",
+            ))
+    return errors
+
+
+# Spreadsheet programs run a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell value a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+EXPORT_COLUMNS = COLUMNS
+
+
+def export_placements_csv(placements: Iterable[Placement]) -> str:
+    """The placements as CSV in the import's columns, safe to open in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for p in placements:
+        values: dict[str, Any] = {c: getattr(p, c, None) for c in EXPORT_COLUMNS}
+        values["academic_year"] = p.academic_year.code
+        for column in ("start_date", "end_date", "thesis_permission_date"):
+            values[column] = values[column].isoformat() if values[column] else ""
+        for column in ("nda", "copyright_waiver", "thesis_at_company"):
+            values[column] = "yes" if values[column] else "no"
+        writer.writerow([spreadsheet_safe(values[c]) for c in EXPORT_COLUMNS])
+    return out.getvalue()

@@ -1,0 +1,138 @@
+"""The coordinator's pages: cohort, CSV import, a placement and its documents and links."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from docservice.errors import ImportRejected, NotFound
+from docservice.models import AcademicYear, Placement
+from docservice.services import documents as documents_service
+from docservice.services import links, notifications, placements as placements_service
+from docservice.web import db_session, request_actor, runtime
+from docservice.web.auth import current_user, require_role
+
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+
+
+def _placement(placement_id: int) -> Placement:
+    placement = db_session().get(Placement, placement_id)
+    if placement is None:
+        raise NotFound("placement")
+    return placement
+
+
+def _actor() -> Any:
+    user = current_user()
+    return request_actor(user.email if user else "anonymous")
+
+
+@bp.get("/")
+@require_role("coordinator")
+def dashboard() -> Any:
+    session = db_session()
+    years = list(session.scalars(select(AcademicYear).order_by(AcademicYear.code.desc())))
+    year = request.args.get("year") or (years[0].code if years else None)
+    query = (select(Placement).join(AcademicYear)
+             .options(selectinload(Placement.documents))
+             .order_by(Placement.student_last_name, Placement.student_first_name))
+    if year:
+        query = query.where(AcademicYear.code == year)
+    return render_template("coordinator/dashboard.html", years=years, year=year,
+                           placements=list(session.scalars(query)))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@require_role("coordinator")
+def import_placements() -> Any:
+    if request.method == "GET":
+        return render_template("coordinator/import.html", columns=placements_service.COLUMNS,
+                               required=placements_service.REQUIRED_COLUMNS)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template("coordinator/import.html", columns=placements_service.COLUMNS,
+                               required=placements_service.REQUIRED_COLUMNS,
+                               errors=["Choose a CSV file to import."]), 400
+    try:
+        result = placements_service.import_placements(db_session(), upload.read(),
+                                                      actor=_actor())
+    except ImportRejected as e:
+        return render_template("coordinator/import.html", columns=placements_service.COLUMNS,
+                               required=placements_service.REQUIRED_COLUMNS,
+                               errors=[str(x) for x in e.errors],
+                               filename=upload.filename), 422
+    flash(f"Imported {len(result.placements)} placement(s) from {upload.filename}.")
+    return redirect(url_for(".dashboard"))
+
+
+@bp.get("/placements.csv")
+@require_role("coordinator")
+def export_csv() -> Response:
+    query = select(Placement).join(AcademicYear).order_by(Placement.id)
+    if year := request.args.get("year"):
+        query = query.where(AcademicYear.code == year)
+    body = placements_service.export_placements_csv(db_session().scalars(query))
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=placements.csv"})
+
+
+@bp.post("/documents/generate")
+@require_role("coordinator")
+def generate_documents() -> Any:
+    rt = runtime()
+    year = request.form.get("year") or None
+    made = documents_service.generate_missing(
+        db_session(), converter=rt.converter, blobs=rt.blobs,
+        templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
+        workers=rt.settings.converters, actor=_actor(), year=year,
+    )
+    flash(f"Generated {len(made)} document(s).")
+    return redirect(url_for(".dashboard", year=year or ""))
+
+
+@bp.get("/placements/<int:placement_id>")
+@require_role("coordinator")
+def placement(placement_id: int) -> Any:
+    return render_template("coordinator/placement.html", placement=_placement(placement_id))
+
+
+@bp.post("/placements/<int:placement_id>/student-link")
+@require_role("coordinator")
+def issue_student_link(placement_id: int) -> Any:
+    placement = _placement(placement_id)
+    rt = runtime()
+    now = datetime.now(timezone.utc)
+    link, token = links.issue_link(db_session(), placement, purpose=links.STUDENT, now=now,
+                                   valid_for=rt.student_link_validity, actor=_actor())
+    url = url_for("student.home", token=token, _external=True)
+    emailed = request.form.get("send") == "email"
+    if emailed:
+        notifications.send_student_link(db_session(), rt, placement, url, link.expires_at)
+    # The token is shown once, now: only its hash is kept.
+    return render_template("coordinator/link_issued.html", placement=placement, url=url,
+                           expires_at=link.expires_at, emailed=emailed)
+
+
+@bp.get("/placements/<int:placement_id>/documents/<int:document_id>.<fmt>")
+@require_role("coordinator", "auditor")
+def download(placement_id: int, document_id: int, fmt: str) -> Response:
+    document = documents_service.document_of_placement(db_session(), placement_id, document_id)
+    return _document_response(document, fmt)
+
+
+def _document_response(document: Any, fmt: str) -> Response:
+    """The current PDF or the rendered DOCX of `document`, as a download."""
+    if fmt == "pdf":
+        sha, mimetype = document.current_revision.sha256, "application/pdf"
+    elif fmt == "docx":
+        sha = document.docx_sha256
+        mimetype = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    else:
+        raise NotFound("document format")
+    name = f"{document.placement.student_number}-{document.kind}.{fmt}"
+    return Response(runtime().blobs.get(sha), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,68 @@
+"""The one place that turns errors into status codes and pages."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from docservice.errors import (
+    DocserviceError,
+    ImportRejected,
+    LinkExpired,
+    LinkInvalid,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _page(status: int, title: str, message: str) -> tuple[str, int]:
+    if request.accept_mimetypes.best == "application/json":
+        return {"error": title, "message": message}, status  # type: ignore[return-value]
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(LinkInvalid)
+    def link_invalid(_e: LinkInvalid) -> tuple[str, int]:
+        return _page(404, "Link not found",
+                     "This link does not exist. Check that you copied the whole link from the "
+                     "e-mail, or ask the internship coordinator for a new one.")
+
+    @app.errorhandler(LinkExpired)
+    def link_expired(e: LinkExpired) -> tuple[str, int]:
+        return _page(410, "Link no longer valid",
+                     f"{str(e).capitalize()}. Ask the internship coordinator for a new link.")
+
+    @app.errorhandler(NotFound)
+    def not_found(e: NotFound) -> tuple[str, int]:
+        return _page(404, "Not found", str(e).capitalize() + ".")
+
+    @app.errorhandler(ImportRejected)
+    def import_rejected(e: ImportRejected) -> tuple[str, int]:
+        return _page(422, "Import rejected", "; ".join(str(x) for x in e.errors))
+
+    @app.errorhandler(DocserviceError)
+    def domain_error(e: DocserviceError) -> tuple[str, int]:
+        log.warning("refused: %s", e)
+        return _page(422, "Cannot do that", str(e))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e: CSRFError) -> tuple[str, int]:
+        return _page(400, "Form expired", "The form was stale or incomplete (CSRF check: "
+                     f"{e.description}). Go back, reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> tuple[str, int]:
+        return _page(e.code or 500, e.name, e.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> tuple[str, int]:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _page(500, "Something went wrong",
+                     "The error was logged. Nothing was saved; please try again later.")

@@ -1,0 +1,43 @@
+"""The student's personal link: their documents, and nobody else's."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, render_template
+
+from docservice.archive import audit
+from docservice.documents.catalogue import TITLES
+from docservice.models import AccessLink, DocumentKind
+from docservice.services import documents as documents_service
+from docservice.services import links
+from docservice.web import db_session, request_actor
+from docservice.web.coordinator import _document_response
+
+bp = Blueprint("student", __name__, url_prefix="/s")
+
+
+def _link(token: str) -> AccessLink:
+    return links.resolve_link(db_session(), token, purpose=links.STUDENT,
+                              now=datetime.now(timezone.utc))
+
+
+@bp.get("/<token>")
+def home(token: str) -> Any:
+    link = _link(token)
+    placement = link.placement
+    documents = [(d, TITLES[DocumentKind(d.kind)][d.language]) for d in placement.current_documents()]
+    return render_template("student/home.html", token=token, placement=placement,
+                           documents=documents, link=link,
+                           pending=[TITLES[k][placement.language] for k in placement.missing_kinds()])
+
+
+@bp.get("/<token>/documents/<int:document_id>.<fmt>")
+def download(token: str, document_id: int, fmt: str) -> Response:
+    link = _link(token)
+    document = documents_service.document_of_placement(db_session(), link.placement_id, document_id)
+    response = _document_response(document, fmt)
+    audit.record(db_session(), "document.downloaded", request_actor("student"),
+                 placement_id=link.placement_id, document=document.reference, format=fmt)
+    return response

@@ -1,0 +1,153 @@
+"""Shared fixtures: settings in temporary folders, the real database engines, real LibreOffice."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from docservice import create_app, migrate
+from docservice.archive.audit import Actor
+from docservice.config import CHECKOUT, Settings
+from docservice.db import unit_of_work
+from docservice.models import Base
+from docservice.runtime import Runtime
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TEST_ACTOR = Actor("test")
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("DOCSERVICE_TEST_DATABASE_URL", DEFAULT_PG)
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception:
+        return None
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end; skip if none is reachable."""
+    admin = _postgres_admin_url()
+    if admin is None:
+        pytest.skip("no PostgreSQL reachable (set DOCSERVICE_TEST_DATABASE_URL)")
+    name = f"docservice_test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(admin).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with engine.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def converter() -> Iterator[Any]:
+    """One pool of real LibreOffice converters for the whole run."""
+    from docservice.documents.convert import ConverterPool
+
+    with ConverterPool(size=2) as pool:
+        yield pool
+
+
+def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings whose every path is below `root`."""
+    return Settings(
+        env="testing",
+        secret_key="test-secret-" + uuid.uuid4().hex,
+        base_url="http://localhost",
+        instance_path=root,
+        database_url=database_url,
+        blob_path=root / "blobs",
+        outbox_path=root / "outbox",
+        archive_path=root / "archive",
+        pki_path=root / "pki",
+        templates_path=CHECKOUT / "templates",
+        converters=2,
+        **overrides,
+    ).validated()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Every database test runs on SQLite, and again on PostgreSQL when one is reachable."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    return request.getfixturevalue("postgres_url")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    """The database at `database_url`, with the schema made by the real migrations."""
+    from docservice.db import Database
+
+    db = Database(database_url)
+    migrate.upgrade(db)
+    db.dispose()
+    return database_url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated: str) -> Settings:
+    return make_settings(tmp_path, migrated)
+
+
+@pytest.fixture
+def app(settings: Settings, converter: Any) -> Iterator[Flask]:
+    """The app on a migrated database; every row is removed after the test."""
+    app = create_app({"TESTING": True}, settings=settings)
+    rt: Runtime = app.extensions["docservice"]
+    rt.use_converter(converter)
+    yield app
+    with rt.db.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    rt.use_converter(None)
+    rt.close()
+
+
+@pytest.fixture
+def runtime(app: Flask) -> Runtime:
+    return app.extensions["docservice"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(runtime: Runtime) -> Iterator[Any]:
+    """A session for arranging and checking data (committed on exit)."""
+    with unit_of_work(runtime.db) as session:
+        yield session
+
+
+@pytest.fixture
+def year(runtime: Runtime) -> Any:
+    """The academic year 2023-2024, loaded from its data file."""
+    from docservice.services.years import load_year_file
+
+    with unit_of_work(runtime.db) as session:
+        return load_year_file(session, CHECKOUT / "data" / "academic-years" / "2023-2024.toml")
+
+
+__all__ = ["replace", "TEST_ACTOR"]
