@@ -113,7 +113,7 @@ def locate_fields(document: str, pages: list[Page], anchors: dict[str, str]) -> 
         for other in found.values():
             same_row = other.page == line.page and abs(other.box.y0 - line.box.y0) < FIELD_HEIGHT
             if same_row and other.box.x0 > line.box.x0:
-                right_limit = min(right_limit, other.box.x0 - GAP * 2)
+                right_limit = min(right_limit, other.box.x0 - 4 * GAP)
         width = min(FIELD_WIDTH, right_limit - line.box.x0)
         box = Box(line.box.x0, line.box.y1 + GAP, line.box.x0 + width, line.box.y1 + GAP + FIELD_HEIGHT)
         if width < FIELD_WIDTH * 0.6 or box.y1 > page.height:

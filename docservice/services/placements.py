@@ -231,15 +231,17 @@ def _parse_row(line: int, raw: dict[str, str | None],
             row[column] = _PARSERS.get(column, str)(text)
         except _CellError as e:
             errors.append(RowError(line, column, str(e)))
-    if errors:
+    code = row.get("academic_year")
+    if code is None:
         return row, errors
-    year = years.get(row["academic_year"])
+    year = years.get(code)
     if year is None:
         known = ", ".join(sorted(years)) or "none loaded"
-        return row, [RowError(line, "academic_year",
-                              f"unknown academic year {row['academic_year']!r} (known: {known})")]
+        return row, errors + [RowError(line, "academic_year",
+                                       f"unknown academic year {code!r} (known: {known})")]
     row["academic_year"] = year
-    row["language"] = row["language"] or "nl"
+    row["language"] = row.get("language") or "nl"
+    # Check what parsed against the year too, so that one upload shows every error.
     errors += _check_against_year(line, row, year)
     return row, errors
 
@@ -247,16 +249,19 @@ def _parse_row(line: int, raw: dict[str, str | None],
 def _check_against_year(line: int, row: dict[str, Any], year: AcademicYear) -> list[RowError]:
     errors = []
     period = f"{year.period_start:%d/%m/%Y} – {year.period_end:%d/%m/%Y}"
-    if row["end_date"] < row["start_date"]:
+    start, end = row.get("start_date"), row.get("end_date")
+    if start and end and end < start:
         errors.append(RowError(line, "end_date", "is before start_date"))
     for column in ("start_date", "end_date"):
+        if row.get(column) is None:
+            continue
         if not year.period_start <= row[column] <= year.period_end:
             errors.append(RowError(
                 line, column,
                 f"{row[column]:%d/%m/%Y} is outside the internship period of {year.code} ({period})",
             ))
-    if row["thesis_at_company"]:
-        permitted = row["thesis_permission_date"]
+    if row.get("thesis_at_company"):
+        permitted = row.get("thesis_permission_date")
         deadline = f"{year.thesis_permission_deadline:%d/%m/%Y}"
         if permitted is None:
             errors.append(RowError(

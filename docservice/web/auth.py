@@ -10,7 +10,7 @@ from threading import Lock
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from docservice.archive import audit
 from docservice.models import User
@@ -21,25 +21,35 @@ bp = Blueprint("auth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: At most this many failed logins per address in the window.
-MAX_FAILURES = 10
-WINDOW_SECONDS = 15 * 60
-_failures: dict[str, deque[float]] = defaultdict(deque)
-_failures_lock = Lock()
+class LoginLimiter:
+    """At most `limit` failed logins per address in a sliding window (per process)."""
+
+    def __init__(self, limit: int = 10, window_seconds: float = 15 * 60) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = Lock()
+
+    def blocked(self, address: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            attempts = self._failures[address]
+            while attempts and attempts[0] < now - self.window:
+                attempts.popleft()
+            return len(attempts) >= self.limit
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._failures[address].append(time.monotonic())
 
 
-def _too_many_failures(address: str) -> bool:
-    now = time.monotonic()
-    with _failures_lock:
-        attempts = _failures[address]
-        while attempts and attempts[0] < now - WINDOW_SECONDS:
-            attempts.popleft()
-        return len(attempts) >= MAX_FAILURES
+@bp.record_once
+def _attach_limiter(state: Any) -> None:
+    state.app.extensions["docservice.login_limiter"] = LoginLimiter()
 
 
-def _record_failure(address: str) -> None:
-    with _failures_lock:
-        _failures[address].append(time.monotonic())
+def _limiter() -> LoginLimiter:
+    return current_app.extensions["docservice.login_limiter"]  # type: ignore[no-any-return]
 
 
 def current_user() -> User | None:
@@ -82,13 +92,13 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
     address = request.remote_addr or "-"
-    if _too_many_failures(address):
+    if _limiter().blocked(address):
         return render_template("login.html", error="Too many failed attempts. Try again in "
                                "15 minutes.", next=""), 429
     email = request.form.get("email", "")
     user = authenticate(db_session(), email, request.form.get("password", ""))
     if user is None:
-        _record_failure(address)
+        _limiter().failed(address)
         return render_template("login.html", error="Wrong e-mail address or password.",
                                next=request.form.get("next", "")), 401
     session.clear()
