@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
 from docservice.documents.catalogue import signature_field_name
 from docservice.errors import ConversionError, SignatureBlockNotFound
-
-_XHTML = "{http://www.w3.org/1999/xhtml}"
 
 #: The field's size in points; a visible stamp (name, role, date) must fit.
 FIELD_WIDTH = 150.0
@@ -24,7 +25,7 @@ GAP = 3.0
 
 @dataclass(frozen=True)
 class Box:
-    """A rectangle in points, origin top-left (as pdftotext reports it)."""
+    """A rectangle in points, origin top-left."""
 
     x0: float
     y0: float
@@ -65,34 +66,60 @@ class PlacedField:
     rect: tuple[float, float, float, float]
 
 
-def text_layout(pdf: bytes) -> list[Page]:
-    """Every page's lines and words with their boxes, read by poppler's pdftotext."""
+def text_layout(pdf: bytes, anchors: Iterable[str] = ()) -> list[Page]:
+    """Lines of text with their (estimated) boxes, page by page from the last one.
+
+    Reading stops at the first page, counted from the end, by which every one of
+    `anchors` has been seen: the signature block closes a document, and reading
+    every page of a long contract would cost more than converting it.
+    """
     try:
-        done = subprocess.run(
-            ["pdftotext", "-bbox-layout", "-", "-"], input=pdf, capture_output=True, timeout=60,
-            check=False,
-        )
-    except FileNotFoundError as e:
-        raise ConversionError("pdftotext is missing: apt-get install poppler-utils") from e
-    if done.returncode != 0:
-        raise ConversionError(f"pdftotext could not read the PDF: {done.stderr.decode()[:200]}")
-    root = ET.fromstring(done.stdout)
-    pages = []
-    for number, page in enumerate(root.iter(f"{_XHTML}page")):
-        lines, words = [], []
-        for line in page.iter(f"{_XHTML}line"):
-            line_words = list(line.iter(f"{_XHTML}word"))
-            for word in line_words:
-                words.append(_box(word))
-            text = " ".join((w.text or "") for w in line_words)
-            lines.append(Line(number, text, _box(line)))
-        pages.append(Page(number, float(page.get("width", 0)), float(page.get("height", 0)),
-                          lines, words))
-    return pages
+        reader = PdfReader(io.BytesIO(pdf))
+        count = len(reader.pages)
+    except PdfReadError as e:
+        raise ConversionError(f"the converted PDF cannot be read: {e}") from e
+    wanted = set(anchors)
+    pages: list[Page | None] = [None] * count
+    for number in range(count - 1, -1, -1):
+        page = reader.pages[number]
+        box = page.mediabox
+        width, height = float(box.width), float(box.height)
+        lines: list[Line] = []
+
+        def visit(text: str, cm: list[float], tm: list[float], font_dict: Any, size: float,
+                  number: int = number, height: float = height, lines: list[Line] = lines) -> None:
+            text = text.strip()
+            if not text:
+                return
+            # Text space to page space: the text matrix, then the current transformation.
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            scale = abs(tm[3] * cm[3]) or 1.0
+            font = (size or 10.0) * scale
+            lines.append(Line(number, text, Box(
+                x, height - y - font * 0.9, x + _text_width(text, font_dict) * font,
+                height - y + font * 0.3)))
+
+        page.extract_text(visitor_text=visit)
+        pages[number] = Page(number, width, height, lines, [line.box for line in lines])
+        if wanted and wanted <= {line.text for p in pages if p for line in p.lines}:
+            break
+    return [p if p is not None else Page(i, 0, 0, [], []) for i, p in enumerate(pages)]
 
 
-def _box(element: ET.Element) -> Box:
-    return Box(*(float(element.get(k, 0)) for k in ("xMin", "yMin", "xMax", "yMax")))
+def _text_width(text: str, font_dict: Any) -> float:
+    """Estimated width of `text` in em: characters times the font's mean glyph width.
+
+    LibreOffice embeds subset fonts whose codes are glyph indices, so the text
+    cannot be mapped back to /Widths one by one; a subset's mean width is close
+    (its glyphs are the ones the document uses) and adapts to the font.
+    """
+    try:
+        widths = [float(w) for w in font_dict["/Widths"] if float(w) > 0]
+        mean = sum(widths) / len(widths) / 1000
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        mean = 0.6  # no simple widths: 0.6 em errs on the wide, safe side
+    return len(text) * mean
 
 
 def locate_fields(document: str, pages: list[Page], anchors: dict[str, str]) -> list[PlacedField]:
@@ -118,9 +145,11 @@ def locate_fields(document: str, pages: list[Page], anchors: dict[str, str]) -> 
         box = Box(line.box.x0, line.box.y1 + GAP, line.box.x0 + width, line.box.y1 + GAP + FIELD_HEIGHT)
         if width < FIELD_WIDTH * 0.6 or box.y1 > page.height:
             raise SignatureBlockNotFound(document, anchors[role], "has no room for a signature")
-        if any(box.overlaps(word) for word in page.words):
+        in_the_way = [other.text for other in page.lines if box.overlaps(other.box)]
+        if in_the_way:
             raise SignatureBlockNotFound(
-                document, anchors[role], "has text where the signature goes: leave space below it"
+                document, anchors[role],
+                f"has text where the signature goes ({in_the_way[0]!r}): leave space below it",
             )
         rect = (box.x0, page.height - box.y1, box.x1, page.height - box.y0)
         placed.append(PlacedField(role, signature_field_name(role), line.page, rect))

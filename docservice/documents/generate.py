@@ -39,7 +39,8 @@ def generate_document(template: TemplateRef, context: dict[str, Any], converter:
     t1 = time.perf_counter()
     converted = converter.convert(docx, pdfa=pdfa)
     t2 = time.perf_counter()
-    fields = locate_fields(template.name, text_layout(converted.pdf), template.anchors)
+    fields = locate_fields(template.name, text_layout(converted.pdf, template.anchors.values()),
+                           template.anchors)
     pdf = add_signature_fields(converted.pdf, fields)
     t3 = time.perf_counter()
     return GeneratedDocument(

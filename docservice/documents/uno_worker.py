@@ -86,7 +86,7 @@ class Worker:
         self.desktop: Any = None
 
     def start(self, deadline: float) -> None:
-        """Launch soffice and connect to it, restarting it once if it asks to."""
+        """Launch soffice and connect to it, launching it again when it asks to (fresh profile)."""
         from com.sun.star.connection import NoConnectException
 
         local = self._uno.getComponentContext()
