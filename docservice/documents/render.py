@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +28,55 @@ class _NamingUndefined(jinja2.StrictUndefined):
         return super()._undefined_message
 
 
+class _CompilingOnceEnvironment(jinja2.Environment):
+    """docxtpl compiles a template's XML on every render; compile each source once."""
+
+    def __init__(self) -> None:
+        super().__init__(undefined=_NamingUndefined, autoescape=True)
+        self._compiled: dict[str, jinja2.Template] = {}
+        self._compiled_lock = threading.Lock()
+
+    def from_string(self, source: str, globals: Any = None,  # type: ignore[override]
+                    template_class: Any = None) -> jinja2.Template:
+        if globals is not None or template_class is not None:
+            return super().from_string(source, globals, template_class)
+        key = hashlib.sha256(source.encode()).hexdigest()
+        with self._compiled_lock:
+            template = self._compiled.get(key)
+            if template is None:
+                if len(self._compiled) > 256:  # edited templates: drop stale sources
+                    self._compiled.clear()
+                template = self._compiled[key] = super().from_string(source)
+        return template
+
+
+_ENVIRONMENT = _CompilingOnceEnvironment()
+
+
+class _Template(DocxTemplate):
+    """DocxTemplate whose tag clean-up of a part's XML (regular expressions) runs once per source."""
+
+    _patched: dict[str, str] = {}
+
+    def patch_xml(self, src_xml: str) -> str:
+        key = hashlib.sha256(src_xml.encode()).hexdigest()
+        patched = self._patched.get(key)
+        if patched is None:
+            if len(self._patched) > 256:
+                self._patched.clear()
+            patched = self._patched[key] = super().patch_xml(src_xml)
+        return patched
+
+
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(undefined=_NamingUndefined, autoescape=True)
+    return _ENVIRONMENT
 
 
 def render_docx(template: Path, context: dict[str, Any]) -> bytes:
     """The DOCX bytes of `template` filled with `context`."""
     name = f"{template.parent.name}/{template.name}"
     try:
-        doc = DocxTemplate(str(template))
+        doc = _Template(str(template))
         doc.render(context, jinja_env=_environment(), autoescape=True)
     except jinja2.UndefinedError as e:
         raise TemplateVariableMissing(name, str(e)) from e
