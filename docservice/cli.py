@@ -24,7 +24,7 @@ from docservice.errors import DocserviceError, ImportRejected
 from docservice.models import AcademicYear, Placement, User
 from docservice.runtime import Runtime
 from docservice.services import documents as documents_service
-from docservice.services import links, notifications, users
+from docservice.services import envelopes, links, notifications, users
 from docservice.services import placements as placements_service
 from docservice.services.years import get_year, load_year_file
 
@@ -96,6 +96,7 @@ def init(demo: bool) -> None:
             creds.chmod(0o600)
             click.echo(f"Demo coordinator: coordinator@example.org / {password} "
                        f"(also in {creds})")
+    _ensure_pki(rt)
     _generate(year=None, out=None)
     with _work() as session:
         now = datetime.now(timezone.utc)
@@ -104,6 +105,70 @@ def init(demo: bool) -> None:
             _, token = links.issue_link(session, placement, purpose=links.STUDENT, now=now,
                                         valid_for=rt.student_link_validity, actor=CLI_ACTOR)
             click.echo(f"  {placement.student_full_name}: {rt.settings.base_url}/s/{token}")
+
+
+@main.group()
+def pki() -> None:
+    """The development PKI (root, signer CA, timestamp authority, school seal, CRLs)."""
+
+
+@pki.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing development PKI.")
+@click.option("--organisation", default=None, help="The school's name in the seal certificate.")
+def pki_init(force: bool, organisation: str | None) -> None:
+    """Create a development PKI (keys readable by the owner only, ignored by git)."""
+    rt = _runtime()
+    if rt.settings.env == "production":
+        raise click.ClickException("production uses real keys and an external TSA: "
+                                   "see README.md, no development PKI")
+    _ensure_pki(rt, force=force, organisation=organisation)
+    click.echo(f"Development PKI in {rt.settings.pki_path}")
+
+
+def _ensure_pki(rt: Runtime, *, force: bool = False, organisation: str | None = None) -> None:
+    from docservice.signing.pki import init_dev_pki
+
+    if organisation is None:
+        with _work() as session:
+            year = session.scalars(select(AcademicYear).order_by(AcademicYear.code.desc())).first()
+            organisation = year.school_name if year else "Thomas More"
+    init_dev_pki(rt.settings.pki_path, organisation=organisation, force=force)
+
+
+@main.group("envelopes")
+def envelopes_group() -> None:
+    """Envelopes: the documents of a placement, signed by student, company and school in order."""
+
+
+@envelopes_group.command("open")
+@click.option("--year", help="Only placements of this academic year, e.g. 2023-2024.")
+def envelopes_open(year: str | None) -> None:
+    """Open an envelope for every placement whose documents are ready; e-mail the students."""
+    rt = _runtime()
+    with _work() as session:
+        if year:
+            get_year(session, year)
+        ready = envelopes.placements_without_envelope(session, year)
+        now = datetime.now(timezone.utc)
+        with click.progressbar(ready, label="Opening envelopes", file=sys.stderr) as bar:
+            for placement in bar:
+                envelopes.open_envelope(session, rt, placement, now=now, actor=CLI_ACTOR)
+    click.echo(f"Opened {len(ready)} envelope(s); the students' invitations are sent.")
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the signed PDFs.")
+def demo(out: Path) -> None:
+    """Run the whole flow for one demo placement over HTTP and write the signed PDFs to OUT."""
+    from docservice.demo import run_demo
+
+    try:
+        written = run_demo(out, echo=click.echo)
+    except DocserviceError as e:
+        raise click.ClickException(str(e)) from e
+    for path in written:
+        click.echo(f"  {path}")
 
 
 @main.command()

@@ -23,6 +23,11 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    return Path(value).expanduser().resolve() if value else None
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     value = env.get(name)
     if value is None or value == "":
@@ -58,6 +63,23 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class SignatureSettings:
+    """Where timestamps come from, where the school's seal key lives, whom to trust."""
+
+    tsa_url: str | None = None  # None: the development PKI's in-process TSA
+    tsa_username: str | None = None
+    tsa_password: str | None = field(default=None, repr=False)
+    seal: str = "pkcs12"  # or "pkcs11"
+    seal_p12: Path | None = None  # None: the PKI folder's seal.p12
+    seal_p12_password: str | None = field(default=None, repr=False)
+    pkcs11_module: Path | None = None
+    pkcs11_token: str | None = None
+    pkcs11_key_label: str | None = None
+    pkcs11_pin: str | None = field(default=None, repr=False)
+    trust_roots: Path | None = None  # PEM bundle trusted besides the PKI's own root
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment, validated at start."""
 
@@ -69,7 +91,7 @@ class Settings:
     blob_path: Path = CHECKOUT / "instance" / "blobs"
     outbox_path: Path = CHECKOUT / "instance" / "outbox"
     archive_path: Path = CHECKOUT / "archive"
-    pki_path: Path = CHECKOUT / "signatures"
+    pki_path: Path = CHECKOUT / "signatures" / "dev"
     templates_path: Path = CHECKOUT / "templates"
     converters: int = 0
     soffice: str = "soffice"
@@ -77,8 +99,10 @@ class Settings:
     conversion_timeout: float = 60.0
     pdfa: bool = True
     student_link_days: int = 0
+    sign_link_min_days: int = 14
     max_upload_bytes: int = 5 * 1024 * 1024
     mail: MailSettings = MailSettings()
+    signatures: SignatureSettings = SignatureSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -103,7 +127,7 @@ class Settings:
             blob_path=_path(env, "DOCSERVICE_BLOB_PATH", instance / "blobs"),
             outbox_path=_path(env, "DOCSERVICE_OUTBOX_PATH", instance / "outbox"),
             archive_path=_path(env, "DOCSERVICE_ARCHIVE_PATH", CHECKOUT / "archive"),
-            pki_path=_path(env, "DOCSERVICE_PKI_PATH", CHECKOUT / "signatures"),
+            pki_path=_path(env, "DOCSERVICE_PKI_PATH", CHECKOUT / "signatures" / "dev"),
             templates_path=_path(env, "DOCSERVICE_TEMPLATES_PATH", CHECKOUT / "templates"),
             converters=_int(env, "DOCSERVICE_CONVERTERS", 0),
             soffice=env.get("DOCSERVICE_SOFFICE", "soffice"),
@@ -111,8 +135,22 @@ class Settings:
             conversion_timeout=float(_int(env, "DOCSERVICE_CONVERSION_TIMEOUT", 60)),
             pdfa=_bool(env, "DOCSERVICE_PDFA", True),
             student_link_days=_int(env, "DOCSERVICE_STUDENT_LINK_DAYS", 0),
+            sign_link_min_days=_int(env, "DOCSERVICE_SIGN_LINK_MIN_DAYS", 14),
             max_upload_bytes=_int(env, "DOCSERVICE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
             mail=mail,
+            signatures=SignatureSettings(
+                tsa_url=env.get("DOCSERVICE_TSA_URL") or None,
+                tsa_username=env.get("DOCSERVICE_TSA_USERNAME") or None,
+                tsa_password=env.get("DOCSERVICE_TSA_PASSWORD") or None,
+                seal=env.get("DOCSERVICE_SEAL", "pkcs12"),
+                seal_p12=_optional_path(env, "DOCSERVICE_SEAL_P12"),
+                seal_p12_password=env.get("DOCSERVICE_SEAL_P12_PASSWORD") or None,
+                pkcs11_module=_optional_path(env, "DOCSERVICE_PKCS11_MODULE"),
+                pkcs11_token=env.get("DOCSERVICE_PKCS11_TOKEN") or None,
+                pkcs11_key_label=env.get("DOCSERVICE_PKCS11_KEY_LABEL") or None,
+                pkcs11_pin=env.get("DOCSERVICE_PKCS11_PIN") or None,
+                trust_roots=_optional_path(env, "DOCSERVICE_TRUST_ROOTS"),
+            ),
         )
         return replace(settings, **overrides).validated()
 
@@ -124,6 +162,8 @@ class Settings:
             raise ConfigurationError(
                 f"DOCSERVICE_SMTP_SECURITY must be one of {', '.join(MAIL_SECURITY)}"
             )
+        if self.signatures.seal not in ("pkcs12", "pkcs11"):
+            raise ConfigurationError("DOCSERVICE_SEAL must be pkcs12 or pkcs11")
         if self.env == "production":
             missing = [
                 name
@@ -142,6 +182,9 @@ class Settings:
                 raise ConfigurationError("DOCSERVICE_SECRET_KEY must be at least 32 characters")
             if not self.base_url.startswith("https://"):
                 raise ConfigurationError("DOCSERVICE_BASE_URL must be https:// in production")
+            from docservice.signing.pades import require_production_signing
+
+            require_production_signing(signing_settings(self))
         settings = self
         if not settings.database_url:
             settings = replace(
@@ -163,3 +206,20 @@ def _development_secret(instance: Path) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def signing_settings(settings: Settings) -> "Any":
+    """The signing layer's settings from ours (kept apart so config does not import pyhanko)."""
+    from docservice.signing.pades import SealSettings, SigningSettings
+
+    sig = settings.signatures
+    return SigningSettings(
+        tsa_url=sig.tsa_url, tsa_username=sig.tsa_username, tsa_password=sig.tsa_password,
+        seal=SealSettings(
+            kind=sig.seal,  # type: ignore[arg-type]
+            p12_path=sig.seal_p12, p12_password=sig.seal_p12_password,
+            pkcs11_module=sig.pkcs11_module, pkcs11_token_label=sig.pkcs11_token,
+            pkcs11_key_label=sig.pkcs11_key_label, pkcs11_pin=sig.pkcs11_pin,
+        ),
+        trust_roots_file=sig.trust_roots,
+    )

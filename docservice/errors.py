@@ -87,3 +87,43 @@ class ImportRejected(DocserviceError):
 
 class AlreadyExists(DocserviceError):
     """A write-once thing exists already with other content."""
+
+
+class OutOfOrder(DocserviceError):
+    """A signer tried to sign before the signer whose turn it is."""
+
+    def __init__(self, role: str, expected_role: str) -> None:
+        super().__init__(f"waiting for {expected_role} to sign first")
+        self.role = role
+        self.expected_role = expected_role
+
+
+class AlreadySigned(DocserviceError):
+    """A signer tried to sign (or decline) twice."""
+
+    def __init__(self, role: str, signed_at: datetime | None) -> None:
+        when = f" on {signed_at:%d/%m/%Y %H:%M} UTC" if signed_at else ""
+        super().__init__(f"the {role} has signed already{when}")
+        self.role = role
+        self.signed_at = signed_at
+
+
+class EnvelopeClosed(DocserviceError):
+    """The envelope was declined, cancelled or completed: nothing more can be signed."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"this envelope is {status}: nothing can be signed any more")
+        self.status = status
+
+
+class EnvelopeConflict(DocserviceError):
+    """An envelope cannot be opened or changed in its current state."""
+
+
+class InvalidInput(DocserviceError):
+    """A form field holds something the service cannot accept; `field` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

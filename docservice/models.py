@@ -129,6 +129,15 @@ class Placement(Base):
     documents: Mapped[list[Document]] = relationship(
         back_populates="placement", order_by="Document.id"
     )
+    envelopes: Mapped[list[Envelope]] = relationship(
+        back_populates="placement", order_by="Envelope.id"
+    )
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The envelope in force: the latest one not cancelled."""
+        live = [e for e in self.envelopes if e.status != EnvelopeStatus.CANCELLED.value]
+        return live[-1] if live else None
 
     @property
     def student_full_name(self) -> str:
@@ -162,6 +171,7 @@ class Document(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id"), index=True)
+    envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(2))
     reference: Mapped[str] = mapped_column(String(120), unique=True)
@@ -171,6 +181,7 @@ class Document(Base):
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     placement: Mapped[Placement] = relationship(back_populates="documents")
+    envelope: Mapped[Envelope | None] = relationship(back_populates="documents")
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="document", order_by="Revision.number"
     )
@@ -192,9 +203,90 @@ class Revision(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(40))  # generated, signed:student, ...
+    signature_request_id: Mapped[int | None] = mapped_column(ForeignKey("signature_requests.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="revisions")
+
+
+class EnvelopeStatus(str, enum.Enum):
+    """Where an envelope stands."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class RequestStatus(str, enum.Enum):
+    """Where one signer stands: waiting for the one before, asked, done or refused."""
+
+    WAITING = "waiting"
+    PENDING = "pending"
+    SIGNED = "signed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class Envelope(Base):
+    """The documents of one placement, signed by student, company and school in that order."""
+
+    __tablename__ = "envelopes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=EnvelopeStatus.OPEN.value)
+    opened_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    placement: Mapped[Placement] = relationship(back_populates="envelopes")
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="envelope", order_by="Document.id"
+    )
+    requests: Mapped[list[SignatureRequest]] = relationship(
+        back_populates="envelope", order_by="SignatureRequest.position"
+    )
+
+    def request_for(self, role: str) -> SignatureRequest:
+        """This envelope's request for `role`."""
+        return next(r for r in self.requests if r.role == role)
+
+    @property
+    def next_request(self) -> SignatureRequest | None:
+        """The signer whose turn it is, if any."""
+        return next((r for r in self.requests if r.status == RequestStatus.PENDING.value), None)
+
+
+class SignatureRequest(Base):
+    """One signer's part in an envelope: who, in which position, and what happened."""
+
+    __tablename__ = "signature_requests"
+    __table_args__ = (UniqueConstraint("envelope_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    envelope_id: Mapped[int] = mapped_column(ForeignKey("envelopes.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # student, company, school
+    position: Mapped[int] = mapped_column(Integer)
+    signer_name: Mapped[str] = mapped_column(String(200))
+    signer_email: Mapped[str] = mapped_column(String(254))
+    organisation: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2), default="nl")
+    status: Mapped[str] = mapped_column(String(20), default=RequestStatus.WAITING.value)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_name: Mapped[str | None] = mapped_column(String(200))
+    signed_ip: Mapped[str | None] = mapped_column(String(45))
+    signed_user_agent: Mapped[str | None] = mapped_column(String(400))
+    certificate_subject: Mapped[str | None] = mapped_column(String(400))
+    certificate_serial: Mapped[str | None] = mapped_column(String(80))
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+
+    envelope: Mapped[Envelope] = relationship(back_populates="requests")
 
 
 class AccessLink(Base):
@@ -204,7 +296,10 @@ class AccessLink(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(40))  # "student"
+    purpose: Mapped[str] = mapped_column(String(40))  # "student", "sign"
+    signature_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signature_requests.id"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -212,6 +307,7 @@ class AccessLink(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     placement: Mapped[Placement] = relationship()
+    signature_request: Mapped[SignatureRequest | None] = relationship()
 
     def revoke(self, at: datetime) -> None:
         """Stop this link working (it was replaced)."""

@@ -23,6 +23,7 @@ class Runtime:
         self.blobs = FilesystemBlobStore(settings.blob_path)
         self.mail: Sender = make_sender(settings.mail, settings.outbox_path)
         self._converter: Any = None
+        self._signer: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -41,6 +42,19 @@ class Runtime:
             return self._converter
 
     @property
+    def signer(self) -> Any:
+        """The PAdES signer (PKI, timestamps, school seal), built on first use."""
+        with self._lock:
+            if self._signer is None:
+                from docservice.config import signing_settings
+                from docservice.signing.pades import PadesSigner
+                from docservice.signing.pki import Pki
+
+                self._signer = PadesSigner(Pki.load(self.settings.pki_path),
+                                           signing_settings(self.settings))
+            return self._signer
+
+    @property
     def student_link_validity(self) -> timedelta:
         return timedelta(days=self.settings.student_link_days or 60)
 
@@ -55,4 +69,7 @@ class Runtime:
             if self._converter is not None:
                 self._converter.close()
                 self._converter = None
+            if self._signer is not None:
+                self._signer.close()
+                self._signer = None
         self.db.dispose()

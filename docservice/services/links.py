@@ -22,16 +22,21 @@ def hash_token(token: str) -> str:
 
 
 def issue_link(session: Session, placement: Placement, *, purpose: str, now: datetime,
-               valid_for: timedelta, actor: audit.Actor) -> tuple[AccessLink, str]:
-    """A new link for `placement`; earlier live links of the same purpose stop working."""
+               valid_for: timedelta, actor: audit.Actor,
+               signature_request_id: int | None = None) -> tuple[AccessLink, str]:
+    """A new link for `placement`; earlier live links for the same purpose and signer stop working."""
     for old in session.scalars(select(AccessLink).where(
         AccessLink.placement_id == placement.id, AccessLink.purpose == purpose,
+        AccessLink.signature_request_id.is_(signature_request_id)
+        if signature_request_id is None
+        else AccessLink.signature_request_id == signature_request_id,
         AccessLink.revoked_at.is_(None),
     )):
         old.revoke(now)
     token = secrets.token_urlsafe(32)  # 256 bits
     link = AccessLink(placement_id=placement.id, purpose=purpose, token_hash=hash_token(token),
-                      created_at=now, expires_at=now + valid_for)
+                      created_at=now, expires_at=now + valid_for,
+                      signature_request_id=signature_request_id)
     session.add(link)
     session.flush()
     audit.record(session, "link.issued", actor, placement_id=placement.id, purpose=purpose,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from docservice import mail
 from docservice.documents.catalogue import TITLES
-from docservice.models import DocumentKind, Placement
+from docservice.models import Document, DocumentKind, Envelope, Placement, SignatureRequest
 from docservice.runtime import Runtime
 
 _STUDENT_LINK = {
@@ -52,3 +52,122 @@ def send_student_link(session: Session, rt: Runtime, placement: Placement, url: 
     mail.queue(session, rt.mail, mail.Message(
         to=placement.student_email, subject=subject.format(**values), body=body.format(**values),
     ))
+
+
+_ROLE_NAMES = {
+    "nl": {"student": "de student", "company": "het stagebedrijf", "school": "de hogeschool"},
+    "en": {"student": "the student", "company": "the company", "school": "the school"},
+}
+
+_INVITATION = {
+    "nl": (
+        "Te ondertekenen: stagedocumenten van {student} – {school}",
+        "Beste {name},\n\n"
+        "{coordinator} ({school}) vraagt je de stagedocumenten van {student} bij {company} "
+        "te ondertekenen als {role}:\n{documents}\n\n"
+        "Bekijk en onderteken ze via deze persoonlijke link (niet doorsturen):\n{url}\n\n"
+        "Onderteken uiterlijk op {deadline}. De link werkt tot {expires}.\n"
+        "De volgorde is: student, stagebedrijf, hogeschool.\n\n"
+        "Met vriendelijke groeten,\n{coordinator}\n{school}\n",
+    ),
+    "en": (
+        "To sign: internship documents of {student} – {school}",
+        "Dear {name},\n\n"
+        "{coordinator} ({school}) asks you to sign the internship documents of {student} at "
+        "{company} as {role}:\n{documents}\n\n"
+        "Review and sign them through this personal link (do not forward it):\n{url}\n\n"
+        "Please sign by {deadline}. The link works until {expires}.\n"
+        "The order is: student, company, school.\n\n"
+        "Kind regards,\n{coordinator}\n{school}\n",
+    ),
+}
+
+_APPROVAL = (
+    "Klaar voor het zegel van de hogeschool: {student}",
+    "Student en stagebedrijf hebben de stagedocumenten van {student} bij {company} "
+    "ondertekend:\n{documents}\n\n"
+    "Keur goed en plaats het zegel van de hogeschool (aanmelden vereist):\n{url}\n\n"
+    "Deadline stageovereenkomst: {deadline}.\n",
+)
+
+_DECLINED = (
+    "Geweigerd: stagedocumenten van {student}",
+    "{name} ({role}) heeft geweigerd de stagedocumenten van {student} bij {company} te "
+    "ondertekenen.\n\nReden:\n{reason}\n\nDe envelop is gestopt. Bekijk de plaatsing:\n{url}\n",
+)
+
+_COMPLETED = {
+    "nl": (
+        "Ondertekend: stagedocumenten van {student}",
+        "Beste {name},\n\nDe stagedocumenten van {student} bij {company} zijn ondertekend door "
+        "de student, het stagebedrijf en de hogeschool:\n{documents}\n\n"
+        "Met vriendelijke groeten,\n{school}\n",
+    ),
+    "en": (
+        "Signed: internship documents of {student}",
+        "Dear {name},\n\nThe internship documents of {student} at {company} are signed by the "
+        "student, the company and the school:\n{documents}\n\nKind regards,\n{school}\n",
+    ),
+}
+
+
+def _documents_list(documents: list[Document], language: str) -> str:
+    return "\n".join(
+        f"- {TITLES[DocumentKind(d.kind)][language]} ({d.reference})\n"
+        f"  SHA-256 {d.current_revision.sha256}"
+        for d in documents
+    )
+
+
+def _envelope_values(request: SignatureRequest) -> dict[str, str]:
+    envelope = request.envelope
+    placement = envelope.placement
+    year = placement.academic_year
+    return dict(
+        name=request.signer_name, student=placement.student_full_name,
+        company=placement.company_name, school=year.school_name,
+        coordinator=year.coordinator_name,
+        role=_ROLE_NAMES[request.language][request.role],
+        documents=_documents_list(envelope.documents, request.language),
+        deadline=f"{year.contract_deadline:%d/%m/%Y}",
+    )
+
+
+def send_invitation(session: Session, rt: Runtime, request: SignatureRequest, token: str | None,
+                    expires_at: datetime | None) -> None:
+    """Invite the signer whose turn it is; the school's turn goes to the coordinator."""
+    values = _envelope_values(request)
+    placement = request.envelope.placement
+    if token is None:
+        values["url"] = f"{rt.settings.base_url}/coordinator/placements/{placement.id}"
+        subject, body = _APPROVAL
+    else:
+        values["url"] = f"{rt.settings.base_url}/sign/{token}"
+        values["expires"] = f"{expires_at:%d/%m/%Y %H:%M} UTC" if expires_at else "-"
+        subject, body = _INVITATION[request.language]
+    mail.queue(session, rt.mail, mail.Message(
+        to=request.signer_email, subject=subject.format(**values), body=body.format(**values)))
+
+
+def send_declined(session: Session, rt: Runtime, request: SignatureRequest) -> None:
+    """Tell the coordinator who declined and why."""
+    values = _envelope_values(request)
+    values.update(reason=request.decline_reason or "-",
+                  role=_ROLE_NAMES["nl"][request.role],
+                  url=f"{rt.settings.base_url}/coordinator/placements/"
+                      f"{request.envelope.placement_id}")
+    year = request.envelope.placement.academic_year
+    subject, body = _DECLINED
+    mail.queue(session, rt.mail, mail.Message(
+        to=year.coordinator_email, subject=subject.format(**values),
+        body=body.format(**values)))
+
+
+def send_completed(session: Session, rt: Runtime, envelope: Envelope) -> None:
+    """Tell every signer that all three have signed."""
+    for request in envelope.requests:
+        values = _envelope_values(request)
+        subject, body = _COMPLETED[request.language]
+        mail.queue(session, rt.mail, mail.Message(
+            to=request.signer_email, subject=subject.format(**values),
+            body=body.format(**values)))

@@ -68,7 +68,7 @@ def _security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register everything the web face needs on `app`."""
-    from docservice.web import auth, coordinator, errors, student
+    from docservice.web import auth, coordinator, errors, sign, student
 
     csrf.init_app(app)
     app.after_request(_end_unit_of_work)
@@ -77,4 +77,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(student.bp)
+    app.register_blueprint(sign.bp)
     errors.init_app(app)

@@ -12,7 +12,8 @@ from sqlalchemy.orm import selectinload
 from docservice.errors import ImportRejected, NotFound
 from docservice.models import AcademicYear, Placement
 from docservice.services import documents as documents_service
-from docservice.services import links, notifications, placements as placements_service
+from docservice.services import envelopes, links, notifications
+from docservice.services import placements as placements_service
 from docservice.web import db_session, request_actor, runtime
 from docservice.web.auth import current_user, require_role
 
@@ -136,3 +137,63 @@ def _document_response(document: Any, fmt: str) -> Response:
     name = f"{document.placement.student_number}-{document.kind}.{fmt}"
     return Response(runtime().blobs.get(sha), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@bp.post("/placements/<int:placement_id>/envelope")
+@require_role("coordinator")
+def open_envelope(placement_id: int) -> Any:
+    envelopes.open_envelope(db_session(), runtime(), _placement(placement_id), now=_now(),
+                            actor=_actor())
+    flash("Envelope opened: the student was e-mailed a signing link.")
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+@bp.post("/envelopes/open")
+@require_role("coordinator")
+def open_envelopes() -> Any:
+    year = request.form.get("year") or None
+    session = db_session()
+    ready = envelopes.placements_without_envelope(session, year)
+    for placement in ready:
+        envelopes.open_envelope(session, runtime(), placement, now=_now(), actor=_actor())
+    flash(f"Opened {len(ready)} envelope(s); each student was e-mailed a signing link.")
+    return redirect(url_for(".dashboard", year=year or ""))
+
+
+@bp.post("/placements/<int:placement_id>/envelope/resend/<role>")
+@require_role("coordinator")
+def resend_link(placement_id: int, role: str) -> Any:
+    envelope = envelopes.envelope_of_placement(db_session(), placement_id)
+    if role not in ("student", "company"):
+        raise NotFound("signer")
+    envelopes.resend(db_session(), runtime(), envelope.request_for(role), now=_now(),
+                     actor=_actor())
+    flash(f"A new link was e-mailed to the {role}; the old one no longer works.")
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+@bp.post("/placements/<int:placement_id>/envelope/company-signatory")
+@require_role("coordinator")
+def change_company_signatory(placement_id: int) -> Any:
+    envelope = envelopes.envelope_of_placement(db_session(), placement_id)
+    changed = envelopes.change_company_signatory(
+        db_session(), runtime(), envelope, name=request.form.get("name", ""),
+        email=request.form.get("email", ""), now=_now(), actor=_actor())
+    flash(f"The company signatory is now {changed.signer_name} <{changed.signer_email}>.")
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+@bp.post("/placements/<int:placement_id>/envelope/approve")
+@require_role("coordinator")
+def approve(placement_id: int) -> Any:
+    envelope = envelopes.envelope_of_placement(db_session(), placement_id)
+    user = current_user()
+    assert user is not None
+    envelopes.sign(db_session(), runtime(), envelope.request_for("school"), typed_name=user.name,
+                   consent=True, now=_now(), actor=_actor(), approved_by=user.name)
+    flash("Approved: the school's seal is on every document of the envelope.")
+    return redirect(url_for(".placement", placement_id=placement_id))

@@ -9,11 +9,16 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from docservice.errors import (
+    AlreadySigned,
     DocserviceError,
+    EnvelopeClosed,
+    EnvelopeConflict,
     ImportRejected,
+    InvalidInput,
     LinkExpired,
     LinkInvalid,
     NotFound,
+    OutOfOrder,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,27 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ImportRejected)
     def import_rejected(e: ImportRejected) -> tuple[str, int]:
         return _page(422, "Import rejected", "; ".join(str(x) for x in e.errors))
+
+    @app.errorhandler(OutOfOrder)
+    def out_of_order(e: OutOfOrder) -> tuple[str, int]:
+        return _page(409, "Not your turn yet",
+                     f"The documents are signed in the order student, company, school: {e}.")
+
+    @app.errorhandler(AlreadySigned)
+    def already_signed(e: AlreadySigned) -> tuple[str, int]:
+        return _page(409, "Signed already", str(e).capitalize() + ".")
+
+    @app.errorhandler(EnvelopeClosed)
+    def envelope_closed(e: EnvelopeClosed) -> tuple[str, int]:
+        return _page(409, "Envelope closed", str(e).capitalize() + ".")
+
+    @app.errorhandler(EnvelopeConflict)
+    def envelope_conflict(e: EnvelopeConflict) -> tuple[str, int]:
+        return _page(409, "Cannot do that now", str(e))
+
+    @app.errorhandler(InvalidInput)
+    def invalid_input(e: InvalidInput) -> tuple[str, int]:
+        return _page(422, "Check your input", str(e))
 
     @app.errorhandler(DocserviceError)
     def domain_error(e: DocserviceError) -> tuple[str, int]:

@@ -20,7 +20,7 @@ from docservice.services.documents import generate_missing
 from docservice.services.placements import import_placements
 from tests.conftest import TEST_ACTOR
 from tests.factories import csv_bytes, row
-from tests.smtp import smtp_server
+from docservice.devmail import smtp_server
 from tests.web.helpers import csrf_token, login, make_user
 
 

@@ -1,4 +1,4 @@
-"""A real SMTP server on localhost (aiosmtpd) that keeps what it receives."""
+"""A real SMTP server on localhost (aiosmtpd) that keeps what it receives: for the demo and tests."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: eeeddcfe799b
+Revision ID: 40f160ebb7d5
 Revises: 
-Create Date: 2026-11-28 21:46:48.333137
+Create Date: 2026-11-28 22:07:13.993924
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import docservice.models
 
 
-revision = 'eeeddcfe799b'
+revision = '40f160ebb7d5'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -80,22 +80,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('academic_year_id', 'student_number')
     )
-    op.create_table('access_links',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('placement_id', sa.Integer(), nullable=False),
-    sa.Column('purpose', sa.String(length=40), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', docservice.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', docservice.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['placement_id'], ['placements.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('token_hash')
-    )
-    with op.batch_alter_table('access_links', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_access_links_placement_id'), ['placement_id'], unique=False)
-
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', docservice.models.UTCDateTime(timezone=True), nullable=False),
@@ -114,9 +98,26 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_events_placement_id'), ['placement_id'], unique=False)
 
+    op.create_table('envelopes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('placement_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('opened_by', sa.String(length=254), nullable=False),
+    sa.Column('created_at', docservice.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('declined_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decline_reason', sa.Text(), nullable=True),
+    sa.Column('cancelled_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['placement_id'], ['placements.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('envelopes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_envelopes_placement_id'), ['placement_id'], unique=False)
+
     op.create_table('documents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('placement_id', sa.Integer(), nullable=False),
+    sa.Column('envelope_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('language', sa.String(length=2), nullable=False),
     sa.Column('reference', sa.String(length=120), nullable=False),
@@ -124,12 +125,59 @@ def upgrade() -> None:
     sa.Column('docx_sha256', sa.String(length=64), nullable=False),
     sa.Column('created_at', docservice.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('superseded_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['envelope_id'], ['envelopes.id'], ),
     sa.ForeignKeyConstraint(['placement_id'], ['placements.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('reference')
     )
     with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_documents_envelope_id'), ['envelope_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_documents_placement_id'), ['placement_id'], unique=False)
+
+    op.create_table('signature_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('envelope_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('signer_name', sa.String(length=200), nullable=False),
+    sa.Column('signer_email', sa.String(length=254), nullable=False),
+    sa.Column('organisation', sa.String(length=200), nullable=False),
+    sa.Column('language', sa.String(length=2), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('invited_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_name', sa.String(length=200), nullable=True),
+    sa.Column('signed_ip', sa.String(length=45), nullable=True),
+    sa.Column('signed_user_agent', sa.String(length=400), nullable=True),
+    sa.Column('certificate_subject', sa.String(length=400), nullable=True),
+    sa.Column('certificate_serial', sa.String(length=80), nullable=True),
+    sa.Column('declined_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decline_reason', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['envelope_id'], ['envelopes.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('envelope_id', 'role')
+    )
+    with op.batch_alter_table('signature_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_signature_requests_envelope_id'), ['envelope_id'], unique=False)
+
+    op.create_table('access_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('placement_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=40), nullable=False),
+    sa.Column('signature_request_id', sa.Integer(), nullable=True),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', docservice.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', docservice.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', docservice.models.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['placement_id'], ['placements.id'], ),
+    sa.ForeignKeyConstraint(['signature_request_id'], ['signature_requests.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    with op.batch_alter_table('access_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_access_links_placement_id'), ['placement_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_access_links_signature_request_id'), ['signature_request_id'], unique=False)
 
     op.create_table('revisions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -138,8 +186,10 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('signature_request_id', sa.Integer(), nullable=True),
     sa.Column('created_at', docservice.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['document_id'], ['documents.id'], ),
+    sa.ForeignKeyConstraint(['signature_request_id'], ['signature_requests.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('document_id', 'number')
     )
@@ -149,18 +199,28 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('revisions')
+    with op.batch_alter_table('access_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_access_links_signature_request_id'))
+        batch_op.drop_index(batch_op.f('ix_access_links_placement_id'))
+
+    op.drop_table('access_links')
+    with op.batch_alter_table('signature_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_signature_requests_envelope_id'))
+
+    op.drop_table('signature_requests')
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_documents_placement_id'))
+        batch_op.drop_index(batch_op.f('ix_documents_envelope_id'))
 
     op.drop_table('documents')
+    with op.batch_alter_table('envelopes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_envelopes_placement_id'))
+
+    op.drop_table('envelopes')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_placement_id'))
 
     op.drop_table('audit_events')
-    with op.batch_alter_table('access_links', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_access_links_placement_id'))
-
-    op.drop_table('access_links')
     op.drop_table('placements')
     op.drop_table('users')
     op.drop_table('academic_years')

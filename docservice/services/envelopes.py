@@ -1,0 +1,305 @@
+"""Envelopes: open them, sign in order (student, company, school), decline, resend, change signatory."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from asn1crypto import x509
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from docservice.archive import audit
+from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
+from docservice.errors import (
+    AlreadySigned,
+    EnvelopeClosed,
+    EnvelopeConflict,
+    InvalidInput,
+    NotFound,
+    OutOfOrder,
+)
+from docservice.models import (
+    AccessLink,
+    AcademicYear,
+    Envelope,
+    EnvelopeStatus,
+    Placement,
+    RequestStatus,
+    Revision,
+    SignatureRequest,
+)
+from docservice.runtime import Runtime
+from docservice.services import links, notifications
+from docservice.services.placements import parse_email
+from docservice.signing.certificates import SignerIdentity
+from docservice.signing.pades import PadesSigner
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+SIGN = "sign"
+
+
+def link_expiry(year: AcademicYear, now: datetime, minimum_days: int) -> datetime:
+    """The end of the contract deadline day (Brussels), but never sooner than `minimum_days`.
+
+    A signer who is late must still be able to sign before the internship starts.
+    """
+    deadline = datetime.combine(year.contract_deadline + timedelta(days=1), time(0),
+                                tzinfo=BRUSSELS)
+    return max(deadline, now + timedelta(days=minimum_days))
+
+
+def open_envelope(session: Session, rt: Runtime, placement: Placement, *, now: datetime,
+                  actor: audit.Actor) -> Envelope:
+    """Put the placement's documents in an envelope and invite the student."""
+    current = placement.envelope
+    if current is not None:
+        raise EnvelopeConflict(
+            f"{placement.student_full_name} has an envelope already ({current.status})")
+    missing = placement.missing_kinds()
+    if missing:
+        raise EnvelopeConflict(
+            f"{placement.student_full_name}: generate the documents first "
+            f"(missing: {', '.join(k.value for k in missing)})")
+    envelope = Envelope(placement=placement, opened_by=actor.name, created_at=now)
+    session.add(envelope)
+    for document in placement.current_documents():
+        document.envelope = envelope
+    year = placement.academic_year
+    signers = {
+        "student": (placement.student_full_name, placement.student_email, year.school_name),
+        "company": (placement.company_signatory_name, placement.company_signatory_email,
+                    placement.company_name),
+        "school": (year.coordinator_name, year.coordinator_email, year.school_name),
+    }
+    for position, role in enumerate(SIGNER_ROLES, start=1):
+        name, email, organisation = signers[role]
+        envelope.requests.append(SignatureRequest(
+            role=role, position=position, signer_name=name, signer_email=email,
+            organisation=organisation, language=placement.language if role != "school" else "nl",
+        ))
+    session.flush()
+    audit.record(session, "envelope.opened", actor, placement_id=placement.id,
+                 envelope_id=envelope.id,
+                 documents=[d.reference for d in envelope.documents])
+    _invite(session, rt, envelope.requests[0], now=now, actor=actor)
+    return envelope
+
+
+def _invite(session: Session, rt: Runtime, request: SignatureRequest, *, now: datetime,
+            actor: audit.Actor) -> None:
+    request.status = RequestStatus.PENDING.value
+    request.invited_at = now
+    token = expires = None
+    if request.role != "school":
+        placement = request.envelope.placement
+        link, token = links.issue_link(
+            session, placement, purpose=SIGN, now=now, actor=actor,
+            valid_for=link_expiry(placement.academic_year, now,
+                                  rt.settings.sign_link_min_days) - now,
+            signature_request_id=request.id)
+        expires = link.expires_at
+    audit.record(session, "signer.invited", actor, placement_id=request.envelope.placement_id,
+                 envelope_id=request.envelope_id, role=request.role, email=request.signer_email)
+    notifications.send_invitation(session, rt, request, token, expires)
+
+
+def request_for_link(session: Session, token: str, *, now: datetime) -> SignatureRequest:
+    """The signature request a signing link opens (404 / 410 as for any link)."""
+    link = links.resolve_link(session, token, purpose=SIGN, now=now)
+    if link.signature_request is None:
+        raise NotFound("signature request")
+    return link.signature_request
+
+
+def check_turn(request: SignatureRequest) -> None:
+    """Raise unless it is `request`'s turn to sign."""
+    envelope = request.envelope
+    if envelope.status != EnvelopeStatus.OPEN.value:
+        raise EnvelopeClosed(envelope.status)
+    if request.status == RequestStatus.SIGNED.value:
+        raise AlreadySigned(request.role, request.signed_at)
+    if request.status != RequestStatus.PENDING.value:
+        expected = envelope.next_request
+        raise OutOfOrder(request.role, expected.role if expected else "nobody")
+
+
+def _normalised(name: str) -> str:
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", name)
+                       if not unicodedata.combining(c))
+    return " ".join(stripped.casefold().replace("’", "'").split())
+
+
+def _claim(session: Session, request: SignatureRequest, *, now: datetime) -> None:
+    """Take the request from pending to signed in one conditional UPDATE: one winner."""
+    claimed = session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.id == request.id,
+               SignatureRequest.status == RequestStatus.PENDING.value)
+        .values(status=RequestStatus.SIGNED.value, signed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(request)
+    session.refresh(request.envelope)
+    if claimed != 1:
+        check_turn(request)  # raises the reason: signed already, out of order, closed
+        raise AlreadySigned(request.role, request.signed_at)
+    if request.envelope.status != EnvelopeStatus.OPEN.value:
+        raise EnvelopeClosed(request.envelope.status)
+
+
+def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name: str,
+         consent: bool, now: datetime, actor: audit.Actor,
+         approved_by: str | None = None) -> Envelope:
+    """Sign every document of the envelope as `request`'s signer, then invite the next one."""
+    check_turn(request)
+    if request.role != "school":
+        if not consent:
+            raise InvalidInput("consent", "tick the box to confirm that you sign these documents")
+        if _normalised(typed_name) != _normalised(request.signer_name):
+            raise InvalidInput("full_name",
+                               f"type your full name as it appears: {request.signer_name}")
+    _claim(session, request, now=now)
+    envelope = request.envelope
+    documents = [d for d in envelope.documents if d.superseded_at is None]
+    field = signature_field_name(request.role)
+    signer: PadesSigner = rt.signer
+    blobs = rt.blobs
+    current = [(blobs.get(d.current_revision.sha256), field) for d in documents]
+    if request.role == "school":
+        signed = signer.seal_documents(current, approved_by=approved_by, signing_time=now)
+        request.signed_name = approved_by
+        request.certificate_subject = _subject(signer.seal.signer().signing_cert)
+    else:
+        identity = SignerIdentity(full_name=request.signer_name, email=request.signer_email,
+                                  role=request.role, organisation=request.organisation)
+        visit = signer.sign_as(identity, current, signing_time=now)
+        signed = visit.pdfs
+        request.signed_name = typed_name.strip()
+        request.certificate_serial = format(visit.serial_number, "x")
+        request.certificate_subject = _subject(x509.Certificate.load(visit.certificate_der))
+    request.signed_ip = actor.ip
+    request.signed_user_agent = (actor.user_agent or "")[:400] or None
+    for document, pdf in zip(documents, signed):
+        # Write-once blob first: a rollback leaves an orphan, never a row without its bytes.
+        sha = blobs.put(pdf)
+        document.revisions.append(Revision(
+            number=document.current_revision.number + 1, sha256=sha, size=len(pdf),
+            reason=f"signed:{request.role}", signature_request_id=request.id, created_at=now))
+    for link in session.scalars(select(AccessLink).where(
+            AccessLink.signature_request_id == request.id, AccessLink.revoked_at.is_(None))):
+        link.revoke(now)  # used: it stops working
+    session.flush()
+    audit.record(session, "signer.signed", actor, placement_id=envelope.placement_id,
+                 envelope_id=envelope.id, role=request.role, typed_name=request.signed_name,
+                 certificate=request.certificate_subject,
+                 revisions={d.reference: d.current_revision.sha256 for d in documents})
+    following = [r for r in envelope.requests if r.position == request.position + 1]
+    if following:
+        _invite(session, rt, following[0], now=now, actor=audit.SYSTEM)
+    else:
+        envelope.status = EnvelopeStatus.COMPLETED.value
+        envelope.completed_at = now
+        audit.record(session, "envelope.completed", audit.SYSTEM,
+                     placement_id=envelope.placement_id, envelope_id=envelope.id)
+        notifications.send_completed(session, rt, envelope)
+    return envelope
+
+
+def _subject(certificate: object) -> str:
+    return str(getattr(certificate, "subject").human_friendly)[:400]
+
+
+def decline(session: Session, rt: Runtime, request: SignatureRequest, *, reason: str,
+            now: datetime, actor: audit.Actor) -> Envelope:
+    """The signer refuses: the envelope stops and the coordinator is told why."""
+    check_turn(request)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", "say why you decline, so the coordinator can act on it")
+    if len(reason) > 2000:
+        raise InvalidInput("reason", "keep the reason under 2000 characters")
+    claimed = session.execute(
+        update(SignatureRequest)
+        .where(SignatureRequest.id == request.id,
+               SignatureRequest.status == RequestStatus.PENDING.value)
+        .values(status=RequestStatus.DECLINED.value, declined_at=now, decline_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(request)
+    if claimed != 1:
+        check_turn(request)
+    envelope = request.envelope
+    envelope.status = EnvelopeStatus.DECLINED.value
+    envelope.declined_at = now
+    envelope.decline_reason = f"{request.role}: {reason}"
+    for other in envelope.requests:
+        if other.status == RequestStatus.WAITING.value:
+            other.status = RequestStatus.CANCELLED.value
+    _revoke_links(session, envelope, now)
+    audit.record(session, "signer.declined", actor, placement_id=envelope.placement_id,
+                 envelope_id=envelope.id, role=request.role, reason=reason)
+    notifications.send_declined(session, rt, request)
+    return envelope
+
+
+def _revoke_links(session: Session, envelope: Envelope, now: datetime) -> None:
+    ids = [r.id for r in envelope.requests]
+    for link in session.scalars(select(AccessLink).where(
+            AccessLink.signature_request_id.in_(ids), AccessLink.revoked_at.is_(None))):
+        link.revoke(now)
+
+
+def resend(session: Session, rt: Runtime, request: SignatureRequest, *, now: datetime,
+           actor: audit.Actor) -> None:
+    """A new link for the signer whose turn it is; the old one stops working."""
+    check_turn(request)
+    audit.record(session, "signer.link_resent", actor, placement_id=request.envelope.placement_id,
+                 envelope_id=request.envelope_id, role=request.role)
+    _invite(session, rt, request, now=now, actor=actor)
+
+
+def change_company_signatory(session: Session, rt: Runtime, envelope: Envelope, *, name: str,
+                             email: str, now: datetime, actor: audit.Actor) -> SignatureRequest:
+    """Replace the company's signatory before they signed; re-invite if it is their turn."""
+    request = envelope.request_for("company")
+    if envelope.status != EnvelopeStatus.OPEN.value:
+        raise EnvelopeClosed(envelope.status)
+    if request.status == RequestStatus.SIGNED.value:
+        raise AlreadySigned("company", request.signed_at)
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise InvalidInput("name", "give the signatory's full name (at most 200 characters)")
+    try:
+        email = parse_email(email.strip())
+    except ValueError as e:
+        raise InvalidInput("email", str(e)) from e
+    before = (request.signer_name, request.signer_email)
+    request.signer_name, request.signer_email = name, email
+    placement = envelope.placement
+    placement.company_signatory_name, placement.company_signatory_email = name, email
+    audit.record(session, "signer.changed", actor, placement_id=placement.id,
+                 envelope_id=envelope.id, role="company", before=list(before),
+                 after=[name, email])
+    if request.status == RequestStatus.PENDING.value:
+        _invite(session, rt, request, now=now, actor=actor)
+    return request
+
+
+def envelope_of_placement(session: Session, placement_id: int) -> Envelope:
+    """The envelope in force for a placement."""
+    placement = session.get(Placement, placement_id)
+    if placement is None or placement.envelope is None:
+        raise NotFound("envelope")
+    return placement.envelope
+
+
+def placements_without_envelope(session: Session, year: str | None = None) -> list[Placement]:
+    """Placements whose documents are ready and that have no envelope yet."""
+    query = (select(Placement).options(selectinload(Placement.documents),
+                                       selectinload(Placement.envelopes))
+             .order_by(Placement.id))
+    if year:
+        query = query.join(AcademicYear).where(AcademicYear.code == year)
+    return [p for p in session.scalars(query) if p.envelope is None and not p.missing_kinds()]

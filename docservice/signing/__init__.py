@@ -1,0 +1,1 @@
+"""Signing: dev PKI, one-shot certificates, timestamps, PAdES signatures, the seal, validation."""

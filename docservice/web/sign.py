@@ -1,0 +1,113 @@
+"""The signer's link: review the envelope's documents, then sign them all or decline."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+
+from docservice.documents import previews
+from docservice.documents.catalogue import TITLES
+from docservice.errors import InvalidInput, NotFound
+from docservice.models import DocumentKind, RequestStatus, SignatureRequest
+from docservice.services import envelopes
+from docservice.web import db_session, request_actor, runtime
+
+bp = Blueprint("sign", __name__, url_prefix="/sign")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _request(token: str) -> SignatureRequest:
+    return envelopes.request_for_link(db_session(), token, now=_now())
+
+
+def _documents(signature_request: SignatureRequest) -> list[dict[str, Any]]:
+    rt = runtime()
+    items = []
+    for document in signature_request.envelope.documents:
+        revision = document.current_revision
+        pages = previews.page_count(rt.blobs.get(revision.sha256))
+        items.append({
+            "document": document,
+            "title": TITLES[DocumentKind(document.kind)][signature_request.language],
+            "sha256": revision.sha256,
+            "pages": range(1, pages + 1),
+        })
+    return items
+
+
+def _page(signature_request: SignatureRequest, token: str, status: int = 200,
+          **extra: Any) -> tuple[str, int]:
+    envelope = signature_request.envelope
+    waiting_for = None
+    if signature_request.status == RequestStatus.WAITING.value and envelope.next_request:
+        waiting_for = envelope.next_request.role
+    return render_template(
+        "sign/review.html", req=signature_request, envelope=envelope, token=token,
+        placement=envelope.placement, year=envelope.placement.academic_year,
+        documents=_documents(signature_request), waiting_for=waiting_for,
+        lang=signature_request.language, **extra,
+    ), status
+
+
+@bp.get("/<token>")
+def review(token: str) -> Any:
+    return _page(_request(token), token)
+
+
+@bp.post("/<token>")
+def sign(token: str) -> Any:
+    signature_request = _request(token)
+    typed_name = request.form.get("full_name", "")
+    try:
+        envelope = envelopes.sign(
+            db_session(), runtime(), signature_request, typed_name=typed_name,
+            consent=request.form.get("consent") == "yes", now=_now(),
+            actor=request_actor(f"{signature_request.role}:{signature_request.signer_email}"))
+    except InvalidInput as e:
+        return _page(signature_request, token, 422, error=e.reason, typed_name=typed_name)
+    return render_template("sign/done.html", req=signature_request, envelope=envelope,
+                           lang=signature_request.language, documents=_documents(signature_request))
+
+
+@bp.post("/<token>/decline")
+def decline(token: str) -> Any:
+    signature_request = _request(token)
+    reason = request.form.get("reason", "")
+    try:
+        envelopes.decline(db_session(), runtime(), signature_request, reason=reason, now=_now(),
+                          actor=request_actor(f"{signature_request.role}:"
+                                              f"{signature_request.signer_email}"))
+    except InvalidInput as e:
+        return _page(signature_request, token, 422, decline_error=e.reason)
+    return render_template("sign/declined.html", req=signature_request,
+                           lang=signature_request.language)
+
+
+def _document(signature_request: SignatureRequest, document_id: int) -> Any:
+    for document in signature_request.envelope.documents:
+        if document.id == document_id:
+            return document
+    raise NotFound("document")
+
+
+@bp.get("/<token>/documents/<int:document_id>.pdf")
+def pdf(token: str, document_id: int) -> Response:
+    document = _document(_request(token), document_id)
+    data = runtime().blobs.get(document.current_revision.sha256)
+    name = f"{document.placement.student_number}-{document.kind}.pdf"
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+@bp.get("/<token>/documents/<int:document_id>/pages/<int:page>.png")
+def page(token: str, document_id: int, page: int) -> Response:
+    document = _document(_request(token), document_id)
+    rt = runtime()
+    sha = document.current_revision.sha256
+    png = previews.page_png(rt.blobs.get(sha), sha, page, rt.settings.instance_path / "previews")
+    return Response(png, mimetype="image/png")
