@@ -16,8 +16,9 @@ from flask.testing import FlaskClient
 
 from docservice import create_app, migrate
 from docservice.archive.audit import Actor
-from docservice.config import CHECKOUT, Settings
+from docservice.config import CHECKOUT, MailSettings, Settings
 from docservice.db import unit_of_work
+from docservice.devmail import Inbox, smtp_server
 from docservice.models import Base
 from docservice.runtime import Runtime
 
@@ -63,6 +64,30 @@ def converter() -> Iterator[Any]:
         yield pool
 
 
+@pytest.fixture(scope="session")
+def pki_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A development PKI for the whole run (root, signer CA, TSA, seal, CRLs)."""
+    from docservice.signing.pki import init_dev_pki
+
+    folder = tmp_path_factory.mktemp("pki")
+    init_dev_pki(folder, organisation="Thomas More")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def smtp_session() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on localhost for the whole run."""
+    with smtp_server() as (inbox, port):
+        yield inbox, port
+
+
+@pytest.fixture
+def inbox(smtp_session: tuple[Inbox, int]) -> Inbox:
+    """What the SMTP server received during this test."""
+    smtp_session[0].messages.clear()
+    return smtp_session[0]
+
+
 def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
     """Settings whose every path is below `root`."""
     return Settings(
@@ -74,10 +99,9 @@ def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
         blob_path=root / "blobs",
         outbox_path=root / "outbox",
         archive_path=root / "archive",
-        pki_path=root / "pki",
         templates_path=CHECKOUT / "templates",
         converters=2,
-        **overrides,
+        **{"pki_path": root / "pki", **overrides},
     ).validated()
 
 
@@ -101,8 +125,12 @@ def migrated(database_url: str) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, migrated: str) -> Settings:
-    return make_settings(tmp_path, migrated)
+def settings(tmp_path: Path, migrated: str, pki_path: Path, smtp_session: tuple[Inbox, int],
+             inbox: Inbox) -> Settings:
+    """Paths in this test's folder, the run's PKI, mail to the test SMTP server."""
+    mail = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp_session[1],
+                        sender="Stagebureau <stages@school.example.org>")
+    return make_settings(tmp_path, migrated, pki_path=pki_path, mail=mail)
 
 
 @pytest.fixture

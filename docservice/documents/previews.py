@@ -27,19 +27,26 @@ def page_png(pdf: bytes, sha256: str, page: int, cache: Path, *, dpi: int = PREV
     target = cache / sha256[:2] / f"{sha256}-{page}-{dpi}.png"
     if target.exists():
         return target.read_bytes()
-    try:
-        done = subprocess.run(
-            ["pdftoppm", "-f", str(page), "-l", str(page), "-r", str(dpi), "-png", "-singlefile",
-             "-", "-"], input=pdf, capture_output=True, timeout=60, check=False)
-    except FileNotFoundError as e:
-        raise ConversionError("pdftoppm is missing: apt-get install poppler-utils") from e
-    except subprocess.TimeoutExpired as e:
-        raise ConversionError(f"rendering page {page} took too long") from e
-    if done.returncode != 0 or not done.stdout.startswith(b"\x89PNG"):
-        raise ConversionError(f"pdftoppm could not render page {page}: {done.stderr[:200]!r}")
+    with tempfile.TemporaryDirectory(prefix="docservice-preview-") as tmp:
+        source = Path(tmp) / "in.pdf"
+        source.write_bytes(pdf)
+        try:
+            # poppler 22 writes images only to files, not to standard output.
+            done = subprocess.run(
+                ["pdftoppm", "-f", str(page), "-l", str(page), "-r", str(dpi), "-png",
+                 "-singlefile", str(source), str(Path(tmp) / "page")],
+                capture_output=True, timeout=60, check=False)
+        except FileNotFoundError as e:
+            raise ConversionError("pdftoppm is missing: apt-get install poppler-utils") from e
+        except subprocess.TimeoutExpired as e:
+            raise ConversionError(f"rendering page {page} took too long") from e
+        image = Path(tmp) / "page.png"
+        if done.returncode != 0 or not image.exists():
+            raise ConversionError(f"pdftoppm could not render page {page}: {done.stderr[:200]!r}")
+        png = image.read_bytes()
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     with os.fdopen(fd, "wb") as f:
-        f.write(done.stdout)
+        f.write(png)
     os.replace(tmp, target)
-    return done.stdout
+    return png

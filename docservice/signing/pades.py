@@ -343,17 +343,21 @@ class SchoolSeal:
         return ParsedKeySigner(key, certs[0], certs[1:])
 
     def _open_pkcs11(self) -> Signer:
-        from pkcs11 import PKCS11Error
+        from pkcs11 import PKCS11Error, UserAlreadyLoggedIn
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 
         s = self._settings
         if not (s.pkcs11_module and s.pkcs11_token_label and s.pkcs11_key_label):
             raise SealUnavailable(self.where, "module, token label and key label are all needed")
+        criteria = TokenCriteria(label=s.pkcs11_token_label)
         try:
-            session = open_pkcs11_session(
-                str(s.pkcs11_module), token_criteria=TokenCriteria(label=s.pkcs11_token_label),
-                user_pin=s.pkcs11_pin)
+            try:
+                session = open_pkcs11_session(str(s.pkcs11_module), token_criteria=criteria,
+                                              user_pin=s.pkcs11_pin)
+            except UserAlreadyLoggedIn:
+                # PKCS#11 logs in per application: another session of this process already did.
+                session = open_pkcs11_session(str(s.pkcs11_module), token_criteria=criteria)
         except (PKCS11Error, PyhankoSigningError, OSError, RuntimeError) as e:
             raise SealUnavailable(self.where, f"cannot open a session: {e!r}") from e
         signer = PKCS11Signer(
@@ -414,22 +418,26 @@ class PadesSigner:
         """`pdf` plus one incremental update: a PAdES B-T signature in the empty field `field_name`."""
         cms_signer = signer.cms_signer() if isinstance(signer, OneShotKey) else signer
         when = (signing_time or datetime.now(UTC)).astimezone(BRUSSELS)
-        reserved = self._bytes_reserved(cms_signer)
-        for _ in range(3):
-            try:
-                signed = run_async(self._sign(pdf, field_name, cms_signer, stamp, when, reserved))
-            except PyhankoSigningError as e:
-                if _OVERFLOW not in str(e):
-                    raise SigningError(f"signing field {field_name!r} failed: {e}") from e
-                reserved *= 2  # an unusually large timestamp token: try again with more room
-                continue
-            except TimestampRequestError as e:
-                raise TimestampUnavailable(self.settings.tsa_url or "in-process", str(e)) from e
-            except (PdfError, OSError) as e:
-                raise SigningError(f"signing field {field_name!r} failed: {e}") from e
-            if not signed.startswith(pdf):
-                raise SigningError("the signed PDF does not extend the original bytes")
-            return signed
+        tsa = self.settings.tsa_url or "in-process"
+        try:
+            reserved = self._bytes_reserved(cms_signer)
+            for _ in range(3):
+                try:
+                    signed = run_async(
+                        self._sign(pdf, field_name, cms_signer, stamp, when, reserved))
+                except PyhankoSigningError as e:
+                    if _OVERFLOW not in str(e):
+                        raise SigningError(f"signing field {field_name!r} failed: {e}") from e
+                    reserved *= 2  # an unusually large timestamp token: retry with more room
+                    continue
+                if not signed.startswith(pdf):
+                    raise SigningError("the signed PDF does not extend the original bytes")
+                return signed
+        except TimestampRequestError as e:
+            cause = f" ({e.__cause__})" if e.__cause__ else ""
+            raise TimestampUnavailable(tsa, f"{e}{cause}") from e
+        except (PdfError, OSError) as e:
+            raise SigningError(f"signing field {field_name!r} failed: {e}") from e
         raise SigningError(f"the signature does not fit in {reserved} bytes")
 
     def sign_as(

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from docservice import create_app
-from docservice.config import MailSettings
 from docservice.db import unit_of_work
 from docservice.models import AccessLink, AuditEvent, Placement
 from docservice.services import links
@@ -20,7 +15,6 @@ from docservice.services.documents import generate_missing
 from docservice.services.placements import import_placements
 from tests.conftest import TEST_ACTOR
 from tests.factories import csv_bytes, row
-from docservice.devmail import smtp_server
 from tests.web.helpers import csrf_token, login, make_user
 
 
@@ -109,25 +103,9 @@ def test_tokens_are_stored_only_as_hashes(runtime, year):
     assert token not in stored and links.hash_token(token) in stored
 
 
-@pytest.fixture
-def mail_app(settings, converter) -> Iterator[tuple]:
-    """The app sending mail to a real SMTP server on localhost."""
-    with smtp_server() as (inbox, port):
-        mail = MailSettings(smtp_host="127.0.0.1", smtp_port=port,
-                            sender="Stagebureau <stages@school.example.org>")
-        app = create_app({"TESTING": True}, settings=replace(settings, mail=mail))
-        rt = app.extensions["docservice"]
-        rt.use_converter(converter)
-        yield app, rt, inbox
-        rt.use_converter(None)
-        rt.close()
-
-
-def test_coordinator_emails_the_link_and_the_student_opens_it(mail_app, app, year):
-    mail_app_, rt, inbox = mail_app
-    placement_id, _ = _cohort(rt)["r0123456"]
-    client = mail_app_.test_client()
-    make_user(rt)
+def test_coordinator_emails_the_link_and_the_student_opens_it(client, runtime, inbox, year):
+    placement_id, _ = _cohort(runtime)["r0123456"]
+    make_user(runtime)
     login(client)
     token = csrf_token(client.get(f"/coordinator/placements/{placement_id}").get_data(as_text=True))
     response = client.post(f"/coordinator/placements/{placement_id}/student-link",
