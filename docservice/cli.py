@@ -328,3 +328,5 @@ def users_add(email: str, name: str, role: str, password_stdin: bool) -> None:
     with _work() as session:
         user = users.add_user(session, email=email, name=name, role=role, password=password)
     click.echo(f"Added {user.role} {user.email}.")
+if __name__ == "__main__":
+    main()

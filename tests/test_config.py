@@ -1,0 +1,71 @@
+"""Settings: safe defaults for development, refusal in production without what matters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docservice.config import Settings
+from docservice.errors import ConfigurationError
+
+
+def test_development_defaults_stay_inside_the_checkout(tmp_path: Path):
+    settings = Settings.from_env({"DOCSERVICE_INSTANCE_PATH": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'docservice.sqlite3'}"
+    assert settings.blob_path == tmp_path / "blobs"
+    assert len(settings.secret_key) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    # The secret is kept: a restart does not log everyone out.
+    assert Settings.from_env({"DOCSERVICE_INSTANCE_PATH": str(tmp_path)}).secret_key == settings.secret_key
+
+
+def test_production_refuses_to_start_without_secret_database_mail(tmp_path: Path):
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"DOCSERVICE_ENV": "production", "DOCSERVICE_INSTANCE_PATH": str(tmp_path)})
+    message = str(caught.value)
+    for name in ("DOCSERVICE_SECRET_KEY", "DOCSERVICE_DATABASE_URL", "DOCSERVICE_SMTP_HOST"):
+        assert name in message
+
+
+def test_production_refuses_to_start_without_tsa_hsm_and_trust_roots(tmp_path: Path):
+    env = {
+        "DOCSERVICE_ENV": "production", "DOCSERVICE_INSTANCE_PATH": str(tmp_path),
+        "DOCSERVICE_SECRET_KEY": "x" * 48, "DOCSERVICE_SMTP_HOST": "smtp.example.org",
+        "DOCSERVICE_DATABASE_URL": "postgresql+psycopg://u@db/docservice",
+        "DOCSERVICE_BASE_URL": "https://stages.example.be",
+    }
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    for missing in ("TSA URL", "PKCS#11 module", "token label", "key label", "trust roots"):
+        assert missing in message, missing
+
+    roots = tmp_path / "roots.pem"
+    roots.write_text("-----BEGIN CERTIFICATE-----\n")
+    module = tmp_path / "libpkcs11.so"
+    module.write_bytes(b"")
+    settings = Settings.from_env({
+        **env, "DOCSERVICE_TSA_URL": "https://tsa.example.org", "DOCSERVICE_SEAL": "pkcs11",
+        "DOCSERVICE_PKCS11_MODULE": str(module), "DOCSERVICE_PKCS11_TOKEN": "school",
+        "DOCSERVICE_PKCS11_KEY_LABEL": "seal", "DOCSERVICE_PKCS11_PIN": "1234",
+        "DOCSERVICE_TRUST_ROOTS": str(roots),
+    })
+    assert settings.signatures.tsa_url == "https://tsa.example.org"
+
+
+def test_production_needs_https_and_a_long_secret(tmp_path: Path):
+    env = {"DOCSERVICE_ENV": "production", "DOCSERVICE_INSTANCE_PATH": str(tmp_path),
+           "DOCSERVICE_SECRET_KEY": "short", "DOCSERVICE_SMTP_HOST": "smtp.example.org",
+           "DOCSERVICE_DATABASE_URL": "postgresql+psycopg://u@db/docservice"}
+    with pytest.raises(ConfigurationError, match="at least 32 characters"):
+        Settings.from_env(env)
+    with pytest.raises(ConfigurationError, match="https://"):
+        Settings.from_env({**env, "DOCSERVICE_SECRET_KEY": "y" * 40})
+
+
+def test_bad_values_are_named():
+    with pytest.raises(ConfigurationError, match="DOCSERVICE_CONVERTERS must be a whole number"):
+        Settings.from_env({"DOCSERVICE_CONVERTERS": "two"})
+    with pytest.raises(ConfigurationError, match="DOCSERVICE_SMTP_SECURITY"):
+        Settings.from_env({"DOCSERVICE_SMTP_SECURITY": "tls1.0"})
