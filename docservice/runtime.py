@@ -48,8 +48,11 @@ class Runtime:
             if self._signer is None:
                 from docservice.config import signing_settings
                 from docservice.signing.pades import PadesSigner
-                from docservice.signing.pki import Pki
+                from docservice.signing.pki import Pki, refresh_crls
 
+                if self.settings.env != "production":
+                    # The development CRLs live a week; stale ones fail every check.
+                    refresh_crls(self.settings.pki_path)
                 self._signer = PadesSigner(Pki.load(self.settings.pki_path),
                                            signing_settings(self.settings))
             return self._signer

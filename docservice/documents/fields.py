@@ -136,11 +136,16 @@ def locate_fields(document: str, pages: list[Page], anchors: dict[str, str]) -> 
     for role, line in found.items():
         page = pages[line.page]
         # Never wider than the room up to the next party's anchor on the same row.
-        right_limit = page.width
-        for other in found.values():
-            same_row = other.page == line.page and abs(other.box.y0 - line.box.y0) < FIELD_HEIGHT
-            if same_row and other.box.x0 > line.box.x0:
-                right_limit = min(right_limit, other.box.x0 - 4 * GAP)
+        row = sorted(other.box.x0 for other in found.values()
+                     if other.page == line.page and abs(other.box.y0 - line.box.y0) < FIELD_HEIGHT)
+        to_the_right = [x for x in row if x > line.box.x0]
+        if to_the_right:
+            right_limit = to_the_right[0] - 4 * GAP
+        elif len(row) > 1:
+            # The last column: as wide as the columns before it (the table's are equal).
+            right_limit = line.box.x0 + (row[-1] - row[0]) / (len(row) - 1) - 4 * GAP
+        else:
+            right_limit = page.width
         width = min(FIELD_WIDTH, right_limit - line.box.x0)
         box = Box(line.box.x0, line.box.y1 + GAP, line.box.x0 + width, line.box.y1 + GAP + FIELD_HEIGHT)
         if width < FIELD_WIDTH * 0.6 or box.y1 > page.height:

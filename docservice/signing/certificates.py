@@ -105,6 +105,10 @@ def issue_one_shot_certificate(
         raise SigningError(f"unknown signer role {identity.role!r}; expected one of {ROLES}")
     if not identity.full_name.strip() or not identity.email.strip():
         raise SigningError("a signer needs a name and an e-mail address")
+    if len(identity.country) != 2 or not identity.country.isalpha():
+        raise SigningError(f"country must be a two-letter ISO code, got {identity.country!r}")
+    if not identity.organisation.strip():
+        raise SigningError("a signer needs an organisation")
     now = (now or datetime.now(UTC)).astimezone(UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([
@@ -114,14 +118,25 @@ def issue_one_shot_certificate(
         x509.NameAttribute(NameOID.COMMON_NAME, identity.full_name.strip()),
     ])
     ca = pki.signer_ca_x509
-    certificate = (
+    try:
+        certificate = _build(pki, identity, subject, key, now=now, not_after=min(
+            now + validity, ca.not_valid_after_utc))
+    except ValueError as e:  # e.g. an e-mail address cryptography cannot encode
+        raise SigningError(f"cannot issue a certificate for {identity.email!r}: {e}") from e
+    return OneShotKey(key, certificate, (pki.signer_ca, pki.root))
+
+
+def _build(pki: Pki, identity: SignerIdentity, subject: x509.Name,
+           key: ec.EllipticCurvePrivateKey, *, now: datetime,
+           not_after: datetime) -> x509.Certificate:
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(ca.subject)
+        .issuer_name(pki.signer_ca_x509.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - BACKDATE)
-        .not_valid_after(min(now + validity, ca.not_valid_after_utc))
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(
             digital_signature=True, content_commitment=True, key_encipherment=False,
@@ -135,4 +150,3 @@ def issue_one_shot_certificate(
         .add_extension(crl_distribution_points(DEV_CRL_BASE_URL + SIGNER_CA_CRL), critical=False)
         .sign(pki.signer_ca_key, hashes.SHA256())
     )
-    return OneShotKey(key, certificate, (pki.signer_ca, pki.root))

@@ -46,13 +46,15 @@ class ParsedKeySigner(Signer):
                            timestamper: TimeStamper | None = None, dry_run: bool = False,
                            is_pdf_sig: bool = True) -> cms.CMSAttributes:
         plain_pades = (use_pades and is_pdf_sig and content_type == "data"
+                       and self.signed_attr_prov_spec is None
                        and (attr_settings is None or attr_settings.cades_signed_attrs is None))
         if not plain_pades:
             return await super().signed_attrs(
                 data_digest, digest_algorithm, attr_settings=attr_settings,
                 content_type=content_type, use_pades=use_pades, timestamper=timestamper,
                 dry_run=dry_run, is_pdf_sig=is_pdf_sig)
-        # What pyhanko's CAdES provider spec yields for PAdES: no signing-time (PAdES forbids it).
+        # What pyhanko 0.38's CAdES provider spec yields for PAdES (no signing-time: PAdES
+        # forbids it), from pieces encoded once.
         return cms.CMSAttributes.load(cms.CMSAttributes([
             simple_cms_attribute("content_type", content_type),
             simple_cms_attribute("message_digest", data_digest),

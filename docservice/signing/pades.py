@@ -15,7 +15,8 @@ import subprocess
 import sys
 import threading
 import unicodedata
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,13 +68,16 @@ class SealSettings:
 
     kind: Literal["pkcs12", "pkcs11"] = "pkcs12"
     p12_path: Path | None = None  # None: the PKI folder's seal.p12
-    p12_password: str | None = None  # None: read p12_password_file, else the PKI's seal.p12.password
+    # None: read p12_password_file, else the PKI's seal.p12.password
+    p12_password: str | None = field(default=None, repr=False)
     p12_password_file: Path | None = None
     pkcs11_module: Path | None = None
     pkcs11_token_label: str | None = None
     pkcs11_key_label: str | None = None
     pkcs11_cert_label: str | None = None  # None: same as the key label
     pkcs11_pin: str | None = field(default=None, repr=False)
+    # CA certificates (PEM) to embed with an HSM seal; None: the PKI's root, if it issued it
+    pkcs11_chain_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +213,7 @@ class DevTimeStamper(TimeStamper):
         cert = pki.tsa.certificate
         self.tsa_cert = cert
         self._key = pki.tsa.key
-        self._tsa_name = x509_asn1_general_name(cert).dump()
+        self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=cert.subject).dump()
         self._ess = simple_cms_attribute(
             "signing_certificate_v2", general.as_signing_certificate_v2(cert)).dump()
         self._sid = cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
@@ -268,11 +272,6 @@ class DevTimeStamper(TimeStamper):
         return self.request_tsa_response(req)
 
 
-def x509_asn1_general_name(cert: asn1_x509.Certificate) -> asn1_x509.GeneralName:
-    """The directory name of `cert`'s subject as a GeneralName (the TSTInfo's tsa field)."""
-    return asn1_x509.GeneralName(name="directory_name", value=cert.subject)
-
-
 def make_timestamper(pki: Pki, settings: SigningSettings) -> TimeStamper:
     """The external HTTP TSA when `settings.tsa_url` is set, else the PKI's in-process one."""
     if settings.tsa_url:
@@ -289,7 +288,7 @@ class SchoolSeal:
     def __init__(self, pki: Pki, settings: SealSettings) -> None:
         self._pki = pki
         self._settings = settings
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._signer: Signer | None = None
         self._session: Any = None
 
@@ -304,10 +303,19 @@ class SchoolSeal:
     def signer(self) -> Signer:
         """The CMS signer for the seal, opening the key on first use."""
         with self._lock:
-            if self._signer is None:
-                self._signer = (self._open_pkcs11() if self._settings.kind == "pkcs11"
-                                else self._open_pkcs12())
-            return self._signer
+            return self._open()
+
+    @contextmanager
+    def in_use(self) -> Iterator[Signer]:
+        """The seal's signer, held exclusively: a PKCS#11 session serves one thread at a time."""
+        with self._lock:
+            yield self._open()
+
+    def _open(self) -> Signer:
+        if self._signer is None:
+            self._signer = (self._open_pkcs11() if self._settings.kind == "pkcs11"
+                            else self._open_pkcs12())
+        return self._signer
 
     def close(self) -> None:
         """Close the PKCS#11 session, if any; the next use opens a new one."""
@@ -350,6 +358,7 @@ class SchoolSeal:
         s = self._settings
         if not (s.pkcs11_module and s.pkcs11_token_label and s.pkcs11_key_label):
             raise SealUnavailable(self.where, "module, token label and key label are all needed")
+        chain = self._pkcs11_chain()
         criteria = TokenCriteria(label=s.pkcs11_token_label)
         try:
             try:
@@ -363,7 +372,7 @@ class SchoolSeal:
         signer = PKCS11Signer(
             session, key_label=s.pkcs11_key_label,
             cert_label=s.pkcs11_cert_label or s.pkcs11_key_label,
-            other_certs_to_pull=None,  # the token also holds the seal's chain
+            ca_chain=chain,
         )
         try:
             cert = signer.signing_cert
@@ -372,8 +381,23 @@ class SchoolSeal:
             raise SealUnavailable(self.where, f"key or certificate not found: {e}") from e
         # SoftHSM2 (and many HSMs) offer ECDSA only as the raw mechanism on a digest.
         signer.use_raw_mechanism = cert.public_key.algorithm == "ec"
+        if s.pkcs11_chain_file is None and cert.issuer != self._pki.root.subject:
+            session.close()
+            raise SealUnavailable(self.where, "the seal is not issued by the PKI's root: "
+                                  "name its CA certificates in the PKCS#11 chain file")
         self._session = session
         return signer
+
+    def _pkcs11_chain(self) -> list[asn1_x509.Certificate]:
+        chain_file = self._settings.pkcs11_chain_file
+        if chain_file is None:
+            return [self._pki.root]
+        try:
+            pems = x509.load_pem_x509_certificates(chain_file.read_bytes())
+        except (OSError, ValueError) as e:
+            raise SealUnavailable(self.where, f"cannot read the chain file {chain_file}: {e}") from e
+        return [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                for c in pems]
 
 
 @dataclass(frozen=True)
@@ -415,7 +439,11 @@ class PadesSigner:
         stamp: StampText,
         signing_time: datetime | None = None,
     ) -> bytes:
-        """`pdf` plus one incremental update: a PAdES B-T signature in the empty field `field_name`."""
+        """`pdf` plus one incremental update: a PAdES B-T signature in the empty field `field_name`.
+
+        `signer` is a one-shot key, the seal's signer, or any pyhanko Signer; `signing_time`
+        (default now) is shown on the stamp in Brussels time and claimed in /M.
+        """
         cms_signer = signer.cms_signer() if isinstance(signer, OneShotKey) else signer
         when = (signing_time or datetime.now(UTC)).astimezone(BRUSSELS)
         tsa = self.settings.tsa_url or "in-process"
@@ -448,12 +476,16 @@ class PadesSigner:
         stamp: StampText | None = None,
         signing_time: datetime | None = None,
     ) -> SignedVisit:
-        """Sign each (pdf, field name) with ONE fresh one-shot certificate, then discard its key."""
-        now = signing_time or datetime.now(UTC)
+        """Sign each (pdf, field name) with ONE fresh one-shot certificate, then discard its key.
+
+        `signing_time` (e.g. when the signer consented) goes on the stamps and in /M; the
+        certificate is issued now, as it must be valid at the time the timestamps prove.
+        """
+        when = signing_time or datetime.now(UTC)
         stamp = stamp or StampText.for_identity(identity)
-        with issue_one_shot_certificate(self.pki, identity, now=now) as key:
+        with issue_one_shot_certificate(self.pki, identity) as key:
             pdfs = tuple(self.sign_field(pdf, field_name=name, signer=key, stamp=stamp,
-                                         signing_time=now) for pdf, name in documents)
+                                         signing_time=when) for pdf, name in documents)
             return SignedVisit(pdfs, key.certificate.dump(), key.certificate.serial_number)
 
     def seal_documents(
@@ -464,14 +496,23 @@ class PadesSigner:
         signing_time: datetime | None = None,
     ) -> tuple[bytes, ...]:
         """Apply the school's seal to each (pdf, field name); `approved_by` goes on the stamp."""
-        signer = self.seal.signer()
-        organisation = signer.signing_cert["tbs_certificate"]["subject"].native.get(
-            "organization_name", "hogeschool") if signer.signing_cert else "hogeschool"
-        stamp = StampText(
-            name=organisation, role_label=ROLE_LABELS["school"], heading="Elektronisch zegel van",
-            note=f"goedgekeurd door {approved_by}" if approved_by else None)
-        return tuple(self.sign_field(pdf, field_name=name, signer=signer, stamp=stamp,
-                                     signing_time=signing_time) for pdf, name in documents)
+        from pkcs11 import PKCS11Error
+
+        with self.seal.in_use() as signer:
+            cert = signer.signing_cert
+            organisation = (cert.subject.native.get("organization_name", "hogeschool")
+                            if cert is not None else "hogeschool")
+            stamp = StampText(
+                name=organisation, role_label=ROLE_LABELS["school"],
+                heading="Elektronisch zegel van",
+                note=f"goedgekeurd door {approved_by}" if approved_by else None)
+            try:
+                return tuple(self.sign_field(pdf, field_name=name, signer=signer, stamp=stamp,
+                                             signing_time=signing_time)
+                             for pdf, name in documents)
+            except PKCS11Error as e:
+                self.seal.close()  # a broken session is reopened on the next use
+                raise SealUnavailable(self.seal.where, f"signing failed: {e!r}") from e
 
     async def _sign(self, pdf: bytes, field_name: str, cms_signer: Signer, stamp: StampText,
                     when: datetime, reserved: int) -> bytes:
@@ -541,48 +582,65 @@ def import_seal_into_softhsm(
     pin: str,
     so_pin: str,
     softhsm_conf_dir: Path,
-    key_label: str = "seal",
+    key_label: str | None = None,
     module: Path = SOFTHSM2_MODULE,
 ) -> SealSettings:
-    """Put the dev seal key and its certificates into a new SoftHSM2 token below `softhsm_conf_dir`.
+    """Put the dev seal key and its certificate into a SoftHSM2 token below `softhsm_conf_dir`.
 
-    Writes `softhsm2.conf` and a token folder there and changes nothing global. SoftHSM2 reads
-    its configuration once per process: set SOFTHSM2_CONF=<dir>/softhsm2.conf in the
-    environment of the process that signs, before it first opens the module. Returns the seal
-    settings that open the token.
+    Creates `softhsm2.conf`, the token folder and the token when missing, then imports the
+    seal (once: `key_label` defaults to one derived from the seal certificate), so that several
+    PKIs can share one token. Changes nothing global. SoftHSM2 reads its configuration once
+    per process and sees only the tokens that existed then (objects added later are seen):
+    set SOFTHSM2_CONF=<dir>/softhsm2.conf in the signing process before it first opens the
+    module. Returns the seal settings that open the key.
     """
     if pki.seal is None:
         raise SealUnavailable(str(pki.folder), "the PKI has no seal key to import")
+    seal = pki.seal.certificate
+    key_label = key_label or f"seal-{seal.sha256.hex()[:12]}"
+    key_id = seal.sha256.hex()[:8]
     tokens = softhsm_conf_dir / "tokens"
     tokens.mkdir(parents=True, exist_ok=True)
     conf = softhsm_conf_dir / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n", encoding="utf-8")
+    if not conf.exists():
+        conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n"
+                        "log.level = ERROR\nslots.removable = false\n", encoding="utf-8")
     env = {"SOFTHSM2_CONF": str(conf), "PATH": "/usr/bin:/bin"}
-    key_id = "5ea1"
+    where = f"SoftHSM2 token {token_label!r}"
     try:
-        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", token_label,
-                        "--pin", pin, "--so-pin", so_pin],
-                       env=env, check=True, capture_output=True, text=True)
-        subprocess.run(["softhsm2-util", "--import", str(pki.seal.key_path), "--token",
-                        token_label, "--label", key_label, "--id", key_id, "--pin", pin],
-                       env=env, check=True, capture_output=True, text=True)
+        slots = subprocess.run(["softhsm2-util", "--show-slots"], env=env, check=True,
+                               capture_output=True, text=True).stdout
+        if not any(line.split(":", 1)[-1].strip() == token_label
+                   for line in slots.splitlines() if line.strip().startswith("Label:")):
+            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", token_label,
+                            "--pin", pin, "--so-pin", so_pin],
+                           env=env, check=True, capture_output=True, text=True)
+        certs = [seal]
+        if _pkcs11_child(module, env, token_label, pin, key_label, key_id, certs,
+                         store=False) == "absent":
+            subprocess.run(["softhsm2-util", "--import", str(pki.seal.key_path), "--token",
+                            token_label, "--label", key_label, "--id", key_id, "--pin", pin],
+                           env=env, check=True, capture_output=True, text=True)
+            _pkcs11_child(module, env, token_label, pin, key_label, key_id, certs, store=True)
     except (OSError, subprocess.CalledProcessError) as e:
         detail = getattr(e, "stderr", "") or str(e)
-        raise SealUnavailable(f"SoftHSM2 token {token_label!r}", f"import failed: {detail}") from e
-    _store_certificates(module, env, token_label, pin, key_label, key_id,
-                        [pki.seal.certificate, pki.root])
+        raise SealUnavailable(where, f"import failed: {detail}") from e
     return SealSettings(kind="pkcs11", pkcs11_module=module, pkcs11_token_label=token_label,
                         pkcs11_key_label=key_label, pkcs11_pin=pin)
 
 
-_STORE_CERTIFICATES = """
+_PKCS11_CHILD = """
 import json, sys
 import pkcs11
 from pkcs11 import Attribute, CertificateType, ObjectClass
 job = json.load(sys.stdin)
 token = pkcs11.lib(job["module"]).get_token(token_label=job["token"])
 with token.open(rw=True, user_pin=job["pin"]) as session:
+    found = list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
+                                      Attribute.LABEL: job["certs"][0]["label"]}))
+    if not job["store"]:
+        print("present" if found else "absent")
+        sys.exit(0)
     for cert in job["certs"]:
         session.create_object({
             Attribute.CLASS: ObjectClass.CERTIFICATE,
@@ -598,26 +656,22 @@ with token.open(rw=True, user_pin=job["pin"]) as session:
 """
 
 
-def _store_certificates(module: Path, env: dict[str, str], token_label: str, pin: str,
-                        key_label: str, key_id: str, certs: list[asn1_x509.Certificate]) -> None:
-    """Store the seal certificate (the key's label and id) and its chain in the token."""
+def _pkcs11_child(module: Path, env: dict[str, str], token_label: str, pin: str,
+                  key_label: str, key_id: str, certs: list[asn1_x509.Certificate], *,
+                  store: bool) -> str:
+    """Look for (store=False) or store the seal certificate in the token (as `key_label`)."""
     # In a child process: SoftHSM2 reads SOFTHSM2_CONF once, when a process first loads it,
     # and python-pkcs11 never unloads it; this process must stay free to choose its own conf.
     job = {
-        "module": str(module), "token": token_label, "pin": pin,
+        "module": str(module), "token": token_label, "pin": pin, "store": store,
         "certs": [{
             "label": key_label if index == 0 else f"{key_label}-chain-{index}",
-            "id": key_id if index == 0 else f"{index:02x}",
+            "id": key_id if index == 0 else f"{key_id}{index:02x}",
             "subject": cert.subject.dump().hex(),
             "issuer": cert.issuer.dump().hex(),
             "serial": cert["tbs_certificate"]["serial_number"].dump().hex(),
             "der": cert.dump().hex(),
         } for index, cert in enumerate(certs)],
     }
-    try:
-        subprocess.run([sys.executable, "-c", _STORE_CERTIFICATES], input=json.dumps(job),
-                       env=env, check=True, capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        detail = getattr(e, "stderr", "") or str(e)
-        raise SealUnavailable(f"SoftHSM2 token {token_label!r}",
-                              f"storing certificates failed: {detail}") from e
+    return subprocess.run([sys.executable, "-c", _PKCS11_CHILD], input=json.dumps(job),
+                          env=env, check=True, capture_output=True, text=True).stdout.strip()

@@ -1,0 +1,1 @@
+"""Tests of docservice.signing: real crypto, real tools, nothing mocked."""
