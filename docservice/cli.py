@@ -328,5 +328,58 @@ def users_add(email: str, name: str, role: str, password_stdin: bool) -> None:
     with _work() as session:
         user = users.add_user(session, email=email, name=name, role=role, password=password)
     click.echo(f"Added {user.role} {user.email}.")
+
+
+@main.group("trust")
+def trust_group() -> None:
+    """Trust store of CAs from EU trusted lists, for signers' own certificates (e.g. eID)."""
+
+
+@trust_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def trust_load(file: Path) -> None:
+    """Store the CA/QC identities of an ETSI TS 119 612 trusted list, replacing its country's."""
+    from docservice.signing.trustlist import load_trusted_list
+
+    try:
+        result = load_trusted_list(file)
+    except DocserviceError as e:
+        raise click.ClickException(str(e)) from e
+    tl = result.trusted_list
+    click.echo(f"Loaded the {tl.territory} trusted list #{tl.sequence_number} (issued "
+               f"{tl.issued_at:%Y-%m-%d}) into {result.folder}: {len(result.entries)} CA/QC "
+               f"identities, {result.qualified_count} qualified for e-signatures.")
+    if result.belgian_eid_roots:
+        click.echo("Belgian eID roots: " + ", ".join(
+            f"{e.common_name} ({'qualified' if e.qualified else e.status_name})"
+            for e in result.belgian_eid_roots))
+    if tl.is_stale(datetime.now(timezone.utc)):
+        due = (f"its next update was due {tl.next_update:%Y-%m-%d}" if tl.next_update
+               else "it is closed (no next update)")
+        click.echo(f"warning: this list is outdated, {due}; load a current one from its "
+                   "publication address", err=True)
+
+
+@trust_group.command("list")
+def trust_list() -> None:
+    """Print the trust store's certificates: qualified or not, valid until, subject."""
+    from docservice.signing.trustlist import load_trust_store, trust_store_path
+
+    folder = trust_store_path()
+    try:
+        store = load_trust_store(folder)
+    except DocserviceError as e:
+        raise click.ClickException(str(e)) from e
+    if not store.entries:
+        click.echo(f"The trust store in {folder} is empty: "
+                   "run `docservice trust load FILE.xml`.")
+        return
+    for entry in store.entries:
+        click.echo(f"{'qualified' if entry.qualified else 'not qualified':<13}  "
+                   f"{entry.not_after:%Y-%m-%d}  {entry.subject}")
+    click.echo(f"{len(store.entries)} certificate(s), {len(store.qualified)} qualified, "
+               f"in {folder}")
+
+
 if __name__ == "__main__":
     main()

@@ -25,12 +25,13 @@ def _request(token: str) -> SignatureRequest:
     return envelopes.request_for_link(db_session(), token, now=_now())
 
 
-def _documents(signature_request: SignatureRequest) -> list[dict[str, Any]]:
+def _documents(signature_request: SignatureRequest, *, with_pages: bool = True
+               ) -> list[dict[str, Any]]:
     rt = runtime()
     items = []
     for document in signature_request.envelope.documents:
         revision = document.current_revision
-        pages = previews.page_count(rt.blobs.get(revision.sha256))
+        pages = previews.page_count(rt.blobs.get(revision.sha256)) if with_pages else 0
         items.append({
             "document": document,
             "title": TITLES[DocumentKind(document.kind)][signature_request.language],
@@ -71,7 +72,8 @@ def sign(token: str) -> Any:
     except InvalidInput as e:
         return _page(signature_request, token, 422, error=e.reason, typed_name=typed_name)
     return render_template("sign/done.html", req=signature_request, envelope=envelope,
-                           lang=signature_request.language, documents=_documents(signature_request))
+                           lang=signature_request.language,
+                           documents=_documents(signature_request, with_pages=False))
 
 
 @bp.post("/<token>/decline")
