@@ -22,18 +22,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from convert_floor import measure_naive  # noqa: E402
+from convert_floor import measure_naive
 
-from docservice import create_app, migrate  # noqa: E402
-from docservice.archive.audit import Actor  # noqa: E402
-from docservice.config import CHECKOUT, Settings  # noqa: E402
-from docservice.db import unit_of_work  # noqa: E402
-from docservice.documents.convert import ConverterPool  # noqa: E402
-from docservice.services.documents import generate_missing, plan_generation, placements_lacking_documents  # noqa: E402
-from docservice.services.placements import import_placements  # noqa: E402
-from docservice.services.years import load_year_file  # noqa: E402
-from docservice.documents.render import render_docx  # noqa: E402
-from tests.factories import csv_bytes, row  # noqa: E402
+from docservice import create_app, migrate
+from docservice.archive.audit import Actor
+from docservice.config import CHECKOUT, Settings
+from docservice.db import unit_of_work
+from docservice.documents.convert import ConverterPool
+from docservice.documents.render import render_docx
+from docservice.services.documents import (
+    generate_missing,
+    placements_lacking_documents,
+    plan_generation,
+)
+from docservice.services.placements import import_placements
+from docservice.services.years import load_year_file
+from tests.factories import csv_bytes, row
 
 
 class RecordingConverter:
@@ -44,7 +48,7 @@ class RecordingConverter:
         self.libreoffice_ms: list[float] = []
         self._lock = threading.Lock()
 
-    def convert(self, docx: bytes, *, pdfa: bool = False):  # noqa: ANN201
+    def convert(self, docx: bytes, *, pdfa: bool = False):
         result = self.pool.convert(docx, pdfa=pdfa)
         with self._lock:
             self.libreoffice_ms.append(result.libreoffice_ms)

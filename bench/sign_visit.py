@@ -14,22 +14,22 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from docservice import create_app, migrate  # noqa: E402
-from docservice.archive.audit import Actor  # noqa: E402
-from docservice.config import CHECKOUT, Settings  # noqa: E402
-from docservice.db import unit_of_work  # noqa: E402
-from docservice.models import Placement  # noqa: E402
-from docservice.services import envelopes, links  # noqa: E402
-from docservice.services.documents import generate_missing  # noqa: E402
-from docservice.services.placements import import_placements  # noqa: E402
-from docservice.services.years import load_year_file  # noqa: E402
-from docservice.signing.pki import init_dev_pki  # noqa: E402
-from tests.factories import csv_bytes, row  # noqa: E402
+from docservice import create_app, migrate
+from docservice.archive.audit import Actor
+from docservice.config import CHECKOUT, Settings
+from docservice.db import unit_of_work
+from docservice.models import Placement
+from docservice.services import envelopes, links
+from docservice.services.documents import generate_missing
+from docservice.services.placements import import_placements
+from docservice.services.years import load_year_file
+from docservice.signing.pki import init_dev_pki
+from tests.factories import csv_bytes, row
 
 
 def main() -> None:
@@ -55,7 +55,7 @@ def main() -> None:
                              workers=settings.converters, actor=actor)
         tokens = []
         with unit_of_work(rt.db) as session:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for placement in session.query(Placement).order_by(Placement.id):
                 envelope = envelopes.open_envelope(session, rt, placement, now=now, actor=actor)
                 # A fresh link for the bench to use (the e-mailed one went to the outbox).

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from docservice.errors import ConfigurationError
 
@@ -105,7 +106,7 @@ class Settings:
     signatures: SignatureSettings = SignatureSettings()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the settings from `env` (default: os.environ); `overrides` win."""
         env = os.environ if env is None else env
         instance = _path(env, "DOCSERVICE_INSTANCE_PATH", CHECKOUT / "instance")
@@ -154,7 +155,7 @@ class Settings:
         )
         return replace(settings, **overrides).validated()
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         """Fill development defaults; refuse what production must not run without."""
         if self.env not in ENVIRONMENTS:
             raise ConfigurationError(f"DOCSERVICE_ENV must be one of {', '.join(ENVIRONMENTS)}")
@@ -208,7 +209,7 @@ def _development_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
-def signing_settings(settings: Settings) -> "Any":
+def signing_settings(settings: Settings) -> Any:
     """The signing layer's settings from ours (kept apart so config does not import pyhanko)."""
     from docservice.signing.pades import SealSettings, SigningSettings
 

@@ -7,7 +7,7 @@ import smtplib
 import ssl
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -36,8 +36,10 @@ class Message:
         email = EmailMessage()
         email["From"] = sender
         email["To"] = self.to
+        if len(email["To"].addresses) != 1:
+            raise ValueError("a message goes to exactly one recipient")
         email["Subject"] = self.subject
-        email["Date"] = format_datetime(datetime.now(timezone.utc))
+        email["Date"] = format_datetime(datetime.now(UTC))
         email["Message-ID"] = make_msgid(domain="docservice")
         email.set_content(self.body)
         return email
@@ -56,7 +58,7 @@ class OutboxSender:
 
     def send(self, message: Message) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         path.write_bytes(bytes(message.to_email(self.sender)))
         log.info("mail to %s written to %s: %s", message.to, path, message.subject)
@@ -71,6 +73,7 @@ class SmtpSender:
     def send(self, message: Message) -> None:
         s = self.settings
         assert s.smtp_host
+        email = message.to_email(s.sender)  # refuse a bad header before connecting
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if s.smtp_security == "ssl":
@@ -82,7 +85,7 @@ class SmtpSender:
                 smtp.starttls(context=context)
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password or "")
-            smtp.send_message(message.to_email(s.sender))
+            smtp.send_message(email)
         log.info("mail to %s sent: %s", message.to, message.subject)
 
 

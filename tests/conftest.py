@@ -178,4 +178,4 @@ def year(runtime: Runtime) -> Any:
         return load_year_file(session, CHECKOUT / "data" / "academic-years" / "2023-2024.toml")
 
 
-__all__ = ["replace", "TEST_ACTOR"]
+__all__ = ["TEST_ACTOR", "replace"]

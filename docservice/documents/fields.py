@@ -7,11 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
 
 from docservice.documents.catalogue import signature_field_name
 from docservice.errors import ConversionError, SignatureBlockNotFound

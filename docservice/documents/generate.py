@@ -8,7 +8,12 @@ from typing import Any, Protocol
 
 from docservice.archive.blobs import sha256_hex
 from docservice.documents.catalogue import TemplateRef
-from docservice.documents.fields import PlacedField, add_signature_fields, locate_fields, text_layout
+from docservice.documents.fields import (
+    PlacedField,
+    add_signature_fields,
+    locate_fields,
+    text_layout,
+)
 from docservice.documents.render import render_docx
 
 

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from docservice.archive import audit
 from docservice.archive.blobs import FilesystemBlobStore, sha256_hex
@@ -18,7 +17,8 @@ from docservice.documents.catalogue import TemplateRef, template_for
 from docservice.documents.context import build_context
 from docservice.documents.generate import GeneratedDocument, PdfConverter, generate_document
 from docservice.errors import NotFound
-from docservice.models import AcademicYear, Document, DocumentKind, Placement, Revision
+from docservice.models import Document, DocumentKind, Placement, Revision
+from docservice.services.placements import placements_query
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,7 @@ class GenerationJob:
 
 def placements_lacking_documents(session: Session, year: str | None = None) -> list[Placement]:
     """Placements with at least one required document not generated yet."""
-    query = select(Placement).options(selectinload(Placement.documents)).order_by(Placement.id)
-    if year is not None:
-        query = query.join(AcademicYear).where(AcademicYear.code == year)
-    return [p for p in session.scalars(query) if p.missing_kinds()]
+    return [p for p in session.scalars(placements_query(year)) if p.missing_kinds()]
 
 
 def _reference(placement: Placement, kind: DocumentKind) -> str:
@@ -76,7 +73,7 @@ def generate_missing(session: Session, *, converter: PdfConverter, blobs: Filesy
 
     documents = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for job, made in zip(jobs, pool.map(run, jobs)):
+        for job, made in zip(jobs, pool.map(run, jobs), strict=True):
             documents.append(_store(session, job.placement_id, made, actor))
             if progress:
                 progress(1)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from asn1crypto import x509
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from docservice.archive import audit
 from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
@@ -21,8 +22,8 @@ from docservice.errors import (
     OutOfOrder,
 )
 from docservice.models import (
-    AccessLink,
     AcademicYear,
+    AccessLink,
     Envelope,
     EnvelopeStatus,
     Placement,
@@ -32,7 +33,7 @@ from docservice.models import (
 )
 from docservice.runtime import Runtime
 from docservice.services import links, notifications
-from docservice.services.placements import parse_email
+from docservice.services.placements import parse_email, placements_query
 from docservice.signing.certificates import SignerIdentity
 from docservice.signing.pades import PadesSigner
 
@@ -131,15 +132,20 @@ def _normalised(name: str) -> str:
     return " ".join(stripped.casefold().replace("’", "'").split())
 
 
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE touched (the result of an UPDATE is a CursorResult)."""
+    return int(result.rowcount)
+
+
 def _claim(session: Session, request: SignatureRequest, *, now: datetime) -> None:
     """Take the request from pending to signed in one conditional UPDATE: one winner."""
-    claimed = session.execute(
+    claimed = _rowcount(session.execute(
         update(SignatureRequest)
         .where(SignatureRequest.id == request.id,
                SignatureRequest.status == RequestStatus.PENDING.value)
         .values(status=RequestStatus.SIGNED.value, signed_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     session.refresh(request)
     session.refresh(request.envelope)
     if claimed != 1:
@@ -181,7 +187,7 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
         request.certificate_subject = _subject(x509.Certificate.load(visit.certificate_der))
     request.signed_ip = actor.ip
     request.signed_user_agent = (actor.user_agent or "")[:400] or None
-    for document, pdf in zip(documents, signed):
+    for document, pdf in zip(documents, signed, strict=True):
         # Write-once blob first: a rollback leaves an orphan, never a row without its bytes.
         sha = blobs.put(pdf)
         document.revisions.append(Revision(
@@ -208,7 +214,7 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
 
 
 def _subject(certificate: object) -> str:
-    return str(getattr(certificate, "subject").human_friendly)[:400]
+    return str(certificate.subject.human_friendly)[:400]
 
 
 def decline(session: Session, rt: Runtime, request: SignatureRequest, *, reason: str,
@@ -220,13 +226,13 @@ def decline(session: Session, rt: Runtime, request: SignatureRequest, *, reason:
         raise InvalidInput("reason", "say why you decline, so the coordinator can act on it")
     if len(reason) > 2000:
         raise InvalidInput("reason", "keep the reason under 2000 characters")
-    claimed = session.execute(
+    claimed = _rowcount(session.execute(
         update(SignatureRequest)
         .where(SignatureRequest.id == request.id,
                SignatureRequest.status == RequestStatus.PENDING.value)
         .values(status=RequestStatus.DECLINED.value, declined_at=now, decline_reason=reason)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     session.refresh(request)
     if claimed != 1:
         check_turn(request)
@@ -297,9 +303,5 @@ def envelope_of_placement(session: Session, placement_id: int) -> Envelope:
 
 def placements_without_envelope(session: Session, year: str | None = None) -> list[Placement]:
     """Placements whose documents are ready and that have no envelope yet."""
-    query = (select(Placement).options(selectinload(Placement.documents),
-                                       selectinload(Placement.envelopes))
-             .order_by(Placement.id))
-    if year:
-        query = query.join(AcademicYear).where(AcademicYear.code == year)
-    return [p for p in session.scalars(query) if p.envelope is None and not p.missing_kinds()]
+    return [p for p in session.scalars(placements_query(year))
+            if p.envelope is None and not p.missing_kinds()]

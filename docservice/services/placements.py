@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 
 from docservice.archive import audit
 from docservice.errors import ImportRejected, RowError
@@ -290,6 +291,17 @@ def _already_imported(session: Session, rows: Iterable[tuple[int, dict[str, Any]
                 f"{row['student_number']} has a placement in {row['academic_year'].code} already",
             ))
     return errors
+
+
+def placements_query(year: str | None = None, *,
+                     order_by: tuple[Any, ...] = (Placement.id,)) -> Select[tuple[Placement]]:
+    """Placements (of one academic year, when given), with their documents and envelopes."""
+    query = (select(Placement).join(AcademicYear)
+             .options(selectinload(Placement.documents), selectinload(Placement.envelopes))
+             .order_by(*order_by))
+    if year:
+        query = query.where(AcademicYear.code == year)
+    return query
 
 
 # Spreadsheet programs run a cell that starts with one of these as a formula.

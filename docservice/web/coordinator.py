@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from docservice.errors import ImportRejected, NotFound
 from docservice.models import AcademicYear, Placement
@@ -38,11 +37,8 @@ def dashboard() -> Any:
     session = db_session()
     years = list(session.scalars(select(AcademicYear).order_by(AcademicYear.code.desc())))
     year = request.args.get("year") or (years[0].code if years else None)
-    query = (select(Placement).join(AcademicYear)
-             .options(selectinload(Placement.documents))
-             .order_by(Placement.student_last_name, Placement.student_first_name))
-    if year:
-        query = query.where(AcademicYear.code == year)
+    query = placements_service.placements_query(
+        year, order_by=(Placement.student_last_name, Placement.student_first_name))
     return render_template("coordinator/dashboard.html", years=years, year=year,
                            placements=list(session.scalars(query)))
 
@@ -73,9 +69,7 @@ def import_placements() -> Any:
 @bp.get("/placements.csv")
 @require_role("coordinator")
 def export_csv() -> Response:
-    query = select(Placement).join(AcademicYear).order_by(Placement.id)
-    if year := request.args.get("year"):
-        query = query.where(AcademicYear.code == year)
+    query = placements_service.placements_query(request.args.get("year") or None)
     body = placements_service.export_placements_csv(db_session().scalars(query))
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=placements.csv"})
@@ -106,7 +100,7 @@ def placement(placement_id: int) -> Any:
 def issue_student_link(placement_id: int) -> Any:
     placement = _placement(placement_id)
     rt = runtime()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     link, token = links.issue_link(db_session(), placement, purpose=links.STUDENT, now=now,
                                    valid_for=rt.student_link_validity, actor=_actor())
     url = url_for("student.home", token=token, _external=True)
@@ -140,7 +134,7 @@ def _document_response(document: Any, fmt: str) -> Response:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @bp.post("/placements/<int:placement_id>/envelope")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
@@ -18,7 +18,7 @@ bp = Blueprint("sign", __name__, url_prefix="/sign")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _request(token: str) -> SignatureRequest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, render_template
@@ -20,7 +20,7 @@ bp = Blueprint("student", __name__, url_prefix="/s")
 
 def _link(token: str) -> AccessLink:
     return links.resolve_link(db_session(), token, purpose=links.STUDENT,
-                              now=datetime.now(timezone.utc))
+                              now=datetime.now(UTC))
 
 
 @bp.get("/<token>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from freezegun import freeze_time
@@ -162,7 +162,7 @@ def test_company_cannot_sign_before_the_student(client, runtime, inbox, year):
         envelope = session.scalars(select(Envelope)).one()
         company = envelope.request_for("company")
         _, token = links.issue_link(session, envelope.placement, purpose="sign",
-                                    now=datetime.now(timezone.utc), valid_for=timedelta(days=3),
+                                    now=datetime.now(UTC), valid_for=timedelta(days=3),
                                     actor=TEST_ACTOR, signature_request_id=company.id)
     before = _revisions(runtime)
     page = client.get(f"/sign/{token}")
@@ -216,7 +216,7 @@ def test_resent_and_expired_links_are_refused(client, runtime, inbox, year):
     assert replaced.status_code == 410 and "replaced" in replaced.get_data(as_text=True)
     assert client.get(new).status_code == 200
     # The link lives until the contract deadline, or at least 14 days when that has passed.
-    with freeze_time(datetime.now(timezone.utc) + timedelta(days=15)):
+    with freeze_time(datetime.now(UTC) + timedelta(days=15)):
         assert client.get(new).status_code == 410
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
 from sqlalchemy import select
@@ -35,7 +35,7 @@ def _link(runtime, placement_id: int, *, days: int = 30) -> str:
     with unit_of_work(runtime.db) as session:
         placement = session.get(Placement, placement_id)
         _, token = links.issue_link(session, placement, purpose=links.STUDENT,
-                                    now=datetime.now(timezone.utc), valid_for=timedelta(days=days),
+                                    now=datetime.now(UTC), valid_for=timedelta(days=days),
                                     actor=TEST_ACTOR)
     return token
 
@@ -88,7 +88,7 @@ def test_expired_and_replaced_links_get_410(client, runtime, year):
     assert "replaced by a newer link" in replaced.get_data(as_text=True)
     assert client.get(f"/s/{old}/documents/{docs[0]}.pdf").status_code == 410
     assert client.get(f"/s/{new}").status_code == 200
-    with freeze_time(datetime.now(timezone.utc) + timedelta(days=31)):
+    with freeze_time(datetime.now(UTC) + timedelta(days=31)):
         expired = client.get(f"/s/{new}")
     assert expired.status_code == 410
     assert "expired" in expired.get_data(as_text=True)

@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-28 22:07:13.993924
 """
 
-from alembic import op
 import sqlalchemy as sa
-import docservice.models
+from alembic import op
 
+import docservice.models
 
 revision = '40f160ebb7d5'
 down_revision = None

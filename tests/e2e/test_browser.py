@@ -1,0 +1,347 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against a live server.
+
+The coordinator, the student and the company signatory click through the pages as people do;
+the signing links come from the e-mails the real SMTP server received. Never run
+`playwright install`: the browser is /usr/bin/chromium (see scripts/setup.sh).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import func, select
+
+from docservice import create_app, migrate
+from docservice.config import CHECKOUT, MailSettings
+from docservice.db import unit_of_work
+from docservice.devmail import Inbox, free_port
+from docservice.models import Envelope, Placement, Revision
+from docservice.runtime import Runtime
+from docservice.services.documents import generate_missing
+from docservice.services.envelopes import open_envelope
+from docservice.services.placements import import_placements
+from docservice.services.years import load_year_file
+from tests.conftest import TEST_ACTOR, make_settings
+from tests.factories import csv_bytes, row
+from tests.web.helpers import PASSWORD, make_user
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}
+COORDINATOR_LOGIN = "coordinator@school.example.org"
+COORDINATOR_MAIL = "frank.vandromme@thomasmore.be"  # the year's coordinator, from the TOML file
+COMPANY = "els@janssens.example.com"
+SLOW = 90_000  # ms: signing three PDFs with timestamps, or the seal, on a 2-core machine
+
+# Every CSP violation also reaches the console; this makes sure it does, with the directive.
+REPORT_CSP = """
+document.addEventListener('securitypolicyviolation', e =>
+  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));
+"""
+
+
+@dataclass
+class Live:
+    base_url: str
+    runtime: Runtime
+    inbox: Inbox
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, pki_path: Path, converter: Any,
+         smtp_session: tuple[Inbox, int]) -> Iterator[Live]:
+    """The app on a fresh SQLite file, served over real HTTP by werkzeug in a thread."""
+    root = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    mail = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp_session[1],
+                        sender="Stagebureau <stages@school.example.org>")
+    settings = replace(make_settings(root, f"sqlite:///{root / 'e2e.sqlite3'}",
+                                     pki_path=pki_path, mail=mail),
+                       base_url=base_url)  # the e-mailed links point at the live server
+    app = create_app(settings=settings)
+    rt: Runtime = app.extensions["docservice"]
+    rt.use_converter(converter)
+    migrate.upgrade(rt.db)
+    with unit_of_work(rt.db) as session:
+        load_year_file(session, CHECKOUT / "data" / "academic-years" / "2023-2024.toml")
+    make_user(rt, email=COORDINATOR_LOGIN)
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
+    thread.start()
+    try:
+        yield Live(base_url, rt, smtp_session[0])
+    finally:
+        server.shutdown()
+        thread.join(10)
+        rt.use_converter(None)
+        rt.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Console:
+    """What the pages of a browser context wrote to the console, and their uncaught errors."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def watch(self, context: BrowserContext) -> BrowserContext:
+        context.add_init_script(REPORT_CSP)
+        context.on("console", lambda m: self.messages.append(
+            f"{m.type}: {m.text} [{m.location.get('url', '')}]"))
+        context.on("weberror", lambda e: self.messages.append(f"pageerror: {e.error}"))
+        return context
+
+    @property
+    def errors(self) -> list[str]:
+        """Errors and CSP violations, except Chromium's own request for a /favicon.ico (404:
+        the service has none, and pages cannot stop the browser from asking)."""
+        return [m for m in self.messages
+                if (m.startswith(("error", "pageerror")) or "Content Security Policy" in m
+                    or "CSP violation" in m) and not m.endswith("/favicon.ico]")]
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def new_context(browser: Browser, console: Console) -> Iterator[Any]:
+    contexts: list[BrowserContext] = []
+
+    def make(**options: Any) -> BrowserContext:
+        context = console.watch(browser.new_context(locale="nl-BE", **options))
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def _placement(live: Live, n: int) -> int:
+    """One imported placement with its three generated documents; returns its id."""
+    rt = live.runtime
+    with unit_of_work(rt.db) as session:
+        [placement] = import_placements(session, csv_bytes([row(n)]), actor=TEST_ACTOR).placements
+        generate_missing(session, converter=rt.converter, blobs=rt.blobs,
+                         templates_root=rt.settings.templates_path, pdfa=True, workers=2,
+                         actor=TEST_ACTOR)
+        return placement.id  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def student_link(live: Live) -> str:
+    """The signing link e-mailed to the student of a second placement whose envelope is open.
+
+    Shared by the tests that only look at the page or are refused: neither changes its state.
+    """
+    placement_id = _placement(live, 1)
+    with unit_of_work(live.runtime.db) as session:
+        open_envelope(session, live.runtime, session.get(Placement, placement_id),
+                      now=datetime.now(UTC), actor=TEST_ACTOR)
+    return _wait_for_link(live, row(1)["student_email"], "/sign/")
+
+
+def _wait_for_link(live: Live, address: str, prefix: str, count: int = 1,
+                   timeout: float = 30) -> str:
+    """The link of kind `prefix` in the `count`-th e-mail the SMTP server received for `address`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = live.inbox.to(address)
+        if len(messages) >= count:
+            body = messages[count - 1].get_content()
+            match = re.search(re.escape(live.base_url) + re.escape(prefix) + r"[A-Za-z0-9_/-]+",
+                              body)
+            assert match, body
+            return match.group(0)
+        time.sleep(0.05)
+    raise AssertionError(f"no e-mail reached {address}: {[m['To'] for m in live.inbox.messages]}")
+
+
+def _revisions(live: Live) -> int:
+    with unit_of_work(live.runtime.db) as session:
+        return session.scalar(select(func.count()).select_from(Revision))  # type: ignore[return-value]
+
+
+def _log_in(page: Page, live: Live) -> None:
+    page.goto(f"{live.base_url}/login")
+    page.get_by_label("E-mail address").fill(COORDINATOR_LOGIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Frank (coordinator)")).to_be_visible()
+
+
+def _open_envelope(page: Page, live: Live, placement_id: int) -> None:
+    page.goto(f"{live.base_url}/coordinator/placements/{placement_id}")
+    page.get_by_role("button", name="Open envelope and invite the student").click()
+    expect(page.get_by_role("status")).to_contain_text("Envelope opened", timeout=SLOW)
+    expect(page.locator("#envelope strong").first).to_have_text("open")
+
+
+def _images_loaded(page: Page) -> int:
+    """Scroll every (lazy) page preview into view and wait until it decoded; return how many."""
+    images = page.locator("div.pages img")
+    count = images.count()
+    for i in range(count):
+        image = images.nth(i)
+        image.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=image.element_handle(), timeout=30_000)
+    widths = page.eval_on_selector_all("div.pages img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) == count and all(w > 0 for w in widths), widths
+    page.evaluate("window.scrollTo(0, 0)")
+    return count
+
+
+def _sign(page: Page, name: str) -> None:
+    page.get_by_role("checkbox").check()
+    page.locator("#full_name").fill(name)
+    page.get_by_role("button", name="Alle documenten ondertekenen").click()
+    expect(page.locator("#signed")).to_be_visible(timeout=SLOW)
+    expect(page.locator("#signed h1")).to_have_text("Ondertekend")
+
+
+def _assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000, (path, len(data))
+
+
+def test_coordinator_student_company_and_school_sign_in_a_real_browser(
+        live: Live, new_context: Any, console: Console, inbox: Inbox, tmp_path: Path) -> None:
+    placement_id = _placement(live, 0)
+    student_email = row(0)["student_email"]
+
+    coordinator = new_context().new_page()
+    _log_in(coordinator, live)
+    _open_envelope(coordinator, live, placement_id)
+
+    # The student, on a phone, from the link in their e-mail.
+    student = new_context(**PHONE).new_page()
+    student.goto(_wait_for_link(live, student_email, "/sign/"))
+    expect(student.get_by_role("heading", level=1)).to_contain_text(
+        "Stagedocumenten van Zoë Vermeulen-D'Hondt")
+    expect(student.get_by_role("heading", level=2)).to_have_count(3 + 2)  # documents, sign, decline
+    assert len(re.findall(r"SHA-256 [0-9a-f]{64}", student.inner_text("main"))) == 3
+    assert _images_loaded(student) >= 3
+    student.screenshot(path=tmp_path / "student-review-phone.png", full_page=True)
+    _assert_png(tmp_path / "student-review-phone.png")
+    assert not inbox.to(COMPANY), "the company is invited only after the student signed"
+    _sign(student, "Zoë Vermeulen-D'Hondt")
+
+    # The company signatory, from their own e-mail.
+    company = new_context().new_page()
+    company.goto(_wait_for_link(live, COMPANY, "/sign/"))
+    expect(company.locator("main")).to_contain_text("als het stagebedrijf")
+    assert _images_loaded(company) >= 3
+    _sign(company, "Els Janssens")
+
+    # The coordinator is told, and approves: the school's seal.
+    assert f"/coordinator/placements/{placement_id}" in _wait_for_link(
+        live, COORDINATOR_MAIL, "/coordinator/placements/")
+    coordinator.reload()
+    coordinator.get_by_role("button", name="Approve and apply the school's seal").click()
+    expect(coordinator.get_by_role("status")).to_contain_text("Approved", timeout=SLOW)
+    expect(coordinator.locator("#envelope strong").first).to_have_text("completed")
+    expect(coordinator.locator("#envelope tbody tr")).to_have_count(3)
+    for i in range(3):
+        expect(coordinator.locator("#envelope tbody tr").nth(i).locator("td").nth(2)
+               ).to_have_text("signed")
+    coordinator.screenshot(path=tmp_path / "coordinator-placement.png", full_page=True)
+    _assert_png(tmp_path / "coordinator-placement.png")
+
+    with unit_of_work(live.runtime.db) as session:
+        envelope = session.scalars(select(Envelope).join(Placement)
+                                   .where(Placement.id == placement_id)).one()
+        assert envelope.status == "completed"
+        assert [r.status for r in envelope.requests] == ["signed"] * 3
+    deadline = time.monotonic() + 10
+    while not any("Ondertekend" in m["Subject"] for m in inbox.to(student_email)):
+        assert time.monotonic() < deadline, [m["Subject"] for m in inbox.to(student_email)]
+        time.sleep(0.05)
+
+    assert console.errors == [], console.messages
+
+
+def test_the_browser_requires_consent_and_the_server_the_right_name(
+        live: Live, new_context: Any, console: Console, student_link: str) -> None:
+    link = student_link
+    student = new_context(**PHONE).new_page()
+    student.goto(link)
+    expect(student.locator("#sign")).to_be_visible()
+    posts: list[str] = []
+    student.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    before, company_mails = _revisions(live), len(live.inbox.to(COMPANY))
+
+    # No consent: the browser's own `required` check stops the form; nothing reaches the server.
+    student.locator("#full_name").fill("Zoë Vermeulen-D'Hondt")
+    student.get_by_role("button", name="Alle documenten ondertekenen").click()
+    consent = student.get_by_role("checkbox")
+    assert consent.evaluate("box => box.validity.valueMissing") is True
+    assert student.evaluate("document.activeElement.name") == "consent"
+    student.wait_for_timeout(500)
+    assert posts == [] and student.url == link
+    assert _revisions(live) == before
+
+    # Consent, but someone else's name: the server refuses and says why.
+    consent.check()
+    student.locator("#full_name").fill("Els Janssens")
+    student.get_by_role("button", name="Alle documenten ondertekenen").click()
+    expect(student.get_by_role("alert")).to_contain_text(
+        "type your full name as it appears: Zoë Vermeulen-D'Hondt")
+    assert posts == [link]
+    assert _revisions(live) == before
+    expect(student.locator("#full_name")).to_have_value("Els Janssens")  # kept for correcting
+    assert len(live.inbox.to(COMPANY)) == company_mails, "nobody signed, nobody was invited"
+    # The only console error allowed: Chromium reporting the refused form's HTTP 422.
+    assert [m for m in console.errors if f"status of 422 (UNPROCESSABLE ENTITY) [{link}]" not in m
+            ] == [], console.messages
+
+
+def test_the_review_page_fits_a_phone_screen(new_context: Any, student_link: str) -> None:
+    student = new_context(**PHONE).new_page()
+    student.goto(student_link)
+    too_wide = student.evaluate("""() => [...document.querySelectorAll('main h1, main h2')]
+        .filter(h => h.scrollWidth > h.clientWidth).map(h => h.textContent.trim())""")
+    assert student.evaluate("document.documentElement.scrollWidth") <= 390, too_wide
+
+
+def test_the_console_watch_catches_a_csp_violation(live: Live, new_context: Any,
+                                                   console: Console) -> None:
+    """Guards the guard: an inline script is refused by the CSP, and the watch reports it."""
+    page = new_context().new_page()
+    page.goto(f"{live.base_url}/login")
+    page.evaluate("""() => { const s = document.createElement('script');
+                             s.textContent = 'window.injected = true'; document.body.append(s); }""")
+    page.wait_for_function("() => true")
+    assert page.evaluate("window.injected === undefined")
+    assert any("Content Security Policy" in m and "script-src" in m for m in console.errors), \
+        console.messages
