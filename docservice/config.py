@@ -101,6 +101,7 @@ class Settings:
     pdfa: bool = True
     student_link_days: int = 0
     sign_link_min_days: int = 14
+    jobs: str = "thread"  # "thread": in-process background; "inline": right after the commit
     max_upload_bytes: int = 5 * 1024 * 1024
     mail: MailSettings = MailSettings()
     signatures: SignatureSettings = SignatureSettings()
@@ -137,6 +138,7 @@ class Settings:
             pdfa=_bool(env, "DOCSERVICE_PDFA", True),
             student_link_days=_int(env, "DOCSERVICE_STUDENT_LINK_DAYS", 0),
             sign_link_min_days=_int(env, "DOCSERVICE_SIGN_LINK_MIN_DAYS", 14),
+            jobs=env.get("DOCSERVICE_JOBS", "thread"),
             max_upload_bytes=_int(env, "DOCSERVICE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
             mail=mail,
             signatures=SignatureSettings(
@@ -163,6 +165,8 @@ class Settings:
             raise ConfigurationError(
                 f"DOCSERVICE_SMTP_SECURITY must be one of {', '.join(MAIL_SECURITY)}"
             )
+        if self.jobs not in ("thread", "inline"):
+            raise ConfigurationError("DOCSERVICE_JOBS must be thread or inline")
         if self.signatures.seal not in ("pkcs12", "pkcs11"):
             raise ConfigurationError("DOCSERVICE_SEAL must be pkcs12 or pkcs11")
         if self.env == "production":

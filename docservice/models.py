@@ -344,3 +344,7 @@ class AuditEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# Tables that live in their own modules register on Base.metadata when imported.
+from docservice import models_archive, models_desk  # noqa: E402, F401

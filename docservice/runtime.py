@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ class Runtime:
         self.mail: Sender = make_sender(settings.mail, settings.outbox_path)
         self._converter: Any = None
         self._signer: Any = None
+        self._jobs: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     @property
@@ -61,13 +64,29 @@ class Runtime:
     def student_link_validity(self) -> timedelta:
         return timedelta(days=self.settings.student_link_days or 60)
 
+    def enqueue(self, name: str, *args: Any) -> None:
+        """Run the job `name` with `args` (call it after the commit it depends on)."""
+        from docservice import tasks
+
+        function = tasks.REGISTRY[name]
+        if self.settings.jobs == "inline":
+            _run_job(function, self, name, args)
+            return
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="job")
+            self._jobs.submit(_run_job, function, self, name, args)
+
     def use_converter(self, converter: Any) -> None:
         """Share an already running converter pool (tests, benchmarks)."""
         with self._lock:
             self._converter = converter
 
     def close(self) -> None:
-        """Stop the converters and close database connections."""
+        """Finish queued jobs, stop the converters and close database connections."""
+        if self._jobs is not None:
+            self._jobs.shutdown(wait=True)
+            self._jobs = None
         with self._lock:
             if self._converter is not None:
                 self._converter.close()
@@ -76,3 +95,15 @@ class Runtime:
                 self._signer.close()
                 self._signer = None
         self.db.dispose()
+
+
+log = logging.getLogger(__name__)
+
+
+def _run_job(function: Any, runtime: Runtime, name: str, args: tuple[Any, ...]) -> None:
+    # A failed job is logged and left for its retry command; it never breaks the request
+    # whose commit queued it.
+    try:
+        function(runtime, *args)
+    except Exception:
+        log.exception("job %s%r failed", name, args)

@@ -101,7 +101,7 @@ def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
         archive_path=root / "archive",
         templates_path=CHECKOUT / "templates",
         converters=2,
-        **{"pki_path": root / "pki", **overrides},
+        **{"pki_path": root / "pki", "jobs": "inline", **overrides},
     ).validated()
 
 
