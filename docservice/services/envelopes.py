@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, time, timedelta
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -185,11 +186,19 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
         request.signed_name = typed_name.strip()
         request.certificate_serial = format(visit.serial_number, "x")
         request.certificate_subject = _subject(x509.Certificate.load(visit.certificate_der))
+    _store_signatures(session, rt, request, documents, signed, now=now, actor=actor)
+    return envelope
+
+
+def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,
+                      documents: list[Document], signed: Sequence[bytes], *, now: datetime,
+                      actor: audit.Actor) -> None:
+    """Keep each signed PDF as the document's next revision, then invite the next signer."""
     request.signed_ip = actor.ip
     request.signed_user_agent = (actor.user_agent or "")[:400] or None
     for document, pdf in zip(documents, signed, strict=True):
         # Write-once blob first: a rollback leaves an orphan, never a row without its bytes.
-        sha = blobs.put(pdf)
+        sha = rt.blobs.put(pdf)
         document.revisions.append(Revision(
             number=document.current_revision.number + 1, sha256=sha, size=len(pdf),
             reason=f"signed:{request.role}", signature_request_id=request.id, created_at=now))
@@ -197,6 +206,7 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
             AccessLink.signature_request_id == request.id, AccessLink.revoked_at.is_(None))):
         link.revoke(now)  # used: it stops working
     session.flush()
+    envelope = request.envelope
     audit.record(session, "signer.signed", actor, placement_id=envelope.placement_id,
                  envelope_id=envelope.id, role=request.role, typed_name=request.signed_name,
                  certificate=request.certificate_subject,
@@ -210,7 +220,6 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
         audit.record(session, "envelope.completed", audit.SYSTEM,
                      placement_id=envelope.placement_id, envelope_id=envelope.id)
         notifications.send_completed(session, rt, envelope)
-    return envelope
 
 
 def _subject(certificate: object) -> str:
