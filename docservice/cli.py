@@ -231,10 +231,10 @@ def placements_import(file: Path) -> None:
 def placements_export(year: str | None, out: Path | None) -> None:
     """Export placements as CSV, safe to open in a spreadsheet."""
     with _work() as session:
-        query = select(Placement).join(AcademicYear).order_by(Placement.id)
         if year:
-            query = query.where(AcademicYear.code == get_year(session, year).code)
-        text = placements_service.export_placements_csv(session.scalars(query))
+            get_year(session, year)
+        text = placements_service.export_placements_csv(
+            session.scalars(placements_service.placements_query(year)))
     if out:
         out.write_text(text, encoding="utf-8")
     else:
@@ -272,10 +272,8 @@ def _generate(year: str | None, out: Path | None) -> None:
                 progress=bar.update)
         click.echo(f"Generated {len(made)} document(s).")
         if out is not None:
-            query = select(Placement).join(AcademicYear).order_by(Placement.id)
-            if year:
-                query = query.where(AcademicYear.code == year)
-            docs = [d for p in session.scalars(query) for d in p.current_documents()]
+            docs = [d for p in session.scalars(placements_service.placements_query(year))
+                    for d in p.current_documents()]
             written = documents_service.export_pdfs(docs, rt.blobs, out)
             click.echo(f"Copied {len(written)} PDF(s) into {out}.")
 
@@ -379,6 +377,59 @@ def trust_list() -> None:
                    f"{entry.not_after:%Y-%m-%d}  {entry.subject}")
     click.echo(f"{len(store.entries)} certificate(s), {len(store.qualified)} qualified, "
                f"in {folder}")
+
+
+@main.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--policy", type=click.Choice(["auto", "strict", "standard"]), default="auto",
+              show_default=True,
+              help="strict: only expected signatures, validation data and timestamps may follow "
+                   "a signature; standard: as the EU DSS validator; auto: strict for the "
+                   "service's own documents.")
+def verify(file: Path, as_json: bool, policy: str) -> None:
+    """Verify a signed PDF: exit 0 passed, 1 failed or indeterminate, 2 not a readable PDF."""
+    import json
+    import signal
+    import threading
+
+    from docservice.signing.verify import Limits, VerificationTimeout, verify_pdf
+    from docservice.signing.verify.sources import trust_from_runtime
+
+    try:
+        pdf = file.read_bytes()
+    except OSError as e:
+        click.echo(f"error: cannot read {file}: {e.strerror or e}", err=True)
+        sys.exit(2)
+    trust, notes = trust_from_runtime(_runtime())
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+    limits = Limits()
+
+    def stop(signum: int, frame: object) -> None:
+        raise VerificationTimeout(limits.seconds)
+
+    # A hard stop besides the engine's own checks: a parser stuck inside one call.
+    alarm = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGALRM, stop) if alarm else None
+    if alarm:
+        signal.alarm(int(limits.seconds) + 5)
+    try:
+        report = verify_pdf(pdf, trust=trust, policy=policy,  # type: ignore[arg-type]
+                            limits=limits)
+    finally:
+        if alarm:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"{file}: " + report.to_text())
+    sys.exit(0 if report.passed else 1 if report.readable else 2)
+
+
+
+# --- the coordinator's desk (issue 5): deadlines, account listing, API tokens ------------------
 
 
 if __name__ == "__main__":

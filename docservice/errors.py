@@ -127,3 +127,12 @@ class InvalidInput(DocserviceError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class UploadRefused(DocserviceError):
+    """Signed documents uploaded by a signer that the service cannot accept, with every reason."""
+
+    def __init__(self, problems: dict[str, list[str]]) -> None:
+        super().__init__("the signed documents were not accepted: " + "; ".join(
+            f"{document}: {' '.join(reasons)}" for document, reasons in problems.items()))
+        self.problems = problems

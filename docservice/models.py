@@ -289,6 +289,33 @@ class SignatureRequest(Base):
     envelope: Mapped[Envelope] = relationship(back_populates="requests")
 
 
+class ExternalSignature(Base):
+    """A document signed by the signer with their own certificate and uploaded, awaiting a decision.
+
+    Only an upload whose signer name differs from the expected signer waits here, for the
+    coordinator to confirm; accepted bytes become the document's next revision.
+    """
+
+    __tablename__ = "external_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_request_id: Mapped[int] = mapped_column(ForeignKey("signature_requests.id"),
+                                                      index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    base_sha256: Mapped[str] = mapped_column(String(64))  # the revision handed out
+    sha256: Mapped[str] = mapped_column(String(64))  # the uploaded, signed PDF
+    signer_name: Mapped[str] = mapped_column(String(200))  # as the certificate names them
+    certificate_subject: Mapped[str] = mapped_column(String(400))
+    qualified: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(30), default="awaiting_confirmation")
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+
+    signature_request: Mapped[SignatureRequest] = relationship()
+    document: Mapped[Document] = relationship()
+
+
 class AccessLink(Base):
     """A personal link: only the SHA-256 of its secret token is stored."""
 

@@ -27,6 +27,8 @@ class Runtime:
         self._converter: Any = None
         self._signer: Any = None
         self._jobs: ThreadPoolExecutor | None = None
+        self._trust: tuple[int, Any] | None = None
+        self.trust_notes: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     @property
@@ -59,6 +61,38 @@ class Runtime:
                 self._signer = PadesSigner(Pki.load(self.settings.pki_path),
                                            signing_settings(self.settings))
             return self._signer
+
+    @property
+    def trust(self) -> Any:
+        """Whom signatures may chain to: our PKI's root, configured roots, EU trusted lists.
+
+        A trusted-list store that cannot be read leaves a note (`trust_notes`) instead of
+        stopping verification: the service's own signatures are still checked.
+        """
+        from docservice.config import signing_settings
+        from docservice.errors import DocserviceError
+        from docservice.signing.pades import load_trust_roots
+        from docservice.signing.trustlist import load_trust_store, trust_store_path
+        from docservice.signing.verify import Trust
+
+        folder = trust_store_path()
+        index = folder / "index.json"
+        key = index.stat().st_mtime_ns if index.exists() else 0
+        if self._trust is None or self._trust[0] != key:
+            pki = self.signer.pki
+            notes: list[str] = []
+            roots = tuple(load_trust_roots(pki, signing_settings(self.settings)))
+            qualified: frozenset[bytes] = frozenset()
+            try:
+                store = load_trust_store(folder)
+                roots += tuple(store.roots)
+                qualified = frozenset(store.qualified)
+            except DocserviceError as e:
+                notes.append(f"the EU trusted-list store could not be loaded ({e})")
+            self.trust_notes = tuple(notes)
+            self._trust = (key, Trust(roots=tuple(dict.fromkeys(roots)), qualified=qualified,
+                                      crls=pki.crls))
+        return self._trust[1]
 
     @property
     def student_link_validity(self) -> timedelta:

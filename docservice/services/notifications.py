@@ -171,3 +171,27 @@ def send_completed(session: Session, rt: Runtime, envelope: Envelope) -> None:
         mail.queue(session, rt.mail, mail.Message(
             to=request.signer_email, subject=subject.format(**values),
             body=body.format(**values)))
+
+
+_CONFIRMATION_NEEDED = (
+    "Te bevestigen: handtekening met eigen certificaat voor {student}",
+    "De {role} ondertekende de stagedocumenten van {student} bij {company} met een eigen "
+    "certificaat op naam van {found}, terwijl {name} verwacht werd.\n\n"
+    "Bevestig of weiger de handtekening (aanmelden vereist):\n{url}\n",
+)
+
+
+def send_confirmation_needed(session: Session, rt: Runtime, request: SignatureRequest,
+                             found: list[str]) -> None:
+    """Ask the coordinator to confirm a signature made by someone else than expected."""
+    values = _envelope_values(request)
+    values.update(found=", ".join(found) or "?", role=_ROLE_NAMES["nl"][request.role],
+                  url=f"{rt.settings.base_url}/coordinator/placements/"
+                      f"{request.envelope.placement_id}")
+    year = request.envelope.placement.academic_year
+    subject, body = _CONFIRMATION_NEEDED
+    mail.queue(session, rt.mail, mail.Message(
+        to=year.coordinator_email, subject=subject.format(**values), body=body.format(**values)))
+
+
+# --- the coordinator's desk (issue 5): reminders and escalations ------------------------------

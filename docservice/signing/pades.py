@@ -36,7 +36,7 @@ from pyhanko.sign import fields as pdf_fields
 from pyhanko.sign import general
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.general import simple_cms_attribute
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper, Signer
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
@@ -549,6 +549,29 @@ class PadesSigner:
 
     async def _dummy_token_size(self) -> int:
         return len((await self.timestamper.async_dummy_response(DIGEST)).dump())
+
+    def add_document_timestamp(self, pdf: bytes) -> bytes:
+        """`pdf` plus one incremental update holding an RFC 3161 document timestamp.
+
+        It proves that everything before it existed at that time: a signature made elsewhere
+        without a signature timestamp reaches PAdES B-T this way.
+        """
+        async def stamp() -> bytes:
+            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+            output = io.BytesIO()
+            await PdfTimeStamper(self.timestamper).async_timestamp_pdf(
+                writer, DIGEST, in_place=False, output=output)
+            return output.getvalue()
+
+        try:
+            stamped = run_async(stamp())
+        except TimestampRequestError as e:
+            raise TimestampUnavailable(self.settings.tsa_url or "in-process", str(e)) from e
+        except (PdfError, PyhankoSigningError, OSError) as e:
+            raise SigningError(f"adding a document timestamp failed: {e}") from e
+        if not stamped.startswith(pdf):
+            raise SigningError("the timestamped PDF does not extend the original bytes")
+        return stamped
 
     def _bytes_reserved(self, cms_signer: Signer) -> int:
         """Room for the CMS object (hex, so twice its size), without a trial signature."""

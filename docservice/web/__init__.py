@@ -78,4 +78,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(sign.bp)
+    from docservice.web import verify
+
+    app.register_blueprint(verify.bp)
     errors.init_app(app)

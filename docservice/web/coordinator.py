@@ -11,7 +11,7 @@ from sqlalchemy import select
 from docservice.errors import ImportRejected, NotFound
 from docservice.models import AcademicYear, Placement
 from docservice.services import documents as documents_service
-from docservice.services import envelopes, links, notifications
+from docservice.services import envelopes, links, notifications, own_signatures
 from docservice.services import placements as placements_service
 from docservice.web import db_session, request_actor, runtime
 from docservice.web.auth import current_user, require_role
@@ -92,7 +92,8 @@ def generate_documents() -> Any:
 @bp.get("/placements/<int:placement_id>")
 @require_role("coordinator")
 def placement(placement_id: int) -> Any:
-    return render_template("coordinator/placement.html", placement=_placement(placement_id))
+    return render_template("coordinator/placement.html", placement=_placement(placement_id),
+                           awaiting_uploads=lambda e: own_signatures.awaiting(db_session(), e))
 
 
 @bp.post("/placements/<int:placement_id>/student-link")
@@ -190,4 +191,17 @@ def approve(placement_id: int) -> Any:
     envelopes.sign(db_session(), runtime(), envelope.request_for("school"), typed_name=user.name,
                    consent=True, now=_now(), actor=_actor(), approved_by=user.name)
     flash("Approved: the school's seal is on every document of the envelope.")
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+@bp.post("/placements/<int:placement_id>/envelope/external/<decision>")
+@require_role("coordinator")
+def decide_external_signature(placement_id: int, decision: str) -> Any:
+    if decision not in ("accept", "reject"):
+        raise NotFound("decision")
+    envelope = envelopes.envelope_of_placement(db_session(), placement_id)
+    own_signatures.decide(db_session(), runtime(), envelope, accept=decision == "accept",
+                          now=_now(), actor=_actor())
+    flash("Signature accepted: signing goes on." if decision == "accept"
+          else "Signature refused: the signer can sign again.")
     return redirect(url_for(".placement", placement_id=placement_id))

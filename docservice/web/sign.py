@@ -9,9 +9,9 @@ from flask import Blueprint, Response, render_template, request
 
 from docservice.documents import previews
 from docservice.documents.catalogue import TITLES
-from docservice.errors import InvalidInput, NotFound
+from docservice.errors import InvalidInput, NotFound, UploadRefused
 from docservice.models import DocumentKind, RequestStatus, SignatureRequest
-from docservice.services import envelopes
+from docservice.services import envelopes, own_signatures
 from docservice.web import db_session, request_actor, runtime
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
@@ -73,6 +73,29 @@ def sign(token: str) -> Any:
         return _page(signature_request, token, 422, error=e.reason, typed_name=typed_name)
     return render_template("sign/done.html", req=signature_request, envelope=envelope,
                            lang=signature_request.language,
+                           documents=_documents(signature_request, with_pages=False))
+
+
+@bp.post("/<token>/upload")
+def upload(token: str) -> Any:
+    signature_request = _request(token)
+    uploads: dict[int, bytes] = {}
+    for document in signature_request.envelope.documents:
+        file = request.files.get(f"document-{document.id}")
+        if file is not None and file.filename:
+            uploads[document.id] = file.read()
+    actor = request_actor(f"{signature_request.role}:{signature_request.signer_email}")
+    try:
+        outcome = own_signatures.sign_with_own_certificate(
+            db_session(), runtime(), signature_request, uploads, now=_now(), actor=actor)
+    except InvalidInput as e:
+        return _page(signature_request, token, 422, upload_problems={"": [e.reason]})
+    except UploadRefused as e:
+        # The refusal is recorded in the audit trail: keep that, store nothing else.
+        return _page(signature_request, token, 422, upload_problems=e.problems)
+    return render_template("sign/done.html", req=signature_request, envelope=outcome.envelope,
+                           lang=signature_request.language,
+                           awaiting_confirmation=outcome.awaiting_confirmation,
                            documents=_documents(signature_request, with_pages=False))
 
 

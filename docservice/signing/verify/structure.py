@@ -23,6 +23,7 @@ _EOF_MARKER = re.compile(rb"startxref[\x00\t\n\f\r ]+(\d+)[\x00\t\n\f\r ]+%%EOF"
 _EOL = re.compile(rb"\r\n|\r|\n")
 _OBJ_HEADER = re.compile(rb"[\x00\t\n\f\r ]*(\d+)[\x00\t\n\f\r ]+(\d+)[\x00\t\n\f\r ]+obj")
 _WHITESPACE = re.compile(rb"[\x00\t\n\f\r ]*")
+_XREF_KEYWORD = re.compile(rb"[\x00\t\n\f\r ]*(?:xref)?[\x00\t\n\f\r ]*")
 _HEX = re.compile(rb"[0-9A-Fa-f]*")
 _CONTENTS_KEY = re.compile(rb"/Contents[\x00\t\n\f\r ]*$")
 # A reference "N G R" outside stream data; stream bodies are skipped (their bytes are content).
@@ -90,7 +91,7 @@ def read_layout(pdf: bytes, reader: PdfFileReader) -> Layout:
             continue
         declared = meta.declared_startxref
         gap = pdf[declared:meta.start_location]
-        if declared > meta.start_location or _WHITESPACE.fullmatch(gap) is None:
+        if declared > meta.start_location or _XREF_KEYWORD.fullmatch(gap) is None:
             problems.append(f"revision {index + 1}: startxref points to byte {declared}, but its "
                             f"cross-reference section starts at byte {meta.start_location}")
         wanted = metas[1].declared_startxref if linearised and index == 0 else declared
@@ -235,10 +236,10 @@ def same(a: object, b: object, depth: int = 0) -> bool:
     if isinstance(a, generic.IndirectObject) or isinstance(b, generic.IndirectObject):
         return (isinstance(a, generic.IndirectObject) and isinstance(b, generic.IndirectObject)
                 and (a.idnum, a.generation) == (b.idnum, b.generation))
-    if isinstance(a, generic.StreamObject) or isinstance(b, generic.StreamObject):
-        if not (isinstance(a, generic.StreamObject) and isinstance(b, generic.StreamObject)
-                and a.encoded_data == b.encoded_data):
-            return False
+    if (isinstance(a, generic.StreamObject) or isinstance(b, generic.StreamObject)) and not (
+            isinstance(a, generic.StreamObject) and isinstance(b, generic.StreamObject)
+            and a.encoded_data == b.encoded_data):
+        return False
     if isinstance(a, generic.DictionaryObject):
         return (isinstance(b, generic.DictionaryObject) and set(a) == set(b)
                 and all(same(a.raw_get(k), b.raw_get(k), depth + 1) for k in a))
@@ -269,3 +270,13 @@ def ref_list(value: object) -> list[Ref]:
 def describe_refs(refs: Iterable[Ref]) -> str:
     """Object numbers for a message."""
     return _some([idnum for idnum, _ in refs])
+
+
+def pdf_get(obj: object, key: str, default: object = None) -> object:
+    """`obj[key]` dereferenced, or `default` when `obj` is no dictionary or lacks `key`."""
+    if isinstance(obj, generic.DictionaryObject) and key in obj:
+        try:
+            return obj[key]
+        except (KeyError, ValueError, TypeError):
+            return default
+    return default

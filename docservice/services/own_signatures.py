@@ -1,0 +1,180 @@
+"""Signing with one's own certificate: check an uploaded, externally signed PDF, then accept it.
+
+The signer downloads the revision the service hands out, signs their own field with their
+own tool (eID middleware, a company certificate) and uploads the result. It is accepted only
+when it is an incremental update of exactly that revision, the only new signature is in
+that signer's field, nothing else changed, and the signature is intact and trusted. When
+the certificate names someone else than the expected signer, the coordinator decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docservice.archive import audit
+from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
+from docservice.errors import EnvelopeConflict, InvalidInput, UploadRefused
+from docservice.models import (
+    Document,
+    Envelope,
+    EnvelopeStatus,
+    ExternalSignature,
+    RequestStatus,
+    SignatureRequest,
+)
+from docservice.runtime import Runtime
+from docservice.services import notifications
+from docservice.services.envelopes import _claim, _normalised, _store_signatures, check_turn
+from docservice.signing.verify import Expected, verify_pdf
+
+AWAITING = "awaiting_confirmation"
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """What happened to an upload: signed now, or waiting for the coordinator."""
+
+    envelope: Envelope
+    awaiting_confirmation: bool
+    signer_name: str
+
+
+def _expected(request: SignatureRequest) -> Expected:
+    roles = tuple(r.role for r in request.envelope.requests if r.position <= request.position)
+    return Expected(roles_in_order=roles,
+                    field_names={role: signature_field_name(role) for role in SIGNER_ROLES},
+                    allow_untimestamped_last=True)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The verdict on one uploaded document."""
+
+    reasons: list[str]
+    signer_name: str = ""
+    certificate_subject: str = ""
+    qualified: bool = False
+    timestamped: bool = False
+
+
+def _timestamped(rt: Runtime, pdf: bytes) -> bytes:
+    """`pdf` with a document timestamp after its last signature, if that one has none."""
+    report = verify_pdf(pdf, trust=rt.trust, policy="standard")
+    signatures = [s for s in report.signatures if s.kind == "signature"]
+    if signatures and signatures[-1].timestamp_time is None:
+        return rt.signer.add_document_timestamp(pdf)  # type: ignore[no-any-return]
+    return pdf
+
+
+def _check(rt: Runtime, request: SignatureRequest, document: Document, upload: bytes) -> _Checked:
+    """Whether `upload` is `document` as handed out plus this signer's signature, and whose."""
+    handed_out = rt.blobs.get(document.current_revision.sha256)
+    if not upload.startswith(b"%PDF"):
+        return _Checked(["this is not a PDF file."])
+    if len(upload) <= len(handed_out) or not upload.startswith(handed_out):
+        return _Checked(["this is not the document handed out with one signature added: sign "
+                         "the PDF you download from this page, without saving it in another "
+                         "way first."])
+    report = verify_pdf(upload, trust=rt.trust, policy="strict", expected=_expected(request))
+    field = signature_field_name(request.role)
+    signatures = [s for s in report.signatures if s.kind == "signature"]
+    last = signatures[-1] if signatures else None
+    reasons = [] if report.passed else list(report.reasons)
+    if last is None or last.field_name != field:
+        reasons.append(f"the new signature must be in the field {field}.")
+    if reasons or last is None:
+        return _Checked(reasons)
+    return _Checked([], last.signer_name or "", last.certificate_subject or "", last.qualified,
+                    last.timestamp_time is not None)
+
+
+def sign_with_own_certificate(session: Session, rt: Runtime, request: SignatureRequest,
+                              uploads: dict[int, bytes], *, now: datetime,
+                              actor: audit.Actor) -> UploadOutcome:
+    """Accept one externally signed PDF per document of the envelope, all or none."""
+    check_turn(request)
+    envelope = request.envelope
+    documents = [d for d in envelope.documents if d.superseded_at is None]
+    missing = [d.reference for d in documents if d.id not in uploads]
+    if missing:
+        raise InvalidInput("files", "upload every document of the envelope, signed: missing "
+                           + ", ".join(missing))
+    problems: dict[str, list[str]] = {}
+    found: dict[int, _Checked] = {}
+    for document in documents:
+        checked = _check(rt, request, document, uploads[document.id])
+        if checked.reasons:
+            problems[document.reference] = checked.reasons
+        else:
+            found[document.id] = checked
+    if problems:
+        audit.record(session, "signer.upload_refused", actor, placement_id=envelope.placement_id,
+                     envelope_id=envelope.id, role=request.role, problems=problems)
+        raise UploadRefused(problems)
+    names = {checked.signer_name for checked in found.values()}
+    signer_name = sorted(names)[0] if names else ""
+    if all(_normalised(n) == _normalised(request.signer_name) for n in names):
+        _claim(session, request, now=now)
+        request.signed_name = signer_name
+        request.certificate_subject = next(iter(found.values())).certificate_subject[:400]
+        signed = [uploads[d.id] if found[d.id].timestamped else _timestamped(rt, uploads[d.id])
+                  for d in documents]
+        _store_signatures(session, rt, request, documents, signed, now=now, actor=actor)
+        return UploadOutcome(envelope, False, signer_name)
+    # The certificate names someone else: keep the bytes, let the coordinator decide.
+    for document in documents:
+        checked = found[document.id]
+        session.add(ExternalSignature(
+            signature_request_id=request.id, document_id=document.id,
+            base_sha256=document.current_revision.sha256, sha256=rt.blobs.put(uploads[document.id]),
+            signer_name=checked.signer_name[:200],
+            certificate_subject=checked.certificate_subject[:400], qualified=checked.qualified,
+            status=AWAITING, uploaded_at=now))
+    session.flush()
+    audit.record(session, "signer.upload_awaiting_confirmation", actor,
+                 placement_id=envelope.placement_id, envelope_id=envelope.id, role=request.role,
+                 expected=request.signer_name, found=sorted(names))
+    notifications.send_confirmation_needed(session, rt, request, sorted(names))
+    return UploadOutcome(envelope, True, signer_name)
+
+
+def awaiting(session: Session, envelope: Envelope) -> list[ExternalSignature]:
+    """Uploads of this envelope waiting for the coordinator's decision."""
+    ids = [r.id for r in envelope.requests]
+    return list(session.scalars(select(ExternalSignature).where(
+        ExternalSignature.signature_request_id.in_(ids), ExternalSignature.status == AWAITING)))
+
+
+def decide(session: Session, rt: Runtime, envelope: Envelope, *, accept: bool, now: datetime,
+           actor: audit.Actor) -> None:
+    """The coordinator accepts (the order goes on) or refuses the waiting upload."""
+    pending = awaiting(session, envelope)
+    if not pending:
+        raise EnvelopeConflict("no uploaded signature is waiting for a decision")
+    request = pending[0].signature_request
+    for item in pending:
+        item.status = "accepted" if accept else "rejected"
+        item.decided_at, item.decided_by = now, actor.name
+    if not accept:
+        audit.record(session, "signer.upload_rejected", actor, placement_id=envelope.placement_id,
+                     envelope_id=envelope.id, role=request.role)
+        return
+    if envelope.status != EnvelopeStatus.OPEN.value or request.status != RequestStatus.PENDING.value:
+        check_turn(request)
+    documents = [d for d in envelope.documents if d.superseded_at is None]
+    by_document = {item.document_id: item for item in pending}
+    for document in documents:
+        item = by_document.get(document.id)
+        if item is None or item.base_sha256 != document.current_revision.sha256:
+            raise EnvelopeConflict(f"{document.reference} changed since the upload: ask the "
+                                   "signer to sign the current version")
+    _claim(session, request, now=now)
+    request.signed_name = pending[0].signer_name
+    request.certificate_subject = pending[0].certificate_subject
+    _store_signatures(session, rt, request, documents,
+                      [_timestamped(rt, rt.blobs.get(by_document[d.id].sha256)) for d in documents],
+                      now=now, actor=actor)

@@ -1,0 +1,599 @@
+"""What one incremental update changed, object by object, in words a person understands.
+
+Each revision is compared with the one before it. Every object the revision writes is
+accounted for: a signature filling a field, a document timestamp, validation data (DSS),
+metadata, form filling, a new field, an annotation, page content, or something this module
+does not recognise. The policies (`policy.py`) decide which of these are permitted.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+
+from docservice.signing.verify.structure import (
+    Ref,
+    changed_keys,
+    pdf_get,
+    ref_list,
+    refs_in,
+    same,
+)
+
+#: How many objects a walk of one tree (pages, fields, DSS) may visit: a guard against bombs.
+WALK_LIMIT = 200_000
+WIDGET_UPDATE_KEYS = frozenset({"/AP", "/AS", "/M"})
+FIELD_VALUE_KEYS = frozenset({"/V", "/AP", "/AS", "/M", "/RV"})
+LAYOUT_KEYS = frozenset({"/Rect", "/P", "/Parent", "/Kids", "/T", "/FT", "/Subtype"})
+PAGE_CONTENT_KEYS = frozenset({"/Contents", "/Resources", "/MediaBox", "/CropBox", "/Rotate",
+                               "/UserUnit", "/Group", "/BleedBox", "/TrimBox", "/ArtBox"})
+METADATA_CATALOG_KEYS = frozenset({"/Metadata", "/Extensions", "/Version"})
+TAGGING_CATALOG_KEYS = frozenset({"/StructTreeRoot", "/MarkInfo", "/Lang"})
+HIDDEN_FLAGS = 2 | 32  # annotation flags Hidden and NoView
+
+
+class Kind(enum.Enum):
+    """What sort of change a finding is."""
+
+    SIGNATURE = "signature"  # a signature in a field that existed, empty, before
+    DOC_TIMESTAMP = "document_timestamp"  # an invisible document timestamp
+    VALIDATION_DATA = "validation_data"  # the DSS: certificates, CRLs, OCSP responses
+    METADATA = "metadata"  # XMP, the information dictionary, version markers
+    NEW_SIGNATURE_FIELD = "new_signature_field"  # a field created and signed in one go
+    FORM_FILLING = "form_filling"  # a value or appearance of a non-signature field
+    NEW_FIELD = "new_field"  # a new unsigned field
+    ANNOTATION = "annotation"  # a comment, stamp, drawing, link...
+    CONTENT = "content"  # page content, pages, catalog actions, replaced signatures...
+    UNEXPLAINED = "unexplained"  # not recognised here; the standard policy asks pyhanko
+
+
+#: What each category of the report's "changes after" means.
+CATEGORY_OF = {
+    Kind.SIGNATURE: "signatures_and_form_filling",
+    Kind.NEW_SIGNATURE_FIELD: "signatures_and_form_filling",
+    Kind.FORM_FILLING: "signatures_and_form_filling",
+    Kind.DOC_TIMESTAMP: "timestamps_and_validation_data",
+    Kind.VALIDATION_DATA: "timestamps_and_validation_data",
+    Kind.METADATA: "timestamps_and_validation_data",
+}
+CATEGORY_ORDER = ("none", "timestamps_and_validation_data", "signatures_and_form_filling", "other")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a revision changed."""
+
+    kind: Kind
+    message: str
+    field: str | None = None
+    page: int | None = None  # 0-based
+    rect: tuple[float, float, float, float] | None = None
+    visible: bool = False
+
+    @property
+    def category(self) -> str:
+        """The report's category: none / timestamps_and_validation_data / ... / other."""
+        return CATEGORY_OF.get(self.kind, "other")
+
+
+@dataclass(frozen=True)
+class RevisionChanges:
+    """Everything revision `index` changed compared with revision `index - 1`."""
+
+    index: int
+    findings: tuple[Finding, ...]
+    signed_fields: tuple[str, ...]  # fields whose signature (or timestamp) this revision added
+    new_refs: frozenset[Ref]
+
+    @property
+    def category(self) -> str:
+        """The most significant category among the findings."""
+        cats = {f.category for f in self.findings} or {"none"}
+        return max(cats, key=CATEGORY_ORDER.index)
+
+
+@dataclass
+class _Field:
+    name: str
+    field_type: str | None
+    ref: Ref
+    widget_of: str | None = None  # set for a widget kid that is not a field itself
+    widgets: list[Ref] = field(default_factory=list)
+
+
+@dataclass
+class _View:
+    """The parts of one revision the comparison needs, found by walking its trees once."""
+
+    resolver: HistoricalResolver
+    root_ref: Ref | None
+    root: generic.DictionaryObject
+    acroform_ref: Ref | None = None
+    fields_array_ref: Ref | None = None
+    acroform: generic.DictionaryObject | None = None
+    top_fields: list[Ref] = field(default_factory=list)
+    fields: dict[Ref, _Field] = field(default_factory=dict)
+    pages: dict[Ref, int] = field(default_factory=dict)
+    page_nodes: set[Ref] = field(default_factory=set)
+    annots_arrays: dict[Ref, int] = field(default_factory=dict)
+    annots: dict[Ref, int] = field(default_factory=dict)
+    info_ref: Ref | None = None
+    metadata_ref: Ref | None = None
+    dss_refs: set[Ref] = field(default_factory=set)
+
+    def get(self, ref: Ref) -> generic.PdfObject:
+        return self.resolver(generic.Reference(ref[0], ref[1], pdf=self.resolver))
+
+
+def _as_ref(value: object) -> Ref | None:
+    if isinstance(value, generic.IndirectObject):
+        return value.idnum, value.generation
+    return None
+
+
+def _deref(value: object) -> object:
+    return value.get_object() if isinstance(value, generic.IndirectObject) else value
+
+
+def build_view(reader: PdfFileReader, revision: int) -> _View:
+    """Walk revision `revision`'s catalog, page tree, form fields and DSS."""
+    resolver = reader.get_historical_resolver(revision)
+    trailer = resolver.trailer_view
+    root_raw = trailer.raw_get("/Root")
+    root = resolver.root  # resolved in this revision (the trailer's references are not)
+    if not isinstance(root, generic.DictionaryObject):
+        raise ValueError(f"revision {revision + 1} has no document catalog")
+    view = _View(resolver=resolver, root_ref=_as_ref(root_raw), root=root)
+    view.info_ref = _as_ref(trailer.raw_get("/Info")) if "/Info" in trailer else None
+    if "/Metadata" in root:
+        view.metadata_ref = _as_ref(root.raw_get("/Metadata"))
+    _walk_pages(view)
+    _walk_fields(view)
+    if "/DSS" in root:
+        view.dss_refs = _closure(view, root.raw_get("/DSS"))
+    return view
+
+
+def _walk_pages(view: _View) -> None:
+    if "/Pages" not in view.root:
+        return
+    stack: list[object] = [view.root.raw_get("/Pages")]
+    seen: set[Ref] = set()
+    order: list[Ref] = []
+    steps = 0
+    while stack and steps < WALK_LIMIT:
+        steps += 1
+        raw = stack.pop()
+        ref = _as_ref(raw)
+        if ref is None or ref in seen:
+            continue
+        seen.add(ref)
+        node = _deref(raw)
+        if not isinstance(node, generic.DictionaryObject):
+            continue
+        kids_raw = node.raw_get("/Kids") if "/Kids" in node else None
+        kids = _deref(kids_raw)
+        if isinstance(kids, generic.ArrayObject):
+            view.page_nodes.add(ref)
+            kids_ref = _as_ref(kids_raw)
+            if kids_ref is not None:
+                view.page_nodes.add(kids_ref)
+            stack.extend(reversed([kids.raw_get(i) for i in range(len(kids))]))
+        else:
+            order.append(ref)
+            if "/Annots" in node:
+                raw_annots = node.raw_get("/Annots")
+                annots_ref = _as_ref(raw_annots)
+                page = len(order) - 1
+                if annots_ref is not None:
+                    view.annots_arrays[annots_ref] = page
+                for annot in ref_list(_deref(raw_annots)):
+                    view.annots[annot] = page
+    view.pages = {ref: index for index, ref in enumerate(order)}
+
+
+def _walk_fields(view: _View) -> None:
+    raw_form = view.root.raw_get("/AcroForm") if "/AcroForm" in view.root else None
+    form = _deref(raw_form)
+    if not isinstance(form, generic.DictionaryObject):
+        return
+    view.acroform_ref = _as_ref(raw_form)
+    view.acroform = form
+    if "/Fields" not in form:
+        return
+    raw_fields = form.raw_get("/Fields")
+    view.fields_array_ref = _as_ref(raw_fields)
+    view.top_fields = ref_list(_deref(raw_fields))
+    stack: list[tuple[Ref, str, str | None]] = [(r, "", None) for r in reversed(view.top_fields)]
+    steps = 0
+    while stack and steps < WALK_LIMIT:
+        steps += 1
+        ref, parent_name, parent_type = stack.pop()
+        if ref in view.fields:
+            continue
+        obj = view.get(ref)
+        if not isinstance(obj, generic.DictionaryObject):
+            continue
+        if "/T" not in obj and parent_name and pdf_get(obj, "/Subtype") == "/Widget":
+            view.fields[ref] = _Field(parent_name, parent_type, ref, widget_of=parent_name)
+            parent = next((f for f in view.fields.values()
+                           if f.name == parent_name and f.widget_of is None), None)
+            if parent is not None:
+                parent.widgets.append(ref)
+            continue
+        part = str(pdf_get(obj, "/T", ""))
+        name = f"{parent_name}.{part}" if parent_name else part
+        field_type = str(obj["/FT"]) if "/FT" in obj else parent_type
+        info = _Field(name, field_type, ref)
+        if pdf_get(obj, "/Subtype") == "/Widget":
+            info.widgets.append(ref)
+        view.fields[ref] = info
+        kids = pdf_get(obj, "/Kids") if "/Kids" in obj else None
+        if isinstance(kids, generic.ArrayObject):
+            stack.extend((k, name, field_type) for k in reversed(ref_list(kids)))
+
+
+def _closure(view: _View, start: generic.PdfObject) -> set[Ref]:
+    """The objects reachable from `start` (references followed, streams not decoded)."""
+    found: set[Ref] = set()
+    stack: list[generic.PdfObject] = [start]
+    while stack and len(found) < WALK_LIMIT:
+        item = stack.pop()
+        ref = _as_ref(item)
+        if ref is not None:
+            if ref in found:
+                continue
+            found.add(ref)
+            item = view.get(ref)
+        stack.extend(generic.IndirectObject(r[0], r[1], view.resolver) for r in refs_in(item))
+    return found
+
+
+def _rect(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in obj["/Rect"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def paints(obj: generic.DictionaryObject) -> bool:
+    """Whether an annotation or widget shows anything: an area, not hidden, an appearance."""
+    rect = _rect(obj)
+    if rect is None or rect[2] - rect[0] <= 0 or rect[3] - rect[1] <= 0:
+        return False
+    flags = pdf_get(obj, "/F", 0)
+    if isinstance(flags, int) and flags & HIDDEN_FLAGS:
+        return False
+    if "/AP" not in obj:
+        return pdf_get(obj, "/Subtype") != "/Widget"  # viewers draw most annotations without one
+    try:
+        normal = obj["/AP"]["/N"]
+        streams = normal.values() if isinstance(normal, generic.DictionaryObject) and not \
+            isinstance(normal, generic.StreamObject) else [normal]
+        return any(isinstance(s, generic.StreamObject) and s.data.strip() for s in streams)
+    except (KeyError, TypeError, AttributeError):
+        return True
+
+
+def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _View,
+                     planted: set[Ref]) -> RevisionChanges:
+    """Every change revision `index` makes to revision `index - 1`, as findings.
+
+    `planted` holds the references written in earlier revisions' bytes: a new object with such
+    a number was pointed to before it existed, a way to slip content under a signature.
+    """
+    xrefs = reader.xrefs
+    findings: list[Finding] = []
+    structural = {(r.idnum, r.generation) for r in xrefs.object_streams_used_in(index)}
+    stream_ref = xrefs.get_xref_container_info(index).stream_ref
+    if stream_ref is not None:
+        structural.add((stream_ref.idnum, stream_ref.generation))
+    written = {(r.idnum, r.generation) for r in xrefs.explicit_refs_in_revision(index)}
+    written -= structural
+    freed = {(r.idnum, r.generation) for r in xrefs.refs_freed_in_revision(index)}
+    freed_existing = {r for r in freed
+                      if xrefs.get_historical_ref(generic.Reference(*r), index - 1) is not None}
+    written -= freed
+    if freed_existing:
+        findings.append(Finding(Kind.CONTENT, f"deletes {len(freed_existing)} object(s) of the "
+                                "signed document"))
+    if old.root_ref != new.root_ref:
+        findings.append(Finding(Kind.CONTENT, "replaces the document catalog with another one"))
+    if not same(pdf_get(old.resolver.trailer_view, "/Encrypt"), pdf_get(new.resolver.trailer_view, "/Encrypt")):
+        findings.append(Finding(Kind.CONTENT, "changes the document's encryption"))
+
+    new_refs: set[Ref] = set()
+    changed: dict[Ref, tuple[generic.PdfObject, generic.PdfObject]] = {}
+    for ref in written:
+        if xrefs.get_historical_ref(generic.Reference(*ref), index - 1) is None:
+            new_refs.add(ref)
+            continue
+        before, after = old.get(ref), new.get(ref)
+        if not same(before, after):
+            changed[ref] = (before, after)
+
+    signed_now = _fields_signed(old, new)
+    added_widgets: set[Ref] = set()
+    if old.fields_array_ref is not None and old.fields_array_ref in changed:
+        findings.extend(_fields_list(old, new, new_refs, added_widgets))
+    for ref, (before, after) in changed.items():
+        findings.extend(_classify(ref, before, after, old=old, new=new, new_refs=new_refs,
+                                  signed_now=signed_now, added_widgets=added_widgets))
+    # annotations added to pages are judged once every added field's widgets are known
+    findings.extend(_page_annotations(changed, old, new, added_widgets))
+
+    hidden = sorted(new_refs & planted)
+    if hidden:
+        findings.append(Finding(Kind.CONTENT, f"defines object(s) {', '.join(str(r[0]) for r in hidden[:5])} "
+                                "that content signed earlier already pointed to (content planted "
+                                "before signing)"))
+    return RevisionChanges(index, tuple(findings), tuple(sorted(signed_now)), frozenset(new_refs))
+
+
+def _fields_signed(old: _View, new: _View) -> dict[str, str]:
+    """Signature fields that gained a value: field name -> /Type of the new value."""
+    signed: dict[str, str] = {}
+    for ref, info in new.fields.items():
+        if info.widget_of is not None or info.field_type != "/Sig":
+            continue
+        after = new.get(ref)
+        if not isinstance(after, generic.DictionaryObject) or "/V" not in after:
+            continue
+        before_info = old.fields.get(ref)
+        before = old.get(ref) if before_info is not None else None
+        if isinstance(before, generic.DictionaryObject) and "/V" in before and \
+                not isinstance(pdf_get(before, "/V"), generic.NullObject):
+            continue
+        value = pdf_get(after, "/V")
+        if isinstance(value, generic.DictionaryObject):
+            signed[info.name] = str(pdf_get(value, "/Type", "/Sig"))
+    return signed
+
+
+def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, old: _View,
+              new: _View, new_refs: set[Ref], signed_now: dict[str, str],
+              added_widgets: set[Ref]) -> Iterator[Finding]:
+    if ref == old.root_ref:
+        yield from _catalog(before, after, old, new, new_refs, added_widgets)
+    elif ref in (old.acroform_ref, new.acroform_ref):
+        yield from _acroform(before, after, old, new, new_refs, added_widgets)
+    elif ref == old.fields_array_ref:
+        return  # judged with the form as a whole (_fields_list)
+    elif ref in old.fields:
+        yield from _field(old.fields[ref], before, after, new_refs, signed_now)
+    elif ref in (old.info_ref, new.info_ref):
+        yield Finding(Kind.METADATA, "updates the document information (producer, dates)")
+    elif ref in (old.metadata_ref, new.metadata_ref):
+        yield Finding(Kind.METADATA, "updates the XMP metadata")
+    elif ref in old.dss_refs:
+        yield Finding(Kind.VALIDATION_DATA, "updates validation data (DSS)")
+    elif ref in old.pages:
+        page = old.pages[ref]
+        keys = changed_keys(before, after) if isinstance(before, generic.DictionaryObject) and \
+            isinstance(after, generic.DictionaryObject) else {"(the whole page)"}
+        keys.discard("/Annots")  # see _page_annotations
+        content = sorted(keys & PAGE_CONTENT_KEYS)
+        if content:
+            yield Finding(Kind.CONTENT, f"changes page {page + 1} ({', '.join(content)})",
+                          page=page)
+        elif keys:
+            yield Finding(Kind.UNEXPLAINED, f"changes page {page + 1}'s properties "
+                          f"({', '.join(sorted(keys))})", page=page)
+    elif ref in old.page_nodes:
+        yield Finding(Kind.CONTENT, "changes the page tree (pages added, removed or reordered)")
+    elif ref in old.annots_arrays:
+        return  # see _page_annotations
+    elif ref in old.annots:
+        page = old.annots[ref]
+        subtype = pdf_get(after, "/Subtype", "?") if isinstance(after, generic.DictionaryObject) else "?"
+        rect = _rect(after) if isinstance(after, generic.DictionaryObject) else None
+        visible = paints(after) if isinstance(after, generic.DictionaryObject) else True
+        yield Finding(Kind.ANNOTATION, f"changes a {subtype} annotation on page {page + 1}",
+                      page=page, rect=rect, visible=visible)
+    else:
+        yield _describe_other(ref, after, old)
+
+
+def _catalog(before: generic.PdfObject, after: generic.PdfObject, old: _View, new: _View,
+             new_refs: set[Ref], added_widgets: set[Ref]) -> Iterator[Finding]:
+    if not (isinstance(before, generic.DictionaryObject)
+            and isinstance(after, generic.DictionaryObject)):
+        yield Finding(Kind.CONTENT, "replaces the document catalog")
+        return
+    for key in sorted(changed_keys(before, after)):
+        if key == "/AcroForm":
+            if old.acroform_ref is not None and old.acroform_ref == new.acroform_ref:
+                continue
+            yield from _acroform(old.acroform or generic.DictionaryObject(),
+                                 new.acroform or generic.DictionaryObject(), old, new, new_refs,
+                                 added_widgets)
+        elif key == "/DSS":
+            yield Finding(Kind.VALIDATION_DATA, "adds or updates validation data (DSS)")
+        elif key in METADATA_CATALOG_KEYS:
+            yield Finding(Kind.METADATA, f"updates the catalog's {key}")
+        elif key in TAGGING_CATALOG_KEYS:
+            yield Finding(Kind.UNEXPLAINED, f"changes the document's tagging ({key})")
+        else:
+            what = "adds" if key not in before else "removes" if key not in after else "changes"
+            yield Finding(Kind.CONTENT, f"{what} the document catalog's {key}"
+                          + _CATALOG_HINTS.get(key, ""))
+
+
+_CATALOG_HINTS = {
+    "/OpenAction": " (an action run when the document opens)",
+    "/AA": " (actions run on document events)",
+    "/Names": " (named destinations, scripts or embedded files)",
+    "/Perms": " (document permissions: a certification added after signing)",
+    "/OCProperties": " (optional content: layers that can hide or show content)",
+    "/Pages": " (the pages themselves)",
+}
+
+
+def _acroform(before: generic.PdfObject, after: generic.PdfObject, old: _View, new: _View,
+              new_refs: set[Ref], added_widgets: set[Ref]) -> Iterator[Finding]:
+    if not (isinstance(before, generic.DictionaryObject)
+            and isinstance(after, generic.DictionaryObject)):
+        yield Finding(Kind.CONTENT, "replaces the interactive form")
+        return
+    for key in sorted(changed_keys(before, after)):
+        if key == "/Fields":
+            if old.fields_array_ref is not None and old.fields_array_ref == new.fields_array_ref:
+                continue
+            yield from _fields_list(old, new, new_refs, added_widgets)
+        elif key == "/SigFlags":
+            continue
+        elif key in ("/DR", "/DA"):
+            yield Finding(Kind.FORM_FILLING, f"changes the form's default appearance ({key})")
+        elif key == "/XFA":
+            yield Finding(Kind.CONTENT, "changes the XFA form (content that replaces the pages)")
+        else:
+            yield Finding(Kind.UNEXPLAINED, f"changes the interactive form's {key}")
+
+
+def _fields_list(old: _View, new: _View, new_refs: set[Ref],
+                 added_widgets: set[Ref]) -> Iterator[Finding]:
+    before, after = old.top_fields, new.top_fields
+    removed = [r for r in before if r not in after]
+    if removed:
+        names = [old.fields[r].name for r in removed if r in old.fields]
+        yield Finding(Kind.CONTENT, "removes form field(s) " + ", ".join(repr(n) for n in names))
+    for ref in after:
+        if ref in before or ref not in new.fields:
+            continue
+        info = new.fields[ref]
+        kids = [r for r, f in new.fields.items() if f.name == info.name or
+                f.name.startswith(info.name + ".")]
+        widgets = {w for r in kids for w in new.fields[r].widgets}
+        widgets |= {r for r in kids if new.fields[r].widget_of is not None}
+        added_widgets.update(widgets)
+        added_widgets.add(ref)
+        yield _added_field(info, new, widgets)
+
+
+def _added_field(info: _Field, new: _View, widgets: set[Ref]) -> Finding:
+    obj = new.get(info.ref)
+    value = pdf_get(obj, "/V") if isinstance(obj, generic.DictionaryObject) and "/V" in obj else None
+    widget_objs = [new.get(w) for w in widgets]
+    visible = any(isinstance(w, generic.DictionaryObject) and paints(w) for w in widget_objs)
+    page = next((new.annots[w] for w in widgets if w in new.annots), None)
+    rect = next((_rect(w) for w in widget_objs if isinstance(w, generic.DictionaryObject)), None)
+    name = info.name
+    if info.field_type == "/Sig" and isinstance(value, generic.DictionaryObject):
+        if pdf_get(value, "/Type") == "/DocTimeStamp" and not visible:
+            return Finding(Kind.DOC_TIMESTAMP, f"adds a document timestamp (field {name!r})",
+                           field=name, page=page, rect=rect)
+        return Finding(Kind.NEW_SIGNATURE_FIELD,
+                       f"adds a new signature field {name!r} and signs it (not one of the fields "
+                       "the document was prepared with)", field=name, page=page, rect=rect,
+                       visible=visible)
+    kind_word = "signature field" if info.field_type == "/Sig" else "form field"
+    paint = " with a visible appearance that paints over the page" if visible else ""
+    return Finding(Kind.NEW_FIELD, f"adds a new, empty {kind_word} {name!r}{paint}", field=name,
+                   page=page, rect=rect, visible=visible)
+
+
+def _field(info: _Field, before: generic.PdfObject, after: generic.PdfObject,
+           new_refs: set[Ref], signed_now: dict[str, str]) -> Iterator[Finding]:
+    if not (isinstance(before, generic.DictionaryObject)
+            and isinstance(after, generic.DictionaryObject)):
+        yield Finding(Kind.CONTENT, f"replaces form field {info.name!r}", field=info.name)
+        return
+    keys = changed_keys(before, after)
+    name = info.name
+    if info.widget_of is not None:
+        if keys <= WIDGET_UPDATE_KEYS and (name in signed_now or info.field_type != "/Sig"):
+            if name not in signed_now:
+                yield Finding(Kind.FORM_FILLING, f"fills in form field {name!r}", field=name)
+            return
+        yield _field_keys_finding(name, keys, "the widget of field")
+        return
+    if info.field_type == "/Sig":
+        if name in signed_now:
+            value = after.raw_get("/V")
+            if _as_ref(value) is not None and _as_ref(value) not in new_refs:
+                yield Finding(Kind.CONTENT, f"puts an object of the signed document into field "
+                              f"{name!r} as its signature", field=name)
+                return
+            if signed_now[name] == "/DocTimeStamp":
+                yield Finding(Kind.DOC_TIMESTAMP, f"adds a document timestamp in field {name!r}",
+                              field=name)
+            else:
+                yield Finding(Kind.SIGNATURE, f"adds a signature in field {name!r}", field=name)
+            extra = keys - {"/V"} - WIDGET_UPDATE_KEYS
+            if extra:
+                yield _field_keys_finding(name, extra, "signature field")
+            return
+        if "/V" in keys:
+            yield Finding(Kind.CONTENT, f"replaces or removes the signature in field {name!r}",
+                          field=name)
+            return
+        yield _field_keys_finding(name, keys, "signature field")
+        return
+    if keys <= FIELD_VALUE_KEYS:
+        yield Finding(Kind.FORM_FILLING, f"fills in form field {name!r}", field=name)
+        return
+    yield _field_keys_finding(name, keys, "form field")
+
+
+def _field_keys_finding(name: str, keys: set[str], what: str) -> Finding:
+    listed = ", ".join(sorted(keys))
+    kind = Kind.CONTENT if keys & LAYOUT_KEYS else Kind.UNEXPLAINED
+    return Finding(kind, f"changes {what} {name!r} ({listed})", field=name)
+
+
+def _page_annotations(changed: dict[Ref, tuple[generic.PdfObject, generic.PdfObject]],
+                      old: _View, new: _View, added_widgets: set[Ref]) -> Iterator[Finding]:
+    for ref, (before, after) in changed.items():
+        if ref in old.pages:
+            page = old.pages[ref]
+            if not (isinstance(before, generic.DictionaryObject)
+                    and isinstance(after, generic.DictionaryObject)):
+                continue
+            if "/Annots" not in changed_keys(before, after):
+                continue
+            old_list = ref_list(_deref(before.raw_get("/Annots"))) if "/Annots" in before else []
+            new_list = ref_list(_deref(after.raw_get("/Annots"))) if "/Annots" in after else []
+        elif ref in old.annots_arrays:
+            page = old.annots_arrays[ref]
+            old_list, new_list = ref_list(before), ref_list(after)
+        else:
+            continue
+        removed = [r for r in old_list if r not in new_list]
+        if removed:
+            yield Finding(Kind.CONTENT, f"removes {len(removed)} annotation(s) from page "
+                          f"{page + 1}", page=page)
+        for annot in new_list:
+            if annot in old_list or annot in added_widgets:
+                continue
+            obj = new.get(annot)
+            if not isinstance(obj, generic.DictionaryObject):
+                continue
+            subtype = str(pdf_get(obj, "/Subtype", "?"))
+            if subtype == "/Widget":
+                yield Finding(Kind.NEW_FIELD, f"adds a widget on page {page + 1} that belongs to "
+                              "no form field", page=page, rect=_rect(obj), visible=paints(obj))
+                continue
+            yield Finding(Kind.ANNOTATION, f"adds a {subtype} annotation on page {page + 1}",
+                          page=page, rect=_rect(obj), visible=paints(obj))
+
+
+def _describe_other(ref: Ref, after: generic.PdfObject, old: _View) -> Finding:
+    for page_ref, page in old.pages.items():
+        page_obj = old.get(page_ref)
+        if not isinstance(page_obj, generic.DictionaryObject):
+            continue
+        if "/Contents" in page_obj and ref in set(ref_list(page_obj.raw_get("/Contents"))) | \
+                set(ref_list(_deref(page_obj.raw_get("/Contents")))):
+            return Finding(Kind.CONTENT, f"changes the content of page {page + 1}", page=page)
+        if "/Resources" in page_obj and ref in _closure(old, page_obj.raw_get("/Resources")):
+            return Finding(Kind.CONTENT, f"changes fonts, images or other resources used by page "
+                           f"{page + 1}", page=page)
+    kind = ""
+    if isinstance(after, generic.DictionaryObject):
+        kind = " " + " ".join(str(after[k]) for k in ("/Type", "/Subtype") if k in after)
+    return Finding(Kind.UNEXPLAINED, f"changes object {ref[0]}{kind.rstrip()}")

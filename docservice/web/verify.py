@@ -1,0 +1,49 @@
+"""Verification reports in the web app: any uploaded PDF, and every envelope document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request
+
+from docservice.archive import audit
+from docservice.services import documents as documents_service
+from docservice.signing.verify import Report, verify_pdf
+from docservice.web import db_session, request_actor, runtime
+from docservice.web.auth import current_user, require_role
+
+bp = Blueprint("verify", __name__)
+
+
+def _respond(report: Report, title: str, status: int = 200) -> Any:
+    if request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json":
+        return jsonify(report.to_json()), status
+    return render_template("verify/report.html", report=report, title=title), status
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@require_role("coordinator", "auditor")
+def upload() -> Any:
+    if request.method == "GET":
+        return render_template("verify/upload.html")
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return render_template("verify/upload.html", error="Choose a PDF file."), 400
+    data = file.read()
+    policy = request.form.get("policy") or "auto"
+    if policy not in ("auto", "strict", "standard"):
+        policy = "auto"
+    report = verify_pdf(data, trust=runtime().trust, policy=policy)  # type: ignore[arg-type]
+    user = current_user()
+    audit.record(db_session(), "document.verified", request_actor(user.email if user else "-"),
+                 sha256=report.sha256, indication=report.indication, source="upload")
+    return _respond(report, file.filename)
+
+
+@bp.get("/coordinator/placements/<int:placement_id>/documents/<int:document_id>/report")
+@require_role("coordinator", "auditor")
+def document_report(placement_id: int, document_id: int) -> Any:
+    document = documents_service.document_of_placement(db_session(), placement_id, document_id)
+    pdf = runtime().blobs.get(document.current_revision.sha256)
+    report = verify_pdf(pdf, trust=runtime().trust)
+    return _respond(report, document.reference)
