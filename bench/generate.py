@@ -80,6 +80,8 @@ def main() -> None:
     parser.add_argument("--placements", type=int, default=300)
     parser.add_argument("--converters", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-pdfa", action="store_true")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="render/convert threads (default: twice the converters, as the service)")
     parser.add_argument("--naive", type=int, default=10, help="documents for the naive way")
     args = parser.parse_args()
     pdfa = not args.no_pdfa
@@ -107,7 +109,8 @@ def main() -> None:
             with unit_of_work(rt.db) as session:
                 made = generate_missing(session, converter=recording, blobs=rt.blobs,
                                         templates_root=settings.templates_path, pdfa=pdfa,
-                                        workers=args.converters, actor=actor)
+                                        converters=args.threads // 2 if args.threads else args.converters,
+                                        actor=actor)
             wall = time.perf_counter() - start
             converter_rss = [peak_rss_mb(pid) for pid in pool.pids()]
             # The floor measured in this same run: LibreOffice's own load+export per document.

@@ -52,7 +52,7 @@ def main() -> None:
                               actor=actor)
             generate_missing(session, converter=rt.converter, blobs=rt.blobs,
                              templates_root=settings.templates_path, pdfa=True,
-                             workers=settings.converters, actor=actor)
+                             converters=settings.converters, actor=actor)
         tokens = []
         with unit_of_work(rt.db) as session:
             now = datetime.now(UTC)

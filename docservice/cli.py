@@ -268,7 +268,7 @@ def _generate(year: str | None, out: Path | None) -> None:
             made = documents_service.generate_missing(
                 session, converter=rt.converter, blobs=rt.blobs,
                 templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
-                workers=rt.settings.converters, actor=CLI_ACTOR, year=year,
+                converters=rt.settings.converters, actor=CLI_ACTOR, year=year,
                 progress=bar.update)
         click.echo(f"Generated {len(made)} document(s).")
         if out is not None:

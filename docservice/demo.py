@@ -126,7 +126,7 @@ def _walk_through(rt: Runtime, settings: Settings, inbox: Inbox, out: Path,
         made = documents_service.generate_missing(
             session, converter=rt.converter, blobs=rt.blobs,
             templates_root=settings.templates_path, pdfa=settings.pdfa,
-            workers=settings.converters, actor=DEMO_ACTOR)
+            converters=settings.converters, actor=DEMO_ACTOR)
     echo(f"Generated {len(made)} document(s) through LibreOffice")
 
     base = settings.base_url

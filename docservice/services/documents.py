@@ -56,8 +56,14 @@ def plan_generation(placements: list[Placement], templates_root: Path) -> list[G
     return jobs
 
 
+def generation_threads(converters: int) -> int:
+    """Threads that render and convert: twice the converters, so none of them waits idle
+    while its thread renders the next DOCX or places the fields of the last PDF."""
+    return max(1, 2 * converters)
+
+
 def generate_missing(session: Session, *, converter: PdfConverter, blobs: FilesystemBlobStore,
-                     templates_root: Path, pdfa: bool, workers: int, actor: audit.Actor,
+                     templates_root: Path, pdfa: bool, converters: int, actor: audit.Actor,
                      year: str | None = None,
                      progress: Callable[[int], None] | None = None) -> list[Document]:
     """Generate every document the placements lack; blobs are written before any row."""
@@ -72,7 +78,7 @@ def generate_missing(session: Session, *, converter: PdfConverter, blobs: Filesy
         return made
 
     documents = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ThreadPoolExecutor(max_workers=generation_threads(converters)) as pool:
         for job, made in zip(jobs, pool.map(run, jobs), strict=True):
             documents.append(_store(session, job.placement_id, made, actor))
             if progress:

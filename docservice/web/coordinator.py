@@ -83,7 +83,7 @@ def generate_documents() -> Any:
     made = documents_service.generate_missing(
         db_session(), converter=rt.converter, blobs=rt.blobs,
         templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
-        workers=rt.settings.converters, actor=_actor(), year=year,
+        converters=rt.settings.converters, actor=_actor(), year=year,
     )
     flash(f"Generated {len(made)} document(s).")
     return redirect(url_for(".dashboard", year=year or ""))

@@ -28,7 +28,7 @@ def _generate(runtime, year: str | None = None) -> list[str]:
     with unit_of_work(runtime.db) as session:
         made = generate_missing(session, converter=runtime.converter, blobs=runtime.blobs,
                                 templates_root=runtime.settings.templates_path, pdfa=True,
-                                workers=2, actor=TEST_ACTOR, year=year)
+                                converters=2, actor=TEST_ACTOR, year=year)
         return [d.reference for d in made]
 
 

@@ -153,7 +153,7 @@ def _placement(live: Live, n: int) -> int:
     with unit_of_work(rt.db) as session:
         [placement] = import_placements(session, csv_bytes([row(n)]), actor=TEST_ACTOR).placements
         generate_missing(session, converter=rt.converter, blobs=rt.blobs,
-                         templates_root=rt.settings.templates_path, pdfa=True, workers=2,
+                         templates_root=rt.settings.templates_path, pdfa=True, converters=2,
                          actor=TEST_ACTOR)
         return placement.id  # type: ignore[no-any-return]
 

@@ -33,7 +33,7 @@ def _prepare(client, runtime, **overrides) -> int:
         [placement] = import_placements(session, csv_bytes([row(0, **overrides)]),
                                         actor=TEST_ACTOR).placements
         generate_missing(session, converter=runtime.converter, blobs=runtime.blobs,
-                         templates_root=runtime.settings.templates_path, pdfa=True, workers=2,
+                         templates_root=runtime.settings.templates_path, pdfa=True, converters=2,
                          actor=TEST_ACTOR)
         placement_id = placement.id
     make_user(runtime, email="coordinator@school.example.org")

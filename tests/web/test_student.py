@@ -24,7 +24,7 @@ def _cohort(runtime) -> dict[str, tuple[int, list[int]]]:
         import_placements(session, csv_bytes([row(0), row(1, nda="nee", copyright_waiver="nee")]),
                           actor=TEST_ACTOR)
         generate_missing(session, converter=runtime.converter, blobs=runtime.blobs,
-                         templates_root=runtime.settings.templates_path, pdfa=False, workers=2,
+                         templates_root=runtime.settings.templates_path, pdfa=False, converters=2,
                          actor=TEST_ACTOR)
     with unit_of_work(runtime.db) as session:
         return {p.student_number: (p.id, [d.id for d in p.current_documents()])
