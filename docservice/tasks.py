@@ -22,3 +22,7 @@ def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return function
 
     return register
+
+
+# Modules that own jobs register them when imported.
+from docservice.services import archive as _archive  # noqa: E402, F401  (archive_envelope)

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
+from docservice.db import after_commit
 from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
 from docservice.errors import (
     AlreadySigned,
@@ -220,6 +221,9 @@ def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,
         audit.record(session, "envelope.completed", audit.SYSTEM,
                      placement_id=envelope.placement_id, envelope_id=envelope.id)
         notifications.send_completed(session, rt, envelope)
+        # B-LTA completion and archiving run as a job, once the signature is committed.
+        envelope_id = envelope.id
+        after_commit(session, lambda: rt.enqueue("archive_envelope", envelope_id))
 
 
 def _subject(certificate: object) -> str:

@@ -81,4 +81,7 @@ def init_app(app: Flask) -> None:
     from docservice.web import verify
 
     app.register_blueprint(verify.bp)
+    from docservice.web import archive
+
+    app.register_blueprint(archive.bp)
     errors.init_app(app)

@@ -249,7 +249,10 @@ def test_coordinator_student_company_and_school_sign_in_a_real_browser(
     student.goto(_wait_for_link(live, student_email, "/sign/"))
     expect(student.get_by_role("heading", level=1)).to_contain_text(
         "Stagedocumenten van Zoë Vermeulen-D'Hondt")
-    expect(student.get_by_role("heading", level=2)).to_have_count(3 + 2)  # documents, sign, decline
+    # The three documents, then: sign, sign with your own certificate, decline.
+    expect(student.get_by_role("heading", level=2)).to_have_count(3 + 3)
+    expect(student.get_by_role("heading", name="Ondertekenen met je eigen certificaat (eID)")
+           ).to_be_visible()
     assert len(re.findall(r"SHA-256 [0-9a-f]{64}", student.inner_text("main"))) == 3
     assert _images_loaded(student) >= 3
     student.screenshot(path=tmp_path / "student-review-phone.png", full_page=True)

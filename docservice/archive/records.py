@@ -1,0 +1,118 @@
+"""What the archive writes beside each PDF: its manifest, its verification report (JSON, HTML).
+
+Everything is canonical JSON (sorted keys, UTF-8, no spaces), so that the same facts always
+give the same bytes and the same SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from typing import Any
+
+from jinja2 import Environment, select_autoescape
+
+MANIFEST_FORMAT = "docservice-archive-manifest/1"
+REPORT_FORMAT = "docservice-verification-report/1"
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def canonical_json(value: Any) -> bytes:
+    """`value` as canonical JSON bytes."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str).encode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pdf_key(sha256: str) -> str:
+    return f"{sha256[:2]}/{sha256}.pdf"
+
+
+def manifest_key(sha256: str) -> str:
+    return f"{sha256[:2]}/{sha256}.manifest.json"
+
+
+def report_key(sha256: str) -> str:
+    return f"{sha256[:2]}/{sha256}.report.json"
+
+
+def report_html_key(sha256: str) -> str:
+    return f"{sha256[:2]}/{sha256}.report.html"
+
+
+def object_keys(sha256: str) -> tuple[str, str, str, str]:
+    """Every key of one archived document: PDF, manifest, report, readable report."""
+    return pdf_key(sha256), manifest_key(sha256), report_key(sha256), report_html_key(sha256)
+
+
+def sha_of_key(key: str) -> str | None:
+    """The document SHA-256 a key belongs to, or None for a key the archive did not make."""
+    name = key.rsplit("/", 1)[-1]
+    sha = name.split(".", 1)[0]
+    if not _SHA.match(sha) or key != f"{sha[:2]}/{name}":
+        return None
+    if name[64:] not in (".pdf", ".manifest.json", ".report.json", ".report.html"):
+        return None
+    return sha
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day `years` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_HTML = _ENV.from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Verification report {{ r.pdf_sha256[:12] }}</title>
+<style>body{font:14px/1.4 sans-serif;max-width:60em;margin:2em auto}td,th{border:1px solid #999;
+padding:.2em .4em;text-align:left;vertical-align:top}table{border-collapse:collapse}
+.ok{color:#060}.bad{color:#a00}.mono{font-family:monospace;word-break:break-all}</style></head>
+<body>
+<h1>Verification report</h1>
+<p>Document <span class="mono">{{ r.pdf_sha256 }}</span> ({{ r.size }} bytes),
+verified {{ r.verified_at }}:
+<strong class="{{ 'ok' if r.verdict == 'passed' else 'bad' }}">{{ r.verdict }}</strong>,
+PAdES level {{ r.pades_level or "unknown" }}.</p>
+{% if r.problems %}<ul>{% for p in r.problems %}<li class="bad">{{ p }}</li>{% endfor %}</ul>{% endif %}
+<h2>Signatures</h2>
+<table><tr><th>field</th><th>signer</th><th>signing time</th><th>engine</th>
+<th>long-term (AdES LTA)</th></tr>
+{% for s in r.signatures %}<tr><td>{{ s.field_name }}</td><td>{{ s.signer or "" }}</td>
+<td>{{ s.timestamp_time or s.claimed_signing_time or "" }}</td>
+<td>{{ s.engine_indication or "" }}</td>
+<td>{{ s.lta.indication }} {{ s.lta.sub_indication }}</td></tr>{% endfor %}
+</table>
+<h2>Document timestamps</h2>
+<table><tr><th>time</th><th>authority</th><th>certificate valid until</th><th>algorithms</th></tr>
+{% for t in r.document_timestamps %}<tr><td>{{ t.time }}</td><td>{{ t.tsa }}</td>
+<td>{{ t.tsa_expires_at }}</td><td>{{ t.digest_algorithm }}, {{ t.signature_algorithm }}
+{{ t.key_bits }} bits</td></tr>{% endfor %}
+</table>
+<h2>Validation data (DSS)</h2>
+<p>{% if r.dss %}{{ r.dss.certificates }} certificates, {{ r.dss.crls }} CRLs,
+{{ r.dss.ocsps }} OCSP responses{% else %}none{% endif %}</p>
+<h2>Long-term outlook</h2>
+<p>Simulated validation on {{ r.long_term.at }}:
+<strong class="{{ 'ok' if r.long_term.passed else 'bad' }}">{{ 'passes' if r.long_term.passed
+else 'does not pass' }}</strong>{% for s in r.long_term.signatures if not s.passed %};
+{{ s.field_name }}: {{ s.sub_indication }}{% endfor %}.</p>
+<h2>Trust</h2>
+<ul>{% for t in r.trust_roots %}<li>{{ t.subject }} <span class="mono">{{ t.sha256 }}</span></li>
+{% endfor %}</ul>
+<p>Verification engine: {{ r.engine.name }}.</p>
+</body></html>
+""")
+
+
+def render_report_html(report: dict[str, Any]) -> bytes:
+    """A readable rendering of a verification report."""
+    return _HTML.render(r=report).encode()

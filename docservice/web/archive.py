@@ -1,0 +1,137 @@
+"""The auditor's pages: search the archive, read a document's report and trail, download, export.
+
+Read-only: every route is GET except the export, which only reads (and records, like a
+download, that it happened). Auditors, coordinators and admins may use them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request, url_for
+from sqlalchemy import select
+
+from docservice.archive import audit
+from docservice.errors import InvalidInput
+from docservice.models import DocumentKind
+from docservice.models_archive import ArchiveEntry
+from docservice.services import archive
+from docservice.web import db_session, request_actor, runtime
+from docservice.web.auth import current_user, require_role
+
+bp = Blueprint("archive", __name__, url_prefix="/archive")
+READERS = ("auditor", "coordinator")
+
+
+def _actor() -> audit.Actor:
+    user = current_user()
+    return request_actor(user.email if user else "anonymous")
+
+
+def _date(name: str) -> date | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise InvalidInput(name, "give a date as YYYY-MM-DD") from e
+
+
+def _criteria() -> archive.SearchCriteria:
+    return archive.SearchCriteria(
+        student=request.args.get("student", "")[:200],
+        company=request.args.get("company", "")[:200],
+        year=request.args.get("year", "")[:9],
+        kind=request.args.get("kind", "")[:40],
+        signed_from=_date("signed_from"), signed_to=_date("signed_to"),
+        sha256=request.args.get("sha256", "")[:64])
+
+
+@bp.get("/")
+@require_role(*READERS)
+def search() -> Any:
+    session = db_session()
+    criteria = _criteria()
+    try:
+        page = max(int(request.args.get("page", "1") or 1), 1)
+    except ValueError as e:
+        raise InvalidInput("page", "give a page number") from e
+    result = None
+    if not criteria.empty:
+        result = archive.search(session, criteria, limit=50, offset=(page - 1) * 50)
+    years = list(session.scalars(select(ArchiveEntry.academic_year).distinct()
+                                 .order_by(ArchiveEntry.academic_year.desc())))
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
+    prev_url = url_for(".search", page=page - 1, **args) if page > 1 else None
+    next_url = url_for(".search", page=page + 1, **args) if result and result.more else None
+    return render_template("archive/search.html", criteria=criteria, result=result,
+                           years=years, kinds=[k.value for k in DocumentKind], page=page,
+                           prev_url=prev_url, next_url=next_url)
+
+
+@bp.get("/<sha256>")
+@require_role(*READERS)
+def entry(sha256: str) -> Any:
+    session = db_session()
+    found = archive.entry_by_sha(session, sha256)
+    rt = runtime()
+    manifest = json.loads(archive.read_object(rt, found, "manifest"))
+    report = json.loads(archive.read_object(rt, found, "report"))
+    versions = list(session.scalars(archive.entries_query().where(
+        ArchiveEntry.document_id == found.document_id)))
+    return render_template("archive/entry.html", entry=found, manifest=manifest, report=report,
+                           trail=archive.trail_of(session, found.placement_id),
+                           versions=versions)
+
+
+@bp.get("/<sha256>/document.pdf")
+@require_role(*READERS)
+def download(sha256: str) -> Response:
+    data, name = archive.download(db_session(), runtime(), sha256, actor=_actor())
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/<sha256>/report.json")
+@require_role(*READERS)
+def report_json(sha256: str) -> Response:
+    found = archive.entry_by_sha(db_session(), sha256)
+    return Response(archive.read_object(runtime(), found, "report"),
+                    mimetype="application/json")
+
+
+@bp.get("/<sha256>/manifest.json")
+@require_role(*READERS)
+def manifest_json(sha256: str) -> Response:
+    found = archive.entry_by_sha(db_session(), sha256)
+    return Response(archive.read_object(runtime(), found, "manifest"),
+                    mimetype="application/json")
+
+
+@bp.get("/<sha256>/report.html")
+@require_role(*READERS)
+def report_html(sha256: str) -> Response:
+    found = archive.entry_by_sha(db_session(), sha256)
+    response = Response(archive.read_object(runtime(), found, "html"), mimetype="text/html")
+    # The stored rendering has its own inline style: allow that, and nothing else.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+    return response
+
+
+@bp.post("/export")
+@require_role(*READERS)
+def export() -> Response:
+    shas = request.form.getlist("sha256")
+    data = archive.export_package(db_session(), runtime(), shas, actor=_actor())
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="audit-package.zip"'})
+
+
+@bp.errorhandler(archive.ArchiveDamaged)
+def damaged(e: archive.ArchiveDamaged) -> Any:
+    return render_template("error.html", status=500, title="Archive damaged",
+                           message=f"{e}. Run `docservice archive verify --all`."), 500
