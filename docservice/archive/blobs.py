@@ -11,11 +11,66 @@ from pathlib import Path
 from docservice.errors import AlreadyExists, NotFound
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Names of files being written; `docservice archive sweep` removes old ones.
+TEMPORARY_PREFIX = ".tmp-"
 
 
 def sha256_hex(data: bytes) -> str:
     """The SHA-256 of `data`, as 64 lowercase hex digits."""
     return hashlib.sha256(data).hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the names in folder `path` durable (a new file's name lives in its folder)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_folder_durably(folder: Path) -> None:
+    """Create `folder` and its missing parents, each new name made durable."""
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for created in reversed(missing):
+        fsync_dir(created.parent)
+
+
+def write_file_once(path: Path, data: bytes, *, replace: bool = False) -> bool:
+    """Write `data` at `path`, read-only, atomically and durably; never over an existing file
+    unless `replace`. Returns False when a file was there already and was left alone.
+
+    Temporary file, fsync, then link() (which refuses an existing name, so a racing writer
+    simply loses) or rename, then the folder's fsync: a crash leaves the old state or the
+    new one, never half a file.
+    """
+    make_folder_durably(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o444)
+        if replace:
+            os.replace(tmp, path)
+            created = True
+        else:
+            try:
+                os.link(tmp, path)
+                created = True
+            except FileExistsError:
+                created = False
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    fsync_dir(path.parent)
+    return created
 
 
 class FilesystemBlobStore:
@@ -37,22 +92,7 @@ class FilesystemBlobStore:
             if sha256_hex(path.read_bytes()) != digest:
                 raise AlreadyExists(f"blob {digest} exists with other content: store is damaged")
             return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o444)
-            # link() refuses to replace an existing name: a racing writer of the
-            # same content simply loses, and nothing is ever overwritten.
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-        finally:
-            os.unlink(tmp)
+        write_file_once(path, data)
         return digest
 
     def get(self, sha256: str) -> bytes:

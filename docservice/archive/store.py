@@ -16,19 +16,19 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
 
+from docservice.archive.blobs import TEMPORARY_PREFIX, fsync_dir, write_file_once
 from docservice.errors import AlreadyExists, ConfigurationError, DocserviceError, NotFound
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,200}$")
 #: Suffix of the filesystem store's retention records (kept beside the object they protect).
 RETENTION_SUFFIX = ".retention"
-TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = TEMPORARY_PREFIX
 
 
 class RetentionActive(DocserviceError):
@@ -89,14 +89,6 @@ def _end_of(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FilesystemArchiveStore:
     """Objects as read-only files below `root`; retention dates in ``<key>.retention`` files.
 
@@ -115,40 +107,9 @@ class FilesystemArchiveStore:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def _ensure_folder(self, folder: Path) -> None:
-        missing = []
-        current = folder
-        while not current.exists():
-            missing.append(current)
-            current = current.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        for created in reversed(missing):  # make each new folder's name durable
-            _fsync_dir(created.parent)
-
     def _write_new(self, path: Path, data: bytes, *, replace: bool = False) -> bool:
         """Write `data` at `path` atomically; False if a file is there already (not replaced)."""
-        self._ensure_folder(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o444)
-            if replace:
-                os.replace(tmp, path)
-                created = True
-            else:
-                try:
-                    os.link(tmp, path)
-                    created = True
-                except FileExistsError:
-                    created = False
-        finally:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-        _fsync_dir(path.parent)
-        return created
+        return write_file_once(path, data, replace=replace)
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
@@ -192,7 +153,7 @@ class FilesystemArchiveStore:
         except FileNotFoundError as e:
             raise NotFound(f"archive object {key}") from e
         path.with_name(path.name + RETENTION_SUFFIX).unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime]]:
         if not self.root.is_dir():
