@@ -90,12 +90,13 @@ def require_role(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, role: str = "coordinator") -> str:
     # Only paths on this site: never an open redirect to another host.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         if not urlsplit(target).netloc:
             return target
-    return url_for("coordinator.dashboard")
+    # Auditors have no coordinator pages: they start at the archive.
+    return url_for("archive.search") if role == "auditor" else url_for("coordinator.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -116,7 +117,7 @@ def login() -> Any:
     session.permanent = True
     session["user_id"] = user.id
     audit.record(db_session(), "user.login", request_actor(user.email))
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(_safe_next(request.form.get("next"), user.role))
 
 
 @bp.post("/logout")
