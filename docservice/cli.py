@@ -432,6 +432,109 @@ def verify(file: Path, as_json: bool, policy: str) -> None:
 # --- the coordinator's desk (issue 5): deadlines, account listing, API tokens ------------------
 
 
+@main.group("deadlines")
+def deadlines_group() -> None:
+    """Reminders before the contract deadline and the start date; escalation of late ones."""
+
+
+@deadlines_group.command("check")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
+@click.option("--offsets", default=None, metavar="DAYS",
+              help="Days before the deadline and the start date to remind at "
+                   "(default DOCSERVICE_REMINDER_OFFSETS or 14,7,3,1).")
+@click.option("--window", type=click.IntRange(min=0), default=None,
+              help="Days before the start date from which an incomplete placement is at risk "
+                   "(default DOCSERVICE_RISK_WINDOW_DAYS or 14).")
+@click.option("--year", help="Only this academic year, e.g. 2023-2024.")
+@click.option("--rehash", is_flag=True,
+              help="Re-read every stored PDF, even those whose size and time did not change.")
+def deadlines_check(dry_run: bool, offsets: str | None, window: int | None, year: str | None,
+                    rehash: bool) -> None:
+    """Remind whoever is next, escalate at-risk placements, mark those not cleared to start.
+
+    Safe to run as often as you like: a reminder is never sent twice.
+    """
+    from dataclasses import replace as replace_settings
+
+    from docservice.db import commit, rollback
+    from docservice.services.deadlines import check_deadlines
+    from docservice.services.desk import DeskSettings, parse_offsets
+
+    app_settings = current_app.extensions.get("docservice.desk")
+    try:
+        settings = app_settings if isinstance(app_settings, DeskSettings) else \
+            DeskSettings.from_env()
+        if offsets:
+            settings = replace_settings(settings, reminder_offsets=parse_offsets(offsets))
+    except DocserviceError as e:
+        raise click.ClickException(str(e)) from e
+    if window is not None:
+        settings = replace_settings(settings, risk_window_days=window)
+    rt = _runtime()
+    session = rt.db.session()
+    try:
+        if year:
+            get_year(session, year)
+        report = check_deadlines(session, rt, now=datetime.now(timezone.utc), settings=settings,
+                                 actor=CLI_ACTOR, dry_run=dry_run, year=year, rehash=rehash)
+        if dry_run:
+            rollback(session)
+        else:
+            commit(session)
+    except DocserviceError as e:
+        rollback(session)
+        raise click.ClickException(str(e)) from e
+    except BaseException:
+        rollback(session)
+        raise
+    finally:
+        session.close()
+    for line in report.lines():
+        click.echo(line)
+
+
+@users_group.command("list")
+def users_list() -> None:
+    """Print every account: e-mail, role, active or not, live API tokens."""
+    from docservice.services.api_tokens import tokens_of
+
+    with _work() as session:
+        accounts = list(session.scalars(select(User).order_by(User.email)))
+        for user in accounts:
+            live = [t for t in tokens_of(session, user.id) if t.revoked_at is None]
+            click.echo(f"{user.email:<40} {user.role:<12} "
+                       f"{'active' if user.active else 'deactivated':<12} "
+                       f"{len(live)} API token(s)  {user.name}")
+    click.echo(f"{len(accounts)} account(s)")
+
+
+@users_group.command("token")
+@click.argument("email")
+@click.option("--name", default="api", show_default=True,
+              help="What the token is for (shown in `users list`).")
+@click.option("--revoke", is_flag=True, help="Revoke every token of this account instead.")
+def users_token(email: str, name: str, revoke: bool) -> None:
+    """Create an API token for a coordinator (printed once; only its hash is kept)."""
+    from docservice.services import api_tokens
+
+    now = datetime.now(timezone.utc)
+    with _work() as session:
+        if revoke:
+            count = api_tokens.revoke_tokens(session, email, now=now, actor=CLI_ACTOR)
+            message = f"Revoked {count} token(s) of {email}."
+        else:
+            token, secret = api_tokens.create_token(session, email, name=name, now=now,
+                                                    actor=CLI_ACTOR)
+            message = secret
+    click.echo(message)
+    if not revoke:
+        click.echo(f"(token {token.prefix}… for {email}: keep it secret, it is shown only "
+                   "once; use it as 'Authorization: Bearer <token>' on /api/v1)", err=True)
+
+
+# --- archive and audit trail (issue 6) -------------------------------------------------------
+
+
 @main.group("archive")
 def archive_group() -> None:
     """The write-once archive of signed documents (B-LTA PDFs, manifests, reports)."""

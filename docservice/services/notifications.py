@@ -195,3 +195,105 @@ def send_confirmation_needed(session: Session, rt: Runtime, request: SignatureRe
 
 
 # --- the coordinator's desk (issue 5): reminders and escalations ------------------------------
+
+_REMINDER = {
+    "nl": (
+        "Herinnering: stagedocumenten van {student} ondertekenen – {school}",
+        "Beste {name},\n\n"
+        "De stagedocumenten van {student} bij {company} wachten nog op je handtekening als "
+        "{role}:\n{documents}\n\n{dates}\n\n"
+        "Onderteken ze via deze persoonlijke link (niet doorsturen):\n{url}\n\n"
+        "Deze link vervangt die uit eerdere e-mails; hij werkt tot {expires}.\n\n"
+        "Met vriendelijke groeten,\n{coordinator}\n{school}\n",
+    ),
+    "en": (
+        "Reminder: please sign the internship documents of {student} – {school}",
+        "Dear {name},\n\n"
+        "The internship documents of {student} at {company} still wait for your signature as "
+        "{role}:\n{documents}\n\n{dates}\n\n"
+        "Sign them through this personal link (do not forward it):\n{url}\n\n"
+        "This link replaces the one in earlier e-mails; it works until {expires}.\n\n"
+        "Kind regards,\n{coordinator}\n{school}\n",
+    ),
+}
+
+_APPROVAL_REMINDER = (
+    "Herinnering: zegel van de hogeschool nodig voor {student}",
+    "Student en stagebedrijf hebben de stagedocumenten van {student} bij {company} "
+    "ondertekend; ze wachten op de goedkeuring van de hogeschool:\n{documents}\n\n{dates}\n\n"
+    "Keur goed en plaats het zegel (aanmelden vereist):\n{url}\n",
+)
+
+_DUE_LINES = {
+    "nl": {"contract_deadline": "Deadline voor de ondertekende stageovereenkomst: {date} "
+                                "(nog {days} dag(en)).",
+           "start_date": "De stage begint op {date} (nog {days} dag(en)); zonder volledig "
+                         "ondertekende overeenkomst mag de student niet starten."},
+    "en": {"contract_deadline": "Deadline for the signed internship agreement: {date} "
+                                "({days} day(s) left).",
+           "start_date": "The internship starts on {date} ({days} day(s) left); without a fully "
+                         "signed agreement the student may not start."},
+}
+
+
+def send_reminder(session: Session, rt: Runtime, request: SignatureRequest, *, url: str,
+                  expires_at: datetime | None, due: list[tuple[str, object, int]]) -> None:
+    """Remind the signer whose turn it is; the school's turn goes to the coordinator."""
+    values = _envelope_values(request)
+    language = "nl" if request.role == "school" else request.language
+    values["dates"] = "\n".join(
+        _DUE_LINES[language][anchor].format(date=f"{when:%d/%m/%Y}", days=days)
+        for anchor, when, days in due) or ""
+    values["url"] = url
+    values["expires"] = f"{expires_at:%d/%m/%Y %H:%M} UTC" if expires_at else "-"
+    subject, body = _APPROVAL_REMINDER if request.role == "school" else _REMINDER[language]
+    mail.queue(session, rt.mail, mail.Message(
+        to=request.signer_email, subject=subject.format(**values), body=body.format(**values)))
+
+
+_STAGE_NAMES = {"draft": "nog geen envelop", "waiting_student": "wacht op de student",
+                "waiting_company": "wacht op het stagebedrijf",
+                "waiting_school": "wacht op de hogeschool", "declined": "geweigerd",
+                "complete": "volledig ondertekend"}
+
+
+def send_escalation(session: Session, rt: Runtime, *, to: str, at_risk: list[dict[str, object]],
+                    not_cleared: list[dict[str, object]]) -> None:
+    """One digest for a coordinator or docent: placements at risk, and not cleared to start."""
+
+    def line(item: dict[str, object]) -> str:
+        return (f"- {item['student']} ({item['student_number']}), {item['company']}: start "
+                f"{item['start_date']:%d/%m/%Y} ({item['days_to_start']} dag(en)), "
+                f"{_STAGE_NAMES.get(str(item['stage']), item['stage'])}; docent {item['docent']}\n"
+                f"  {rt.settings.base_url}/coordinator/desk/placements/{item['placement_id']}")
+
+    parts = []
+    if not_cleared:
+        parts.append("Mogen NIET starten – de stageovereenkomst is niet volledig ondertekend "
+                     "en de startdatum is bereikt:\n" + "\n".join(line(i) for i in not_cleared))
+    if at_risk:
+        parts.append("In gevaar – de stage begint binnenkort en de stageovereenkomst is nog "
+                     "niet volledig ondertekend:\n" + "\n".join(line(i) for i in at_risk))
+    count = len(at_risk) + len(not_cleared)
+    subject = (f"Mogen niet starten: {len(not_cleared)} stage(s)" if not_cleared
+               else f"Stageovereenkomsten in gevaar: {count}")
+    body = ("Beste,\n\n" + "\n\n".join(parts)
+            + "\n\nVolg ze op in het overzicht van de stagecoördinator.\n")
+    mail.queue(session, rt.mail, mail.Message(to=to, subject=subject, body=body))
+
+
+def send_approval_reminder(session: Session, rt: Runtime, *, to: str,
+                           items: list[dict[str, object]]) -> None:
+    """One list for the coordinator: every envelope that waits for the school's seal."""
+    lines = []
+    for item in items:
+        due = item["due"]
+        dates = "; ".join(
+            f"{'deadline' if anchor == 'contract_deadline' else 'start'} {when:%d/%m/%Y} "
+            f"(nog {days} dag(en))" for anchor, when, days in due)  # type: ignore[attr-defined]
+        lines.append(f"- {item['student']} ({item['student_number']}), {item['company']}: "
+                     f"{dates}\n  {item['url']}")
+    subject = f"Herinnering: {len(items)} stageovereenkomst(en) wachten op het zegel"
+    body = ("Student en stagebedrijf hebben ondertekend; deze stageovereenkomsten wachten op de "
+            "goedkeuring van de hogeschool (aanmelden vereist):\n\n" + "\n".join(lines) + "\n")
+    mail.queue(session, rt.mail, mail.Message(to=to, subject=subject, body=body))

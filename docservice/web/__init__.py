@@ -81,6 +81,10 @@ def init_app(app: Flask) -> None:
     from docservice.web import verify
 
     app.register_blueprint(verify.bp)
+    from docservice.web import api, desk
+
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(api.bp)
     from docservice.web import archive
 
     app.register_blueprint(archive.bp)

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from docservice.errors import ImportRejected, NotFound
-from docservice.models import AcademicYear, Placement
+from docservice.models import Placement
 from docservice.services import documents as documents_service
 from docservice.services import envelopes, links, notifications, own_signatures
 from docservice.services import placements as placements_service
@@ -34,13 +33,9 @@ def _actor() -> Any:
 @bp.get("/")
 @require_role("coordinator")
 def dashboard() -> Any:
-    session = db_session()
-    years = list(session.scalars(select(AcademicYear).order_by(AcademicYear.code.desc())))
-    year = request.args.get("year") or (years[0].code if years else None)
-    query = placements_service.placements_query(
-        year, order_by=(Placement.student_last_name, Placement.student_first_name))
-    return render_template("coordinator/dashboard.html", years=years, year=year,
-                           placements=list(session.scalars(query)))
+    from docservice.web.desk import dashboard_page
+
+    return dashboard_page()
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -1,0 +1,474 @@
+"""Deadlines: remind whoever is next, escalate at-risk placements, mark those not cleared.
+
+`check_deadlines` runs daily (cron, or the job runner) and is idempotent: every reminder has a
+unique key (envelope, signer, anchor date, offset), so running it twice a day — or two runs at
+once — never sends the same reminder twice; the loser of a race fails on the unique key and
+rolls back before any mail leaves (mail goes out only after the commit).
+
+When a run was missed, only the most recent due offset is sent (never a burst of catch-up
+reminders). The desk's other actions on a placement live here too: send a reminder now,
+revoke a link, and cancel and regenerate an envelope.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from docservice.archive import audit
+from docservice.errors import EnvelopeConflict, InvalidInput, NotFound
+from docservice.models import (
+    AccessLink,
+    Document,
+    Envelope,
+    EnvelopeStatus,
+    Placement,
+    RequestStatus,
+    SignatureRequest,
+)
+from docservice.models_desk import Reminder
+from docservice.services import desk, desk_verification, links, notifications
+from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
+
+CONTRACT_DEADLINE = "contract_deadline"
+START_DATE = "start_date"
+
+
+@dataclass(frozen=True)
+class Due:
+    """One date a reminder is about, and the offset that made it due."""
+
+    anchor: str  # contract_deadline or start_date
+    anchor_date: date
+    offset_days: int
+    days_left: int
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """A reminder to the signer whose turn it is (one mail, one key per due date)."""
+
+    placement_id: int
+    envelope_id: int
+    role: str
+    recipient: str
+    student_name: str
+    due: tuple[Due, ...]
+
+    def keys(self) -> list[str]:
+        return [reminder_key(self.envelope_id, self.role, d) for d in self.due]
+
+
+@dataclass(frozen=True)
+class PlannedEscalation:
+    """A placement to put before the coordinator and the docent (at risk, or not cleared)."""
+
+    kind: str  # escalation or not_cleared
+    status: PlacementStatus
+
+    def key(self, role: str) -> str:
+        s = self.status
+        return f"{self.kind}:p{s.placement_id}:{s.start_date.isoformat()}:{role}"
+
+
+@dataclass
+class CheckReport:
+    """What a deadline check did (or, with --dry-run, would do)."""
+
+    today: date
+    dry_run: bool
+    placements: int = 0
+    reminders: list[PlannedReminder] = field(default_factory=list)
+    escalations: list[PlannedEscalation] = field(default_factory=list)
+    not_cleared: list[PlannedEscalation] = field(default_factory=list)
+    already_sent: int = 0
+    mails: int = 0
+    verification: desk_verification.CheckStats = field(
+        default_factory=desk_verification.CheckStats)
+
+    def lines(self) -> list[str]:
+        """The summary a person reads after the run."""
+        verb = "would send" if self.dry_run else "sent"
+        by_role: dict[str, int] = defaultdict(int)
+        for r in self.reminders:
+            by_role[r.role] += 1
+        roles = ", ".join(f"{role} {n}" for role, n in sorted(by_role.items())) or "none"
+        v = self.verification
+        out = [f"Deadline check for {self.today:%d/%m/%Y}"
+               + (" (dry run: nothing sent, nothing recorded)" if self.dry_run else ""),
+               f"  placements checked: {self.placements}",
+               f"  reminders {verb}: {len(self.reminders)} ({roles})",
+               f"  at-risk escalations {verb}: {len(self.escalations)}",
+               f"  not cleared to start, marked: {len(self.not_cleared)}",
+               f"  already sent before (skipped): {self.already_sent}",
+               f"  e-mails {verb}: {self.mails}",
+               f"  PDFs: {v.files_checked} checked, {v.verified} verified now, "
+               f"{v.cached} verdicts cached, {v.files_changed} changed on disk"
+               + (f", {v.skipped} left for later" if v.skipped else "")
+               + f" (engine: {v.engine})"]
+        for r in self.reminders:
+            dues = "; ".join(f"{_anchor_label(d.anchor)} {d.anchor_date:%d/%m/%Y} in "
+                             f"{d.days_left} day(s)" for d in r.due)
+            out.append(f"  reminder -> {r.role} {r.recipient} ({r.student_name}): {dues}")
+        for e in self.escalations + self.not_cleared:
+            s = e.status
+            what = "at risk" if e.kind == "escalation" else "NOT CLEARED TO START"
+            out.append(f"  {what}: {s.student_name} ({s.student_number}), start "
+                       f"{s.start_date:%d/%m/%Y}, {s.state.value} -> {s.coordinator_email}, "
+                       f"{s.docent_email}")
+        return out
+
+
+def _anchor_label(anchor: str) -> str:
+    return "contract deadline" if anchor == CONTRACT_DEADLINE else "start date"
+
+
+def reminder_key(envelope_id: int, role: str, due: Due) -> str:
+    """The unique name of one automatic reminder."""
+    return f"reminder:e{envelope_id}:{role}:{due.anchor}:{due.anchor_date.isoformat()}:" \
+           f"{due.offset_days}"
+
+
+def due_offset(days_left: int, offsets: tuple[int, ...]) -> int | None:
+    """The offset a reminder is due at with `days_left` to go: the smallest one reached."""
+    if days_left <= 0:
+        return None
+    reached = [o for o in offsets if days_left <= o]
+    return min(reached) if reached else None
+
+
+def _due_dates(status: PlacementStatus, offsets: tuple[int, ...]) -> list[Due]:
+    due = []
+    for anchor, when, days in ((CONTRACT_DEADLINE, status.contract_deadline,
+                                status.days_to_deadline),
+                               (START_DATE, status.start_date, status.days_to_start)):
+        offset = due_offset(days, offsets)
+        if offset is not None:
+            due.append(Due(anchor, when, offset, days))
+    return due
+
+
+def check_deadlines(session: Session, runtime: Any, *, now: datetime, settings: DeskSettings,
+                    actor: audit.Actor = audit.SYSTEM, dry_run: bool = False,
+                    year: str | None = None, rehash: bool = False) -> CheckReport:
+    """Remind, escalate and mark as the calendar says; record everything (unless dry_run).
+
+    The caller's unit of work commits; mail leaves after that commit. With `dry_run` the caller
+    rolls back (the verification cache filled on the way is not kept either).
+    """
+    today = desk.today_in_brussels(now)
+    report = CheckReport(today=today, dry_run=dry_run)
+    active = [s for s in desk.load_statuses(session, runtime, DeskFilter(year=year), now=now,
+                                            settings=settings)
+              if s.end_date >= today]
+    # The PDFs decide what is signed: check the stored files and verify what is new first.
+    revisions = desk.current_revisions(session, [s.placement_id for s in active])
+    report.verification = desk_verification.refresh(
+        session, runtime, [r.sha256 for r in revisions], now=now, rehash=rehash)
+    if report.verification.verified or report.verification.files_rehashed:
+        ids = {s.placement_id for s in active}
+        active = [s for s in desk.load_statuses(session, runtime, DeskFilter(year=year),
+                                                now=now, settings=settings)
+                  if s.placement_id in ids]
+    report.placements = len(active)
+    incomplete = [s for s in active if not s.complete]
+    sent = _sent_keys(session, [s.placement_id for s in incomplete])
+
+    for status in incomplete:
+        if (status.envelope_status == EnvelopeStatus.OPEN.value and status.next_role
+                and status.next_email):
+            due = _due_dates(status, settings.reminder_offsets)
+            fresh = tuple(d for d in due if reminder_key(status.envelope_id or 0,
+                                                         status.next_role, d) not in sent)
+            report.already_sent += len(due) - len(fresh)
+            if fresh:
+                report.reminders.append(PlannedReminder(
+                    placement_id=status.placement_id, envelope_id=status.envelope_id or 0,
+                    role=status.next_role, recipient=status.next_email,
+                    student_name=status.student_name, due=fresh))
+        kind = {State.AT_RISK: "escalation", State.NOT_CLEARED: "not_cleared"}.get(status.state)
+        if kind is not None:
+            planned = PlannedEscalation(kind, status)
+            if planned.key("coordinator") in sent:
+                report.already_sent += 1
+            else:
+                (report.escalations if kind == "escalation" else report.not_cleared).append(
+                    planned)
+    if dry_run:
+        report.mails = _count_mails(report)
+        return report
+    requests = _requests_of(session, [r.envelope_id for r in report.reminders])
+    rows: list[dict[str, Any]] = []
+    approvals: dict[str, list[tuple[PlannedReminder, SignatureRequest]]] = defaultdict(list)
+    # Every step below flushes what it adds itself; skipping the automatic flush before each
+    # query saves a third of the round trips on a day with thousands of reminders.
+    with session.no_autoflush:
+        for reminder in report.reminders:
+            request = requests[reminder.envelope_id, reminder.role]
+            if reminder.role == "school":
+                # The coordinator gets one list of what waits for the seal, not a mail each.
+                approvals[request.signer_email].append((reminder, request))
+            else:
+                _send_reminder(session, runtime, reminder, request, now=now, actor=actor)
+                report.mails += 1
+            rows += _reminder_rows(reminder, request.signer_email, now=now, actor=actor)
+        for email, items in approvals.items():
+            notifications.send_approval_reminder(session, runtime, to=email, items=[
+                _approval_line(runtime, waiting, request) for waiting, request in items])
+            for waiting, _request in items:
+                _audit_reminder(session, waiting, email, actor=actor)
+            report.mails += 1
+    # One insert for all: a second run racing this one fails here on the unique key, and its
+    # transaction rolls back before any of its mail is sent.
+    _insert_reminders(session, rows)
+    report.mails += _send_escalations(session, runtime, report.escalations + report.not_cleared,
+                                      now=now, actor=actor)
+    return report
+
+
+def _count_mails(report: CheckReport) -> int:
+    recipients = set()
+    for e in report.escalations + report.not_cleared:
+        recipients.add(e.status.coordinator_email)
+        recipients.add(e.status.docent_email)
+    signers = [r for r in report.reminders if r.role != "school"]
+    approvers = {r.recipient for r in report.reminders if r.role == "school"}
+    return len(signers) + len(approvers) + len(recipients)
+
+
+def _sent_keys(session: Session, placement_ids: list[int]) -> set[str]:
+    keys: set[str] = set()
+    for i in range(0, len(placement_ids), 500):
+        keys.update(session.scalars(select(Reminder.key).where(
+            Reminder.placement_id.in_(placement_ids[i:i + 500]))))
+    return keys
+
+
+def _requests_of(session: Session, envelope_ids: list[int]
+                 ) -> dict[tuple[int, str], SignatureRequest]:
+    """The signature requests of these envelopes, with what a reminder mail needs, in bulk."""
+    found: dict[tuple[int, str], SignatureRequest] = {}
+    envelope = selectinload(SignatureRequest.envelope)
+    for i in range(0, len(envelope_ids), 500):
+        for request in session.scalars(
+                select(SignatureRequest)
+                .where(SignatureRequest.envelope_id.in_(envelope_ids[i:i + 500]))
+                .options(envelope.selectinload(Envelope.placement)
+                         .selectinload(Placement.academic_year),
+                         envelope.selectinload(Envelope.documents)
+                         .selectinload(Document.revisions))):
+            found[request.envelope_id, request.role] = request
+    return found
+
+
+def _sign_url(session: Session, runtime: Any, request: SignatureRequest, *, now: datetime,
+              actor: audit.Actor) -> tuple[str, datetime | None]:
+    """A working link for `request`'s signer; a new one, as only hashes of links are kept."""
+    from docservice.services.envelopes import SIGN, link_expiry
+
+    placement = request.envelope.placement
+    if request.role == "school":
+        return f"{runtime.settings.base_url}/coordinator/placements/{placement.id}", None
+    link, token = links.issue_link(
+        session, placement, purpose=SIGN, now=now, actor=actor,
+        valid_for=link_expiry(placement.academic_year, now,
+                              runtime.settings.sign_link_min_days) - now,
+        signature_request_id=request.id)
+    return f"{runtime.settings.base_url}/sign/{token}", link.expires_at
+
+
+def _send_reminder(session: Session, runtime: Any, planned: PlannedReminder,
+                   request: SignatureRequest, *, now: datetime, actor: audit.Actor) -> None:
+    url, expires = _sign_url(session, runtime, request, now=now, actor=actor)
+    notifications.send_reminder(session, runtime, request, url=url, expires_at=expires,
+                                due=[(d.anchor, d.anchor_date, d.days_left) for d in planned.due])
+    _audit_reminder(session, planned, request.signer_email, actor=actor)
+
+
+def _audit_reminder(session: Session, planned: PlannedReminder, email: str, *,
+                    actor: audit.Actor) -> None:
+    audit.record(session, "reminder.sent", actor, placement_id=planned.placement_id,
+                 envelope_id=planned.envelope_id, role=planned.role, email=email,
+                 due=[{"anchor": d.anchor, "date": d.anchor_date.isoformat(),
+                       "offset_days": d.offset_days} for d in planned.due])
+
+
+def _approval_line(runtime: Any, planned: PlannedReminder, request: SignatureRequest
+                   ) -> dict[str, object]:
+    placement = request.envelope.placement
+    return {"student": planned.student_name, "student_number": placement.student_number,
+            "company": placement.company_name,
+            "url": f"{runtime.settings.base_url}/coordinator/desk/placements/{placement.id}",
+            "due": [(d.anchor, d.anchor_date, d.days_left) for d in planned.due]}
+
+
+def _reminder_rows(planned: PlannedReminder, email: str, *, now: datetime,
+                   actor: audit.Actor) -> list[dict[str, Any]]:
+    return [{"key": reminder_key(planned.envelope_id, planned.role, d),
+             "placement_id": planned.placement_id, "envelope_id": planned.envelope_id,
+             "kind": "reminder", "role": planned.role, "recipient": email, "anchor": d.anchor,
+             "anchor_date": d.anchor_date, "offset_days": d.offset_days, "sent_at": now,
+             "actor": actor.name} for d in planned.due]
+
+
+def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(rows), 1000):
+        session.execute(insert(Reminder), rows[i:i + 1000])
+
+
+def _send_escalations(session: Session, runtime: Any, planned: list[PlannedEscalation], *,
+                      now: datetime, actor: audit.Actor) -> int:
+    """Record each escalation; one digest per recipient (coordinator, each docent)."""
+    digests: dict[str, list[PlannedEscalation]] = defaultdict(list)
+    listed: set[tuple[str, int]] = set()
+    for item in planned:
+        s = item.status
+        for role, email in (("coordinator", s.coordinator_email), ("docent", s.docent_email)):
+            session.add(Reminder(
+                key=item.key(role), placement_id=s.placement_id, envelope_id=s.envelope_id,
+                kind=item.kind, role=role, recipient=email, anchor=START_DATE,
+                anchor_date=s.start_date, offset_days=s.days_to_start, sent_at=now,
+                actor=actor.name))
+            if (email, s.placement_id) not in listed:
+                listed.add((email, s.placement_id))
+                digests[email].append(item)
+        session.flush()
+        action = "escalation.sent" if item.kind == "escalation" else "placement.not_cleared"
+        audit.record(session, action, actor, placement_id=s.placement_id,
+                     envelope_id=s.envelope_id, state=s.state.value, stage=s.stage.value,
+                     start_date=s.start_date.isoformat(),
+                     recipients=[s.coordinator_email, s.docent_email])
+    for email, items in digests.items():
+        notifications.send_escalation(
+            session, runtime, to=email,
+            at_risk=[_digest_line(i.status) for i in items if i.kind == "escalation"],
+            not_cleared=[_digest_line(i.status) for i in items if i.kind == "not_cleared"])
+    return len(digests)
+
+
+def _digest_line(status: PlacementStatus) -> dict[str, Any]:
+    return {"placement_id": status.placement_id, "student": status.student_name,
+            "student_number": status.student_number, "company": status.company_name,
+            "start_date": status.start_date, "days_to_start": status.days_to_start,
+            "stage": status.stage.value, "next_role": status.next_role,
+            "docent": status.docent_name}
+
+
+# --- the coordinator's actions on one placement -----------------------------------------------
+
+
+def remind_now(session: Session, runtime: Any, placement: Placement, *, now: datetime,
+               actor: audit.Actor) -> SignatureRequest:
+    """Remind the signer whose turn it is, now, with a fresh link (the old one stops working)."""
+    envelope = placement.envelope
+    request = envelope.next_request if envelope is not None else None
+    if envelope is None or envelope.status != EnvelopeStatus.OPEN.value or request is None:
+        raise EnvelopeConflict("nobody's turn to sign: no reminder sent")
+    url, expires = _sign_url(session, runtime, request, now=now, actor=actor)
+    year = placement.academic_year
+    today = desk.today_in_brussels(now)
+    due = [(CONTRACT_DEADLINE, year.contract_deadline, (year.contract_deadline - today).days),
+           (START_DATE, placement.start_date, (placement.start_date - today).days)]
+    notifications.send_reminder(session, runtime, request, url=url, expires_at=expires,
+                                due=[d for d in due if d[2] >= 0])
+    session.add(Reminder(
+        key=f"manual:e{envelope.id}:{request.role}:{now.isoformat()}",
+        placement_id=placement.id, envelope_id=envelope.id, kind="manual", role=request.role,
+        recipient=request.signer_email, sent_at=now, actor=actor.name))
+    session.flush()
+    audit.record(session, "reminder.sent", actor, placement_id=placement.id,
+                 envelope_id=envelope.id, role=request.role, email=request.signer_email,
+                 manual=True)
+    return request
+
+
+LINK_KINDS = ("student", "company", "personal")
+
+
+def revoke_link(session: Session, placement: Placement, kind: str, *, now: datetime,
+                actor: audit.Actor) -> int:
+    """Stop the live links of a signer (student, company) or the student's personal link."""
+    if kind not in LINK_KINDS:
+        raise NotFound("link")
+    query = select(AccessLink).where(AccessLink.placement_id == placement.id,
+                                     AccessLink.revoked_at.is_(None))
+    if kind == "personal":
+        query = query.where(AccessLink.purpose == links.STUDENT)
+    else:
+        envelope = placement.envelope
+        if envelope is None:
+            raise EnvelopeConflict("no envelope: there is no signing link to revoke")
+        query = query.where(AccessLink.signature_request_id == envelope.request_for(kind).id)
+    revoked = list(session.scalars(query))
+    for link in revoked:
+        link.revoke(now)
+    session.flush()
+    audit.record(session, "link.revoked", actor, placement_id=placement.id, link=kind,
+                 link_ids=[link.id for link in revoked])
+    return len(revoked)
+
+
+def cancel_and_regenerate(session: Session, runtime: Any, placement: Placement, *, reason: str,
+                          now: datetime, actor: audit.Actor) -> Envelope:
+    """Supersede the envelope (kept, never deleted), make the documents again, invite anew.
+
+    For placement data that was wrong: the old envelope is cancelled and its documents marked
+    superseded; nobody can sign them any more. A completed envelope is a signed contract and is
+    not replaced this way.
+    """
+    from docservice.documents.generate import generate_document
+    from docservice.services import documents as documents_service
+    from docservice.services import envelopes
+
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput("reason", "say why the envelope is replaced (it goes in the history)")
+    old = placement.envelope
+    if old is None:
+        raise EnvelopeConflict("there is no envelope to replace")
+    if old.status == EnvelopeStatus.COMPLETED.value:
+        raise EnvelopeConflict("a completed envelope is a signed agreement: it is not replaced")
+    old.status = EnvelopeStatus.CANCELLED.value
+    old.cancelled_at = now
+    for request in old.requests:
+        if request.status in (RequestStatus.WAITING.value, RequestStatus.PENDING.value):
+            request.status = RequestStatus.CANCELLED.value
+    ids = [r.id for r in old.requests]
+    for link in session.scalars(select(AccessLink).where(
+            AccessLink.signature_request_id.in_(ids), AccessLink.revoked_at.is_(None))):
+        link.revoke(now)
+    for document in placement.current_documents():
+        document.superseded_at = now
+    session.flush()
+    session.expire(placement, ["documents", "envelopes"])
+    rt = runtime
+    jobs = documents_service.plan_generation([placement], rt.settings.templates_path)
+    for job in jobs:
+        made = generate_document(job.template, job.context, rt.converter,
+                                 reference=job.reference, pdfa=rt.settings.pdfa)
+        rt.blobs.put(made.docx)  # write-once blobs first: a rollback leaves only orphans
+        rt.blobs.put(made.pdf)
+        documents_service._store(session, job.placement_id, made, actor)
+    session.expire(placement, ["documents", "envelopes"])
+    new = envelopes.open_envelope(session, rt, placement, now=now, actor=actor)
+    audit.record(session, "envelope.superseded", actor, placement_id=placement.id,
+                 envelope_id=old.id, superseded_by=new.id, reason=reason)
+    return new
+
+
+def reminders_of(session: Session, placement_id: int) -> list[Reminder]:
+    """Every reminder, escalation and mark recorded for a placement, oldest first."""
+    return list(session.scalars(select(Reminder).where(Reminder.placement_id == placement_id)
+                                .order_by(Reminder.sent_at, Reminder.id)))
+
+
+def placement_or_404(session: Session, placement_id: int) -> Placement:
+    placement = session.get(Placement, placement_id)
+    if placement is None:
+        raise NotFound("placement")
+    return placement

@@ -1,0 +1,698 @@
+"""The coordinator's desk: one status per placement, from the envelope and from the PDFs.
+
+A placement's *stage* says how far signing got: draft (no envelope), waiting for the student,
+the company or the school, complete, or declined. "Signed" there is what verifying the stored
+PDFs says (`desk_verification`), not only the signature_requests table; where the two disagree
+the status carries the disagreement so the desk can say so loudly. While a PDF has no verdict
+yet, the table's word is used and the document counts as not verified.
+
+Its *state* adds the calendar, for placements that are not complete:
+not cleared to start (start date reached) > at risk (start date within the warning window) >
+overdue (past the contract deadline) > the stage.
+
+Everything is computed for many placements at once with a handful of aggregate queries, so
+that the dashboard stays fast for a whole cohort.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, case, func, or_, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
+
+from docservice.documents.catalogue import SIGNER_ROLES
+from docservice.errors import ConfigurationError
+from docservice.models import (
+    AcademicYear,
+    AuditEvent,
+    Document,
+    DocumentKind,
+    Envelope,
+    EnvelopeStatus,
+    Placement,
+    RequestStatus,
+    Revision,
+    SignatureRequest,
+    UTCDateTime,
+)
+from docservice.models_desk import StoredFileCheck, VerificationCache
+from docservice.services.desk_verification import (
+    MISSING,
+    PdfVerdict,
+    current_engine,
+    found_hashes,
+    verdicts_for,
+)
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+class State(str, enum.Enum):
+    """Where a placement stands, as the coordinator reads it."""
+
+    DRAFT = "draft"
+    WAITING_STUDENT = "waiting_student"
+    WAITING_COMPANY = "waiting_company"
+    WAITING_SCHOOL = "waiting_school"
+    COMPLETE = "complete"
+    DECLINED = "declined"
+    OVERDUE = "overdue"
+    AT_RISK = "at_risk"
+    NOT_CLEARED = "not_cleared"
+
+
+STAGES = (State.DRAFT, State.WAITING_STUDENT, State.WAITING_COMPANY, State.WAITING_SCHOOL,
+          State.COMPLETE, State.DECLINED)
+WAITING = {"student": State.WAITING_STUDENT, "company": State.WAITING_COMPANY,
+           "school": State.WAITING_SCHOOL}
+
+
+def _offsets(text: str, name: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(v) for v in text.replace(" ", "").split(",") if v},
+                              reverse=True))
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be whole numbers of days, e.g. 14,7,3,1") from e
+    if not values or any(v <= 0 for v in values):
+        raise ConfigurationError(f"{name} must be positive numbers of days, e.g. 14,7,3,1")
+    return values
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The desk's knobs: when to remind, when a placement is at risk, page size."""
+
+    reminder_offsets: tuple[int, ...] = (14, 7, 3, 1)  # days before deadline and start date
+    risk_window_days: int = 14  # start date this close and incomplete: at risk
+    page_size: int = 50
+    verify_budget_seconds: float = 5.0  # per dashboard request, for PDFs not verified yet
+    status_cache_seconds: float = 60.0  # at most this stale, for changes the trail misses
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DeskSettings:
+        """DOCSERVICE_REMINDER_OFFSETS (e.g. "14,7,3,1") and DOCSERVICE_RISK_WINDOW_DAYS."""
+        env = os.environ if env is None else env
+        settings = cls()
+        offsets = env.get("DOCSERVICE_REMINDER_OFFSETS")
+        if offsets:
+            settings = replace(settings, reminder_offsets=_offsets(
+                offsets, "DOCSERVICE_REMINDER_OFFSETS"))
+        window = env.get("DOCSERVICE_RISK_WINDOW_DAYS")
+        if window:
+            try:
+                days = int(window)
+            except ValueError as e:
+                raise ConfigurationError("DOCSERVICE_RISK_WINDOW_DAYS must be a whole number "
+                                         "of days") from e
+            if days < 0:
+                raise ConfigurationError("DOCSERVICE_RISK_WINDOW_DAYS must not be negative")
+            settings = replace(settings, risk_window_days=days)
+        return settings
+
+
+def parse_offsets(text: str) -> tuple[int, ...]:
+    """"14,7,3,1" as (14, 7, 3, 1); ConfigurationError if it is not that."""
+    return _offsets(text, "offsets")
+
+
+def today_in_brussels(now: datetime) -> date:
+    """The calendar day it is at the school at `now`."""
+    return now.astimezone(BRUSSELS).date()
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """The table and the PDF say different things about one signer."""
+
+    role: str
+    table_signed: bool
+    pdf_signed: bool
+
+
+@dataclass(frozen=True)
+class RoleStatus:
+    """One signer of a placement's envelope: what the table says, what the PDFs say."""
+
+    role: str
+    table_signed: bool
+    table_signed_at: datetime | None
+    pdf_signed: bool | None  # None: not every document has been verified yet
+    status: str | None  # the request's status in the table (waiting, pending, signed, ...)
+
+    @property
+    def signed(self) -> bool:
+        """What the desk shows: the PDFs' word once verified, the table's until then."""
+        return self.pdf_signed if self.pdf_signed is not None else self.table_signed
+
+
+@dataclass(frozen=True)
+class PlacementStatus:
+    """Everything the dashboard shows for one placement, computed at one moment."""
+
+    placement_id: int
+    year_code: str
+    student_number: str
+    first_name: str
+    last_name: str
+    student_email: str
+    company_name: str
+    docent_name: str
+    docent_email: str
+    start_date: date
+    end_date: date
+    contract_deadline: date
+    coordinator_email: str
+    language: str
+    envelope_id: int | None
+    envelope_status: str | None
+    decline_reason: str | None
+    stage: State
+    state: State
+    next_role: str | None
+    next_email: str | None
+    roles: tuple[RoleStatus, ...]
+    documents_total: int
+    documents_required: int
+    documents_verified: int
+    documents_changed: int  # stored PDFs that no longer hash to their name
+    days_to_deadline: int
+    days_to_start: int
+    disagreements: tuple[Disagreement, ...]
+
+    @property
+    def student_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def complete(self) -> bool:
+        return self.stage == State.COMPLETE
+
+    @property
+    def verified(self) -> bool:
+        """Every current document has a verdict (or was found changed)."""
+        return self.documents_total > 0 and self.documents_verified == self.documents_total
+
+    @property
+    def loud(self) -> bool:
+        """Table and PDF disagree, or a stored PDF changed: the row must say so loudly."""
+        return bool(self.disagreements) or self.documents_changed > 0
+
+    @property
+    def days_left(self) -> int | None:
+        """Days to the next date that matters while incomplete: the deadline, then the start."""
+        if self.complete:
+            return None
+        return self.days_to_deadline if self.days_to_deadline >= 0 else self.days_to_start
+
+    def role(self, role: str) -> RoleStatus:
+        return next(r for r in self.roles if r.role == role)
+
+    def matches(self, state: str) -> bool:
+        """Whether a filter on `state` shows this placement (its state, or its stage)."""
+        return state in (self.state.value, self.stage.value)
+
+
+@dataclass(frozen=True)
+class DeskFilter:
+    """What the coordinator asked to see."""
+
+    year: str | None = None
+    state: str | None = None
+    company: str | None = None
+    docent: str | None = None
+    query: str | None = None
+    sort: str = "days"  # days, -days, start, name, state
+    placement_ids: tuple[int, ...] | None = None
+
+
+SORTS = ("days", "-days", "start", "name", "state")
+
+
+def placement_state(stage: State, *, today: date, start: date, deadline: date,
+                    risk_window_days: int) -> State:
+    """The stage, or what the calendar makes of it when incomplete."""
+    if stage == State.COMPLETE:
+        return stage
+    if today >= start:
+        return State.NOT_CLEARED
+    if (start - today).days <= risk_window_days:
+        return State.AT_RISK
+    if today > deadline:
+        return State.OVERDUE
+    return stage
+
+
+# --- the queries ------------------------------------------------------------------------------
+
+
+def _placements_select(year: str | None, placement_ids: tuple[int, ...] | None) -> Select[Any]:
+    p, y = Placement.__table__.c, AcademicYear.__table__.c
+    query = (select(p.id, p.student_number, p.student_first_name, p.student_last_name,
+                    p.student_email, p.company_name, p.docent_name, p.docent_email,
+                    p.start_date, p.end_date, p.language, p.nda, p.copyright_waiver,
+                    y.code, y.contract_deadline, y.coordinator_email)
+             .select_from(Placement.__table__.join(AcademicYear.__table__,
+                                                  p.academic_year_id == y.id)))
+    if year:
+        query = query.where(y.code == year)
+    if placement_ids is not None:
+        query = query.where(p.id.in_(placement_ids))
+    return query
+
+
+def _live_envelopes(ids: Any) -> Any:
+    e = Envelope.__table__.c
+    return (select(e.placement_id, func.max(e.id).label("envelope_id"))
+            .where(e.status != EnvelopeStatus.CANCELLED.value, e.placement_id.in_(ids))
+            .group_by(e.placement_id).subquery("live"))
+
+
+def _signed_at(role: str) -> ColumnElement[Any]:
+    r = SignatureRequest.__table__.c
+    return func.max(case((and_(r.role == role, r.status == RequestStatus.SIGNED.value),
+                          r.signed_at)))
+
+
+def _requests_summary(envelope_ids: Any) -> Any:
+    r = SignatureRequest.__table__.c
+    columns: list[Any] = [r.envelope_id]
+    for role in SIGNER_ROLES:
+        columns.append(_signed_at(role).label(f"{role}_signed_at"))
+        columns.append(func.max(case((r.role == role, r.status))).label(f"{role}_status"))
+    columns.append(func.min(case((r.status == RequestStatus.PENDING.value, r.position)))
+                   .label("pending_position"))
+    columns.append(func.max(case((r.status == RequestStatus.PENDING.value, r.signer_email)))
+                   .label("pending_email"))
+    return (select(*columns).where(r.envelope_id.in_(envelope_ids))
+            .group_by(r.envelope_id).subquery("req"))
+
+
+def _documents_summary(ids: Any, engine: str) -> Any:
+    d, rv = Document.__table__.c, Revision.__table__.c
+    fc, vc = StoredFileCheck.__table__.c, VerificationCache.__table__.c
+    # The newest revision of each document, looked up through the (document_id, number) key:
+    # cheaper than grouping every revision of the cohort first.
+    newer = Revision.__table__.alias("newer")
+    newest = (select(func.max(newer.c.number)).where(newer.c.document_id == d.id)
+              .scalar_subquery())
+    current = (Document.__table__
+               .join(Revision.__table__, and_(rv.document_id == d.id, rv.number == newest))
+               .outerjoin(StoredFileCheck.__table__, fc.sha256 == rv.sha256)
+               .outerjoin(VerificationCache.__table__,
+                          and_(vc.sha256 == rv.sha256, vc.engine == engine)))
+    changed = and_(fc.found_sha256.is_not(None), fc.found_sha256 != rv.sha256)
+    columns: list[Any] = [
+        d.placement_id,
+        func.count().label("documents"),
+        func.sum(case((or_(changed, vc.id.is_not(None)), 1), else_=0)).label("verified"),
+        func.sum(case((changed, 1), else_=0)).label("changed"),
+    ]
+    for role in SIGNER_ROLES:
+        ok = getattr(vc, f"{role}_ok")
+        columns.append(func.sum(case((and_(~changed, ok == true()), 1), else_=0))
+                       .label(f"{role}_pdf"))
+    return (select(*columns).select_from(current)
+            .where(d.superseded_at.is_(None), d.placement_id.in_(ids))
+            .group_by(d.placement_id).subquery("docs"))
+
+
+def _compute(session: Session, runtime: Any, year: str | None,
+             placement_ids: tuple[int, ...] | None, *, today: date,
+             settings: DeskSettings) -> list[PlacementStatus]:
+    base = _placements_select(year, placement_ids).subquery("p")
+    ids = select(base.c.id)
+    live = _live_envelopes(ids)
+    e = Envelope.__table__.c
+    req = _requests_summary(select(live.c.envelope_id))
+    docs = _documents_summary(ids, current_engine(runtime))
+    query = (select(base, live.c.envelope_id, e.status.label("envelope_status"),
+                    e.decline_reason, req, docs)
+             .select_from(base
+                          .outerjoin(live, live.c.placement_id == base.c.id)
+                          .outerjoin(Envelope.__table__, e.id == live.c.envelope_id)
+                          .outerjoin(req, req.c.envelope_id == live.c.envelope_id)
+                          .outerjoin(docs, docs.c.placement_id == base.c.id)))
+    utc = UTCDateTime()
+    result = session.execute(query)
+    keys = list(result.keys())
+    # Plain dicts: a row mapping's lookups cost more than the rest of the status together.
+    return [_status(dict(zip(keys, row, strict=True)), today=today, settings=settings, utc=utc)
+            for row in result]
+
+
+# A cohort's statuses are computed with a few aggregate queries over every document, which
+# takes a while for thousands of placements; they are kept per process until the database
+# says something changed (every change to envelopes, signatures and documents leaves an audit
+# event; the desk's own verdicts and file checks carry their time), and at most
+# `DeskSettings.status_cache_seconds` in any case (a change that bypassed the service).
+
+
+@dataclass
+class _Cached:
+    fingerprint: tuple[Any, ...]
+    built: float
+    statuses: list[PlacementStatus]
+    orders: dict[str, list[PlacementStatus]] = field(default_factory=dict)
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], _Cached]] = \
+    weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def invalidate_statuses(runtime: Any) -> None:
+    """Forget the cached statuses (after a change the audit trail does not show)."""
+    with _CACHE_LOCK:
+        _CACHES.pop(runtime, None)
+
+
+def _fingerprint(session: Session) -> tuple[Any, ...]:
+    def biggest(column: Any) -> Any:
+        return select(func.max(column)).scalar_subquery()
+
+    def count(model: Any) -> Any:
+        return select(func.count()).select_from(model).scalar_subquery()
+
+    values = session.execute(select(
+        biggest(AuditEvent.id), biggest(Revision.id), biggest(Envelope.id),
+        biggest(Placement.id), count(Placement), biggest(VerificationCache.verified_at),
+        count(VerificationCache), biggest(StoredFileCheck.checked_at), count(StoredFileCheck),
+    )).one()
+    years = session.execute(select(AcademicYear.id, AcademicYear.code,
+                                   AcademicYear.contract_deadline,
+                                   AcademicYear.coordinator_email)).all()
+    return (*(str(v) for v in values), *(tuple(y) for y in years))
+
+
+def _year_statuses(session: Session, runtime: Any, year: str | None, *, today: date,
+                   settings: DeskSettings) -> _Cached:
+    key = (year, today, settings.risk_window_days, current_engine(runtime))
+    fingerprint = _fingerprint(session)
+    now = time.monotonic()
+    with _CACHE_LOCK:
+        entry = _CACHES.setdefault(runtime, {}).get(key)
+    if (entry is not None and entry.fingerprint == fingerprint
+            and now - entry.built <= settings.status_cache_seconds):
+        return entry
+    entry = _Cached(fingerprint, now, _compute(session, runtime, year, None, today=today,
+                                                settings=settings))
+    if settings.status_cache_seconds > 0:
+        with _CACHE_LOCK:
+            _CACHES.setdefault(runtime, {})[key] = entry
+    return entry
+
+
+def _matches(status: PlacementStatus, flt: DeskFilter) -> bool:
+    if flt.company and flt.company.casefold() not in status.company_name.casefold():
+        return False
+    if flt.docent and flt.docent.strip().casefold() not in (
+            status.docent_email.casefold(), status.docent_name.casefold()):
+        return False
+    if flt.query:
+        haystack = f"{status.first_name} {status.last_name} {status.student_number}".casefold()
+        if not all(word in haystack for word in flt.query.casefold().split()):
+            return False
+    return not flt.state or status.matches(flt.state)
+
+
+def load_statuses(session: Session, runtime: Any, flt: DeskFilter, *, now: datetime,
+                  settings: DeskSettings) -> list[PlacementStatus]:
+    """The status of every placement the filter selects, sorted as it asks."""
+    today = today_in_brussels(now)
+    if flt.placement_ids is not None:
+        found = _compute(session, runtime, flt.year, flt.placement_ids, today=today,
+                         settings=settings)
+        return sort_statuses([s for s in found if _matches(s, flt)], flt.sort)
+    entry = _year_statuses(session, runtime, flt.year, today=today, settings=settings)
+    ordered = entry.orders.get(flt.sort)
+    if ordered is None:
+        ordered = entry.orders[flt.sort] = sort_statuses(entry.statuses, flt.sort)
+    if not (flt.company or flt.docent or flt.query or flt.state):
+        return list(ordered)
+    return [s for s in ordered if _matches(s, flt)]
+
+
+def _as_datetime(value: Any, utc: UTCDateTime) -> datetime | None:
+    # Aggregates lose the column type: SQLite hands back text, PostgreSQL a datetime.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return utc.process_result_value(value, None)
+
+
+def _status(row: Any, *, today: date, settings: DeskSettings,
+            utc: UTCDateTime) -> PlacementStatus:
+    documents = int(row["documents"] or 0)
+    verified = int(row["verified"] or 0)
+    changed = int(row["changed"] or 0)
+    envelope_status = row["envelope_status"]
+    roles = []
+    disagreements = []
+    for role in SIGNER_ROLES:
+        table_status = row[f"{role}_status"]
+        table_signed = table_status == RequestStatus.SIGNED.value
+        pdf_signed: bool | None = None
+        if documents and verified == documents:
+            pdf_signed = int(row[f"{role}_pdf"] or 0) == documents
+        status = RoleStatus(role=role, table_signed=table_signed,
+                            table_signed_at=_as_datetime(row[f"{role}_signed_at"], utc),
+                            pdf_signed=pdf_signed, status=table_status)
+        roles.append(status)
+        if envelope_status is not None and pdf_signed is not None and pdf_signed != table_signed:
+            disagreements.append(Disagreement(role, table_signed, pdf_signed))
+    if envelope_status is None:
+        stage = State.DRAFT
+    elif envelope_status == EnvelopeStatus.DECLINED.value:
+        stage = State.DECLINED
+    else:
+        waiting = next((r.role for r in roles if not r.signed), None)
+        stage = WAITING[waiting] if waiting else State.COMPLETE
+    next_role = next_email = None
+    if row["pending_position"] is not None:
+        next_role = SIGNER_ROLES[int(row["pending_position"]) - 1]
+        next_email = row["pending_email"]
+    start, deadline = row["start_date"], row["contract_deadline"]
+    state = placement_state(stage, today=today, start=start, deadline=deadline,
+                            risk_window_days=settings.risk_window_days)
+    required = 1 + bool(row["nda"]) + bool(row["copyright_waiver"])
+    return PlacementStatus(
+        placement_id=row["id"], year_code=row["code"], student_number=row["student_number"],
+        first_name=row["student_first_name"], last_name=row["student_last_name"],
+        student_email=row["student_email"], company_name=row["company_name"],
+        docent_name=row["docent_name"], docent_email=row["docent_email"],
+        start_date=start, end_date=row["end_date"], contract_deadline=deadline,
+        coordinator_email=row["coordinator_email"], language=row["language"],
+        envelope_id=row["envelope_id"], envelope_status=envelope_status,
+        decline_reason=row["decline_reason"], stage=stage, state=state,
+        next_role=next_role, next_email=next_email, roles=tuple(roles),
+        documents_total=documents, documents_required=required,
+        documents_verified=verified, documents_changed=changed,
+        days_to_deadline=(deadline - today).days, days_to_start=(start - today).days,
+        disagreements=tuple(disagreements),
+    )
+
+
+_STATE_ORDER = {s: i for i, s in enumerate(
+    (State.NOT_CLEARED, State.AT_RISK, State.OVERDUE, State.DECLINED, State.DRAFT,
+     State.WAITING_STUDENT, State.WAITING_COMPANY, State.WAITING_SCHOOL, State.COMPLETE))}
+
+
+def sort_statuses(statuses: list[PlacementStatus], sort: str) -> list[PlacementStatus]:
+    """Sorted for the dashboard: by days left (complete last), start date, name or state."""
+    def name(s: PlacementStatus) -> tuple[str, str, str]:
+        return (s.last_name.casefold(), s.first_name.casefold(), s.student_number)
+
+    if sort == "name":
+        return sorted(statuses, key=name)
+    if sort == "start":
+        return sorted(statuses, key=lambda s: (s.start_date, name(s)))
+    if sort == "state":
+        return sorted(statuses, key=lambda s: (_STATE_ORDER[s.state], name(s)))
+    big = 10**6
+    if sort == "-days":
+        return sorted(statuses, key=lambda s: (-(s.days_left if s.days_left is not None
+                                                 else -big), name(s)))
+    return sorted(statuses, key=lambda s: (s.days_left if s.days_left is not None else big,
+                                           name(s)))
+
+
+def count_states(statuses: Sequence[PlacementStatus]) -> dict[str, int]:
+    """How many placements are in each state (the dashboard's summary line)."""
+    counts = {s.value: 0 for s in State}
+    for status in statuses:
+        counts[status.state.value] += 1
+    return counts
+
+
+def placement_status(session: Session, runtime: Any, placement_id: int, *, now: datetime,
+                     settings: DeskSettings) -> PlacementStatus | None:
+    """The status of one placement."""
+    found = load_statuses(session, runtime, DeskFilter(placement_ids=(placement_id,)),
+                          now=now, settings=settings)
+    return found[0] if found else None
+
+
+# --- details for the rows on screen -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignatureLine:
+    """One signer on one document, as the desk shows it."""
+
+    role: str
+    table_signed: bool
+    table_signed_at: datetime | None
+    pdf_signed: bool | None
+    pdf_time: str | None
+    signer_name: str | None
+    reasons: tuple[str, ...]
+
+    @property
+    def signed(self) -> bool:
+        return self.pdf_signed if self.pdf_signed is not None else self.table_signed
+
+    @property
+    def disagrees(self) -> bool:
+        return self.pdf_signed is not None and self.pdf_signed != self.table_signed
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """One current document of a placement: its PDF's verdict and who signed it when."""
+
+    document_id: int
+    kind: str
+    reference: str
+    sha256: str
+    found_sha256: str | None
+    verdict: PdfVerdict | None
+    signatures: tuple[SignatureLine, ...]
+
+    @property
+    def title_key(self) -> str:
+        return f"doc.{self.kind}"
+
+    @property
+    def changed(self) -> bool:
+        """The stored file no longer hashes to the name it was stored under."""
+        return self.found_sha256 is not None and self.found_sha256 != self.sha256
+
+    @property
+    def missing(self) -> bool:
+        return self.found_sha256 == MISSING
+
+    @property
+    def verified(self) -> bool:
+        return self.changed or self.verdict is not None
+
+
+@dataclass
+class Details:
+    """Documents and signature lines of the placements on screen, by placement id."""
+
+    documents: dict[int, list[DocumentLine]] = field(default_factory=dict)
+
+    def of(self, placement_id: int) -> list[DocumentLine]:
+        return self.documents.get(placement_id, [])
+
+
+def current_revisions(session: Session, placement_ids: Sequence[int]) -> list[Any]:
+    """(placement_id, document_id, kind, reference, revision sha256) of current documents."""
+    if not placement_ids:
+        return []
+    d, rv = Document.__table__.c, Revision.__table__.c
+    latest = (select(rv.document_id, func.max(rv.number).label("number"))
+              .where(rv.document_id.in_(select(d.id).where(d.placement_id.in_(placement_ids))))
+              .group_by(rv.document_id).subquery())
+    order = {k.value: i for i, k in enumerate(DocumentKind)}
+    rows = list(session.execute(
+        select(d.placement_id, d.id, d.kind, d.reference, rv.sha256)
+        .join(latest, latest.c.document_id == d.id)
+        .join(Revision.__table__, and_(rv.document_id == d.id, rv.number == latest.c.number))
+        .where(d.superseded_at.is_(None), d.placement_id.in_(placement_ids))))
+    return sorted(rows, key=lambda r: (r.placement_id, order.get(r.kind, 99), r.id))
+
+
+def load_details(session: Session, runtime: Any,
+                 statuses: Sequence[PlacementStatus]) -> Details:
+    """Per-document verdicts and signature lines for `statuses` (the rows on screen)."""
+    by_id = {s.placement_id: s for s in statuses}
+    rows = current_revisions(session, list(by_id))
+    shas = [r.sha256 for r in rows]
+    found = found_hashes(session, shas)
+    verdicts = verdicts_for(session, runtime, [f for f in found.values() if f != MISSING]
+                            + shas)
+    details = Details()
+    for row in rows:
+        status = by_id[row.placement_id]
+        found_sha = found.get(row.sha256)
+        changed = found_sha is not None and found_sha != row.sha256
+        verdict = verdicts.get(found_sha if found_sha is not None and changed
+                               and found_sha != MISSING else row.sha256)
+        if changed and found_sha == MISSING:
+            verdict = None
+        lines = []
+        for role_status in status.roles:
+            role = role_status.role
+            pdf_signed: bool | None = None
+            reasons: tuple[str, ...] = ()
+            pdf_time = signer = None
+            if changed:
+                pdf_signed = False
+            elif verdict is not None:
+                pdf_signed = verdict.role_ok(role)
+                reasons = verdict.reasons_for(role)
+                sig = next((s for s in verdict.signatures if s.role == role), None)
+                if sig is not None:
+                    pdf_time, signer = sig.time, sig.signer_name
+            if changed and verdict is not None:
+                reasons = verdict.reasons_for(role)
+            lines.append(SignatureLine(
+                role=role, table_signed=role_status.table_signed,
+                table_signed_at=role_status.table_signed_at, pdf_signed=pdf_signed,
+                pdf_time=pdf_time, signer_name=signer, reasons=reasons))
+        details.documents.setdefault(row.placement_id, []).append(DocumentLine(
+            document_id=row.id, kind=row.kind, reference=row.reference, sha256=row.sha256,
+            found_sha256=found_sha, verdict=verdict, signatures=tuple(lines)))
+    return details
+
+
+def document_line(session: Session, runtime: Any, document: Document) -> DocumentLine:
+    """One document's stored-file check and verdict, without the table's side (any document)."""
+    sha = document.current_revision.sha256
+    found = found_hashes(session, [sha]).get(sha)
+    changed = found is not None and found != sha
+    key = found if found is not None and changed and found != MISSING else sha
+    verdict = None if found == MISSING else verdicts_for(session, runtime, [key]).get(key)
+    return DocumentLine(document_id=document.id, kind=document.kind,
+                        reference=document.reference, sha256=sha, found_sha256=found,
+                        verdict=verdict, signatures=())
+
+
+def distinct_docents(session: Session, year: str | None) -> list[tuple[str, str]]:
+    """(name, e-mail) of the docents with placements in `year`, for the filter."""
+    p, y = Placement.__table__.c, AcademicYear.__table__.c
+    query = (select(p.docent_name, p.docent_email).distinct()
+             .select_from(Placement.__table__.join(AcademicYear.__table__,
+                                                  p.academic_year_id == y.id))
+             .order_by(p.docent_name))
+    if year:
+        query = query.where(y.code == year)
+    return [(name, email) for name, email in session.execute(query)]
+
+
+def year_codes(session: Session) -> list[str]:
+    """Academic years, newest first."""
+    return list(session.scalars(select(AcademicYear.code).order_by(AcademicYear.code.desc())))

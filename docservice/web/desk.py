@@ -1,0 +1,365 @@
+"""The coordinator's desk: the cohort at a glance, a placement's status, history and actions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from docservice.archive import audit
+from docservice.errors import NotFound
+from docservice.models import AccessLink, AuditEvent, Document, EnvelopeStatus
+from docservice.services import deadlines, desk, desk_verification, links
+from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
+from docservice.services.placements import spreadsheet_safe
+from docservice.web import db_session, i18n, request_actor, runtime
+from docservice.web.auth import _safe_next, current_user, require_role
+
+bp = Blueprint("desk", __name__, url_prefix="/coordinator/desk")
+log = logging.getLogger(__name__)
+
+ACTORS = ("coordinator",)  # admins pass every role check
+READERS = ("coordinator", "auditor")
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app = state.app
+    app.extensions.setdefault("docservice.desk", DeskSettings.from_env())
+    i18n.init_app(app)
+    app.after_request(_record_link_opened)
+
+
+def desk_settings() -> DeskSettings:
+    """The desk's settings (reminder offsets, warning window, page size)."""
+    return current_app.extensions["docservice.desk"]  # type: ignore[no-any-return]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor() -> audit.Actor:
+    user = current_user()
+    return request_actor(user.email if user else "anonymous")
+
+
+def _can_act() -> bool:
+    user = current_user()
+    return user is not None and user.role in ("coordinator", "admin")
+
+
+def _texts() -> dict[str, Any]:
+    language = i18n.current_language()
+
+    def t(key: str, **values: Any) -> str:
+        return i18n.translate(language, key, **values)
+
+    return {"t": t, "lang": language}
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+
+def _filter() -> tuple[DeskFilter, int]:
+    args = request.args
+    years = desk.year_codes(db_session())
+    year = args.get("year")
+    if year is None or (year and year not in years):
+        year = years[0] if years else None
+    state = args.get("state") or None
+    if state is not None and state not in {s.value for s in State}:
+        state = None
+    sort = args.get("sort") or "days"
+    if sort not in desk.SORTS:
+        sort = "days"
+    try:
+        page = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page = 1
+    flt = DeskFilter(year=year or None, state=state,
+                     company=(args.get("company") or "").strip()[:200] or None,
+                     docent=(args.get("docent") or "").strip()[:254] or None,
+                     query=(args.get("q") or "").strip()[:200] or None, sort=sort)
+    return flt, page
+
+
+def _filter_args(flt: DeskFilter) -> dict[str, str]:
+    values = {"year": flt.year, "state": flt.state, "company": flt.company,
+              "docent": flt.docent, "q": flt.query,
+              "sort": flt.sort if flt.sort != "days" else None}
+    return {k: v for k, v in values.items() if v}
+
+
+def _statuses(flt: DeskFilter) -> tuple[list[PlacementStatus], dict[str, int]]:
+    everything = desk.load_statuses(db_session(), runtime(), replace(flt, state=None),
+                                    now=_now(), settings=desk_settings())
+    counts = desk.count_states(everything)
+    shown = [s for s in everything if s.matches(flt.state)] if flt.state else everything
+    return shown, counts
+
+
+def _fresh(flt: DeskFilter, rows: list[PlacementStatus]) -> list[PlacementStatus]:
+    """Check the stored PDFs of the rows on screen; re-read their status if a verdict changed."""
+    session, rt = db_session(), runtime()
+    shas = [r.sha256 for r in desk.current_revisions(session, [s.placement_id for s in rows])]
+    stats = desk_verification.refresh(session, rt, shas, now=_now(),
+                                      budget_seconds=desk_settings().verify_budget_seconds)
+    if not (stats.verified or stats.files_rehashed):
+        return rows
+    again = {s.placement_id: s for s in desk.load_statuses(
+        session, rt, DeskFilter(placement_ids=tuple(s.placement_id for s in rows)),
+        now=_now(), settings=desk_settings())}
+    return [again.get(s.placement_id, s) for s in rows]
+
+
+def dashboard_page() -> Any:
+    """The cohort: one row per placement with its state, who is next and the days left."""
+    flt, page = _filter()
+    statuses, counts = _statuses(flt)
+    size = desk_settings().page_size
+    pages = max(1, math.ceil(len(statuses) / size))
+    page = min(page, pages)
+    rows = _fresh(flt, statuses[(page - 1) * size: page * size])
+    session = db_session()
+    return render_template(
+        "coordinator/dashboard.html", rows=rows, details=desk.load_details(session, runtime(),
+                                                                           rows),
+        total=len(statuses), counts=counts, page=page, pages=pages, flt=flt,
+        args=_filter_args(flt), years=desk.year_codes(session),
+        docents=desk.distinct_docents(session, flt.year), states=list(State),
+        sorts=desk.SORTS, engine=desk_verification.current_engine(runtime()),
+        today=desk.today_in_brussels(_now()), **_texts())
+
+
+@bp.get("/print")
+@require_role(*ACTORS)
+def print_view() -> Any:
+    """Every row the filters select, on one page laid out for paper."""
+    flt, _ = _filter()
+    statuses, counts = _statuses(flt)
+    rows = _fresh(flt, statuses)
+    return render_template("coordinator/desk_print.html", rows=rows,
+                           details=desk.load_details(db_session(), runtime(), rows),
+                           flt=flt, counts=counts, now=_now(), **_texts())
+
+
+EXPORT_COLUMNS = (
+    "academic_year", "student_number", "student_last_name", "student_first_name", "company",
+    "docent", "start_date", "contract_deadline", "state", "stage", "next_signer",
+    "days_to_deadline", "days_to_start", "student_signed", "company_signed", "school_signed",
+    "documents", "documents_verified", "table_and_pdf_disagree",
+)
+
+
+def export_rows_csv(statuses: list[PlacementStatus], language: str) -> str:
+    """The dashboard's rows as CSV: Belgian dates, every cell safe from formula injection."""
+    def tr(key: str) -> str:
+        return i18n.translate(language, key)
+
+    def signed(status: PlacementStatus, role: str) -> str:
+        r = status.role(role)
+        if not r.signed:
+            return ""
+        when = i18n.be_datetime(r.table_signed_at) if r.table_signed_at else ""
+        return when or tr("msg.signed_on").format(when="").strip()
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";" if language == "nl" else ",")
+    writer.writerow(EXPORT_COLUMNS)
+    for s in statuses:
+        disagreement = "; ".join(
+            tr("msg.disagree_table_yes" if d.table_signed else "msg.disagree_table_no")
+            .format(role=tr(f"role.{d.role}")) for d in s.disagreements)
+        if s.documents_changed:
+            disagreement = "; ".join(x for x in (disagreement, tr("msg.changed")) if x)
+        values = [
+            s.year_code, s.student_number, s.last_name, s.first_name, s.company_name,
+            s.docent_name, i18n.be_date(s.start_date), i18n.be_date(s.contract_deadline),
+            tr(f"state.{s.state.value}"), tr(f"state.{s.stage.value}"),
+            tr(f"role.{s.next_role}") if s.next_role else "",
+            s.days_to_deadline, s.days_to_start, signed(s, "student"), signed(s, "company"),
+            signed(s, "school"), s.documents_total, s.documents_verified, disagreement,
+        ]
+        # Numbers stay numbers (a negative count is no formula); text is made safe.
+        writer.writerow([v if isinstance(v, int) else spreadsheet_safe(v) for v in values])
+    return out.getvalue()
+
+
+@bp.get("/export.csv")
+@require_role(*ACTORS)
+def export_csv() -> Response:
+    """The dashboard's current view (all pages) as CSV."""
+    flt, _ = _filter()
+    statuses, _counts = _statuses(flt)
+    language = i18n.current_language()
+    body = "\ufeff" + export_rows_csv(statuses, language)  # the BOM makes Excel read UTF-8
+    name = f"stageovereenkomsten-{flt.year or 'alle'}.csv"
+    return Response(body, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Any:
+    """Switch the desk's language (Dutch or English) and go back."""
+    from flask import session
+
+    if code not in i18n.LANGUAGES:
+        abort(404)
+    session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+# --- one placement ----------------------------------------------------------------------------
+
+
+def _status_or_404(placement_id: int) -> PlacementStatus:
+    status = desk.placement_status(db_session(), runtime(), placement_id, now=_now(),
+                                   settings=desk_settings())
+    if status is None:
+        raise NotFound("placement")
+    return status
+
+
+@bp.get("/placements/<int:placement_id>")
+@require_role(*READERS)
+def placement(placement_id: int) -> Any:
+    """A placement's status, documents as their PDFs say, signers, reminders and history."""
+    session = db_session()
+    status = _status_or_404(placement_id)
+    [status] = _fresh(DeskFilter(), [status])
+    record = deadlines.placement_or_404(session, placement_id)
+    history = list(session.scalars(select(AuditEvent).where(
+        AuditEvent.placement_id == placement_id).order_by(AuditEvent.id)))
+    live_links = list(session.scalars(select(AccessLink).where(
+        AccessLink.placement_id == placement_id, AccessLink.revoked_at.is_(None),
+        AccessLink.expires_at > _now())))
+    live_for = {link.signature_request.role if link.signature_request else "personal"
+                for link in live_links}
+    older = [e for e in record.envelopes if e.status == EnvelopeStatus.CANCELLED.value]
+    return render_template(
+        "coordinator/desk_placement.html", status=status, placement=record,
+        envelope=record.envelope, older=older,
+        details=desk.load_details(session, runtime(), [status]).of(placement_id),
+        history=history, reminders=deadlines.reminders_of(session, placement_id),
+        live_for=live_for, can_act=_can_act(),
+        full_report="verify.document_report" in current_app.view_functions,
+        engine=desk_verification.current_engine(runtime()), **_texts())
+
+
+@bp.get("/placements/<int:placement_id>/documents/<int:document_id>/verification")
+@require_role(*READERS)
+def verification(placement_id: int, document_id: int) -> Any:
+    """What verifying a document's stored PDF says, signature by signature (HTML or JSON)."""
+    session = db_session()
+    document = session.get(Document, document_id)
+    if document is None or document.placement_id != placement_id:
+        raise NotFound("document")
+    status = _status_or_404(placement_id)
+    desk_verification.refresh(session, runtime(), [document.current_revision.sha256],
+                              now=_now())
+    lines = [d for d in desk.load_details(session, runtime(), [status]).of(placement_id)
+             if d.document_id == document_id]
+    # A superseded document is not on the desk any more, but its verdict can still be read.
+    line = lines[0] if lines else desk.document_line(session, runtime(), document)
+    if request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json":
+        return _verification_json(document, line)
+    return render_template("coordinator/desk_verification.html", status=status,
+                           document=document, line=line, **_texts())
+
+
+def _verification_json(document: Document, line: desk.DocumentLine | None) -> Any:
+    verdict = line.verdict if line else None
+    return {
+        "document": document.reference, "kind": document.kind,
+        "sha256": document.current_revision.sha256,
+        "stored_file_sha256": line.found_sha256 if line else None,
+        "stored_file_changed": bool(line and line.changed),
+        "engine": verdict.engine if verdict else None,
+        "indication": verdict.indication if verdict else None,
+        "reasons": list(verdict.reasons) if verdict else [],
+        "signatures": [s.to_json() for s in verdict.signatures] if verdict else [],
+        "report": verdict.report if verdict else None,
+    }
+
+
+@bp.post("/placements/<int:placement_id>/remind")
+@require_role(*ACTORS)
+def remind(placement_id: int) -> Any:
+    """Send the signer whose turn it is a reminder now, with a fresh link."""
+    session = db_session()
+    record = deadlines.placement_or_404(session, placement_id)
+    signer = deadlines.remind_now(session, runtime(), record, now=_now(), actor=_actor())
+    flash(_texts()["t"]("msg.reminder_sent", email=signer.signer_email))
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+@bp.post("/placements/<int:placement_id>/links/<kind>/revoke")
+@require_role(*ACTORS)
+def revoke(placement_id: int, kind: str) -> Any:
+    """Stop a signer's link (or the student's personal link) from working."""
+    session = db_session()
+    record = deadlines.placement_or_404(session, placement_id)
+    count = deadlines.revoke_link(session, record, kind, now=_now(), actor=_actor())
+    t = _texts()["t"]
+    flash(t("msg.link_revoked", role=t(f"role.{kind}") if kind != "personal" else kind,
+            n=count))
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+@bp.post("/placements/<int:placement_id>/envelope/regenerate")
+@require_role(*ACTORS)
+def regenerate(placement_id: int) -> Any:
+    """Supersede the envelope (kept), make the documents again and invite the student anew."""
+    session = db_session()
+    record = deadlines.placement_or_404(session, placement_id)
+    deadlines.cancel_and_regenerate(session, runtime(), record,
+                                    reason=request.form.get("reason", ""), now=_now(),
+                                    actor=_actor())
+    flash(_texts()["t"]("msg.regenerated"))
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+# --- "opened" in the history ------------------------------------------------------------------
+
+
+def _record_link_opened(response: Response) -> Response:
+    """Put "link opened" (with address and browser) in the trail when a signer views a link."""
+    if (request.method != "GET" or response.status_code != 200
+            or request.endpoint not in ("sign.review", "student.home")):
+        return response
+    token = (request.view_args or {}).get("token")
+    if not isinstance(token, str):
+        return response
+    try:
+        session = db_session()
+        link = session.scalars(select(AccessLink).where(
+            AccessLink.token_hash == links.hash_token(token))).first()
+        if link is None:
+            return response
+        who = "student"
+        if link.signature_request is not None:
+            who = f"{link.signature_request.role}:{link.signature_request.signer_email}"
+        audit.record(session, "link.opened", request_actor(who), placement_id=link.placement_id,
+                     purpose=link.purpose, link_id=link.id)
+    except Exception:  # noqa: BLE001 - the page was served; a missing trail entry is logged
+        log.exception("could not record that link was opened")
+    return response
+

@@ -1,0 +1,329 @@
+"""The coordinator's pages in Dutch (default) or English, and dates in Belgian form.
+
+A dict of strings per language: small enough to read, and a missing key shows up as the
+key itself (and fails the test that walks every key), never as an empty cell.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, request, session
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+LANGUAGES = ("nl", "en")
+DEFAULT = "nl"
+
+STRINGS: dict[str, dict[str, str]] = {
+    "nl": {
+        "title.dashboard": "Stageovereenkomsten",
+        "title.placement": "Plaatsing",
+        "title.verification": "Verificatierapport",
+        "title.print": "Overzicht stageovereenkomsten",
+        "lang.switch": "English",
+        "filter.year": "Academiejaar",
+        "filter.state": "Status",
+        "filter.company": "Bedrijf",
+        "filter.docent": "Docent",
+        "filter.query": "Zoek naam of studentennummer",
+        "filter.sort": "Sorteer",
+        "filter.all": "alle",
+        "filter.apply": "Toon",
+        "filter.reset": "Wis filters",
+        "sort.days": "dagen over (dringendste eerst)",
+        "sort.-days": "dagen over (minst dringend eerst)",
+        "sort.start": "startdatum",
+        "sort.name": "naam",
+        "sort.state": "status",
+        "action.export": "Exporteer deze lijst (CSV)",
+        "action.export_import": "Exporteer gegevens (importformaat)",
+        "action.print": "Afdrukken",
+        "action.import": "Importeer plaatsingen (CSV)",
+        "action.generate": "Genereer ontbrekende documenten",
+        "action.open_envelopes": "Open enveloppen voor alle klaarstaande plaatsingen",
+        "action.remind": "Stuur nu een herinnering",
+        "action.revoke": "Trek link in",
+        "action.resend": "Stuur nieuwe link",
+        "action.approve": "Goedkeuren en zegel van de hogeschool plaatsen",
+        "action.change_signatory": "Wijzig ondertekenaar bedrijf",
+        "action.regenerate": "Envelop annuleren en opnieuw genereren",
+        "action.regenerate_help": "Gebruik dit als de gegevens van de plaatsing fout waren. "
+                                  "De huidige envelop blijft bewaard als vervangen; de "
+                                  "documenten worden opnieuw gemaakt en de student wordt "
+                                  "opnieuw uitgenodigd.",
+        "action.reason": "Reden",
+        "action.details": "Documenten en studentenlink",
+        "action.report": "verificatierapport",
+        "action.full_report": "volledig rapport van de verificatiemotor",
+        "action.back": "Terug naar het overzicht",
+        "col.student": "Student",
+        "col.number": "Nummer",
+        "col.company": "Bedrijf",
+        "col.docent": "Docent",
+        "col.start": "Start",
+        "col.state": "Status",
+        "col.next": "Volgende",
+        "col.deadline_days": "Dagen tot deadline",
+        "col.start_days": "Dagen tot start",
+        "col.signatures": "Handtekeningen (volgens de PDF)",
+        "col.time": "Tijd",
+        "col.event": "Gebeurtenis",
+        "col.actor": "Door",
+        "col.ip": "IP-adres",
+        "col.user_agent": "Browser",
+        "col.detail": "Details",
+        "col.signer": "Ondertekenaar",
+        "col.table": "Tabel",
+        "col.pdf": "PDF",
+        "col.reasons": "Redenen",
+        "state.draft": "ontwerp",
+        "state.waiting_student": "wacht op student",
+        "state.waiting_company": "wacht op bedrijf",
+        "state.waiting_school": "wacht op hogeschool",
+        "state.complete": "volledig ondertekend",
+        "state.declined": "geweigerd",
+        "state.overdue": "te laat (deadline voorbij)",
+        "state.at_risk": "in gevaar (start nadert)",
+        "state.not_cleared": "mag niet starten",
+        "role.student": "student",
+        "role.company": "bedrijf",
+        "role.school": "hogeschool",
+        "role.coordinator": "coördinator",
+        "role.docent": "docent",
+        "doc.stageovereenkomst": "Stageovereenkomst",
+        "doc.geheimhoudingsverklaring": "Geheimhoudingsverklaring",
+        "doc.afstand-auteursrecht": "Afstand van auteursrecht",
+        "msg.count": "{n} plaatsing(en)",
+        "msg.none": "Geen plaatsingen voor deze filters.",
+        "msg.no_documents": "nog geen documenten",
+        "msg.not_verified": "PDF nog niet geverifieerd",
+        "msg.disagree": "TABEL EN PDF SPREKEN ELKAAR TEGEN",
+        "msg.disagree_table_yes": "{role}: de tabel zegt ondertekend, de PDF niet",
+        "msg.disagree_table_no": "{role}: de PDF is ondertekend, de tabel zegt van niet",
+        "msg.changed": "OPGESLAGEN PDF GEWIJZIGD: het bestand komt niet meer overeen met zijn "
+                       "SHA-256 – niet ondertekend",
+        "msg.missing": "OPGESLAGEN PDF ONTBREEKT",
+        "msg.signed_on": "ondertekend {when}",
+        "msg.not_signed": "niet ondertekend",
+        "msg.engine": "Geverifieerd met {engine}.",
+        "msg.engine_interim": "Geverifieerd met de voorlopige controle (check_signatures): de "
+                              "strengere verificatiemotor is nog niet beschikbaar.",
+        "msg.page": "Pagina {page} van {pages}",
+        "msg.previous": "vorige",
+        "msg.next": "volgende",
+        "msg.days": "{n} d",
+        "msg.printed": "Afgedrukt op {when}",
+        "msg.no_history": "Nog geen gebeurtenissen.",
+        "msg.reminder_sent": "Herinnering verstuurd naar {email}.",
+        "msg.nobody_next": "Er is niemand aan de beurt: geen herinnering verstuurd.",
+        "msg.link_revoked": "De link van {role} werkt niet meer ({n} ingetrokken).",
+        "msg.regenerated": "De envelop is vervangen; nieuwe documenten gemaakt en de student "
+                           "is opnieuw uitgenodigd.",
+        "msg.superseded": "vervangen",
+        "msg.reminders": "Herinneringen",
+        "msg.no_reminders": "Nog geen herinneringen verstuurd.",
+        "msg.deadline": "Deadline stageovereenkomst",
+        "msg.period": "Stageperiode",
+        "msg.envelope": "Envelop",
+        "msg.envelopes_old": "Vorige enveloppen",
+        "section.status": "Status",
+        "section.documents": "Documenten en handtekeningen",
+        "section.signers": "Ondertekenaars",
+        "section.history": "Geschiedenis",
+        "section.actions": "Acties",
+        "event.placement.imported": "plaatsing geïmporteerd",
+        "event.document.generated": "document gegenereerd",
+        "event.document.downloaded": "document gedownload",
+        "event.envelope.opened": "envelop geopend",
+        "event.envelope.completed": "envelop volledig ondertekend",
+        "event.envelope.superseded": "envelop geannuleerd en vervangen",
+        "event.link.issued": "link aangemaakt",
+        "event.link.revoked": "link ingetrokken",
+        "event.link.opened": "link geopend",
+        "event.signer.invited": "uitnodiging verstuurd",
+        "event.signer.signed": "ondertekend",
+        "event.signer.declined": "geweigerd",
+        "event.signer.link_resent": "nieuwe link verstuurd",
+        "event.signer.changed": "ondertekenaar gewijzigd",
+        "event.reminder.sent": "herinnering verstuurd",
+        "event.escalation.sent": "escalatie verstuurd",
+        "event.placement.not_cleared": "gemarkeerd: mag niet starten",
+    },
+    "en": {
+        "title.dashboard": "Internship agreements",
+        "title.placement": "Placement",
+        "title.verification": "Verification report",
+        "title.print": "Internship agreements overview",
+        "lang.switch": "Nederlands",
+        "filter.year": "Academic year",
+        "filter.state": "State",
+        "filter.company": "Company",
+        "filter.docent": "Docent",
+        "filter.query": "Search name or student number",
+        "filter.sort": "Sort",
+        "filter.all": "all",
+        "filter.apply": "Show",
+        "filter.reset": "Clear filters",
+        "sort.days": "days left (most urgent first)",
+        "sort.-days": "days left (least urgent first)",
+        "sort.start": "start date",
+        "sort.name": "name",
+        "sort.state": "state",
+        "action.export": "Export this list (CSV)",
+        "action.export_import": "Export data (import format)",
+        "action.print": "Print",
+        "action.import": "Import placements (CSV)",
+        "action.generate": "Generate missing documents",
+        "action.open_envelopes": "Open envelopes for every ready placement",
+        "action.remind": "Send a reminder now",
+        "action.revoke": "Revoke link",
+        "action.resend": "Send a new link",
+        "action.approve": "Approve and apply the school's seal",
+        "action.change_signatory": "Change the company signatory",
+        "action.regenerate": "Cancel and regenerate the envelope",
+        "action.regenerate_help": "Use this when the placement's data was wrong. The current "
+                                  "envelope is kept, marked superseded; the documents are made "
+                                  "again and the student is invited again.",
+        "action.reason": "Reason",
+        "action.details": "Documents and student link",
+        "action.report": "verification report",
+        "action.full_report": "the verification engine's full report",
+        "action.back": "Back to the overview",
+        "col.student": "Student",
+        "col.number": "Number",
+        "col.company": "Company",
+        "col.docent": "Docent",
+        "col.start": "Start",
+        "col.state": "State",
+        "col.next": "Next",
+        "col.deadline_days": "Days to deadline",
+        "col.start_days": "Days to start",
+        "col.signatures": "Signatures (as the PDF says)",
+        "col.time": "Time",
+        "col.event": "Event",
+        "col.actor": "By",
+        "col.ip": "IP address",
+        "col.user_agent": "Browser",
+        "col.detail": "Details",
+        "col.signer": "Signer",
+        "col.table": "Table",
+        "col.pdf": "PDF",
+        "col.reasons": "Reasons",
+        "state.draft": "draft",
+        "state.waiting_student": "waiting for student",
+        "state.waiting_company": "waiting for company",
+        "state.waiting_school": "waiting for school",
+        "state.complete": "complete",
+        "state.declined": "declined",
+        "state.overdue": "overdue (past the deadline)",
+        "state.at_risk": "at risk (start is near)",
+        "state.not_cleared": "not cleared to start",
+        "role.student": "student",
+        "role.company": "company",
+        "role.school": "school",
+        "role.coordinator": "coordinator",
+        "role.docent": "docent",
+        "doc.stageovereenkomst": "Internship agreement",
+        "doc.geheimhoudingsverklaring": "Non-disclosure agreement",
+        "doc.afstand-auteursrecht": "Copyright waiver",
+        "msg.count": "{n} placement(s)",
+        "msg.none": "No placements for these filters.",
+        "msg.no_documents": "no documents yet",
+        "msg.not_verified": "PDF not verified yet",
+        "msg.disagree": "TABLE AND PDF DISAGREE",
+        "msg.disagree_table_yes": "{role}: the table says signed, the PDF does not",
+        "msg.disagree_table_no": "{role}: the PDF is signed, the table says not",
+        "msg.changed": "STORED PDF CHANGED: the file no longer matches its SHA-256 – not signed",
+        "msg.missing": "STORED PDF MISSING",
+        "msg.signed_on": "signed {when}",
+        "msg.not_signed": "not signed",
+        "msg.engine": "Verified with {engine}.",
+        "msg.engine_interim": "Verified with the interim check (check_signatures): the stricter "
+                              "verification engine is not available yet.",
+        "msg.page": "Page {page} of {pages}",
+        "msg.previous": "previous",
+        "msg.next": "next",
+        "msg.days": "{n} d",
+        "msg.printed": "Printed on {when}",
+        "msg.no_history": "No events yet.",
+        "msg.reminder_sent": "Reminder sent to {email}.",
+        "msg.nobody_next": "Nobody's turn: no reminder sent.",
+        "msg.link_revoked": "The {role}'s link no longer works ({n} revoked).",
+        "msg.regenerated": "The envelope was superseded; new documents were made and the "
+                           "student was invited again.",
+        "msg.superseded": "superseded",
+        "msg.reminders": "Reminders",
+        "msg.no_reminders": "No reminders sent yet.",
+        "msg.deadline": "Contract deadline",
+        "msg.period": "Internship period",
+        "msg.envelope": "Envelope",
+        "msg.envelopes_old": "Earlier envelopes",
+        "section.status": "Status",
+        "section.documents": "Documents and signatures",
+        "section.signers": "Signers",
+        "section.history": "History",
+        "section.actions": "Actions",
+        "event.placement.imported": "placement imported",
+        "event.document.generated": "document generated",
+        "event.document.downloaded": "document downloaded",
+        "event.envelope.opened": "envelope opened",
+        "event.envelope.completed": "envelope completed",
+        "event.envelope.superseded": "envelope cancelled and superseded",
+        "event.link.issued": "link issued",
+        "event.link.revoked": "link revoked",
+        "event.link.opened": "link opened",
+        "event.signer.invited": "invitation sent",
+        "event.signer.signed": "signed",
+        "event.signer.declined": "declined",
+        "event.signer.link_resent": "new link sent",
+        "event.signer.changed": "signatory changed",
+        "event.reminder.sent": "reminder sent",
+        "event.escalation.sent": "escalation sent",
+        "event.placement.not_cleared": "marked: not cleared to start",
+    },
+}
+
+
+def current_language() -> str:
+    """The language of this request: ?lang=, else the session's choice, else Dutch."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["lang"] = asked
+        return asked
+    chosen = session.get("lang")
+    return chosen if chosen in LANGUAGES else DEFAULT
+
+
+def translate(language: str, key: str, **values: Any) -> str:
+    """The text for `key` in `language` (Dutch if that language lacks it; else the key)."""
+    text = STRINGS.get(language, {}).get(key) or STRINGS[DEFAULT].get(key) or key
+    return text.format(**values) if values else text
+
+
+def be_date(value: date | datetime | None) -> str:
+    """15/12/2023: how Belgians write a date."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(BRUSSELS).date()
+    return f"{value:%d/%m/%Y}"
+
+
+def be_datetime(value: datetime | str | None) -> str:
+    """15/12/2023 14:05, in Brussels time."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return f"{value.astimezone(BRUSSELS):%d/%m/%Y %H:%M}"
+
+
+def init_app(app: Flask) -> None:
+    """Make `t(...)`, `lang` and the Belgian date filters available in templates."""
+    if app.extensions.get("docservice.i18n"):
+        return
+    app.extensions["docservice.i18n"] = True
+    app.add_template_filter(be_date, "be_date")
+    app.add_template_filter(be_datetime, "be_datetime")
