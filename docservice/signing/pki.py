@@ -6,7 +6,7 @@ A development PKI folder (``<checkout>/signatures/dev``, ignored by git) holds::
     root-ca.pem            docservice Dev Root CA (self-signed, 20 years): the trust root
     root-ca.key.pem        its private key (PKCS#8 PEM, mode 0600)
     root-ca.crl            CRL of the root (DER): covers signer CA, TSA and seal
-    signer-ca.pem          docservice Dev Signer CA (10 years): issues one-shot signer certificates
+    signer-ca.pem          docservice Dev Signer CA (20 years): issues one-shot signer certificates
     signer-ca.key.pem      its private key (mode 0600), kept parsed in memory by `Pki.load`
     signer-ca.crl          CRL of the signer CA (DER): covers one-shot certificates
     tsa.pem                timestamp authority (RSA-2048, 5 years, critical EKU timeStamping)
@@ -200,8 +200,10 @@ def init_dev_pki(
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([*base, x509.NameAttribute(NameOID.COMMON_NAME, SIGNER_CA_NAME)])
+    # The signer CA must outlive the archive's retention (10 years after an internship):
+    # pyhanko cannot validate the past across an expired intermediate CA.
     signer_ca = _ca_certificate(ca_name, ca_key, root_name, root_key, now=now,
-                                years=10, path_length=0, crl_url=DEV_CRL_BASE_URL + ROOT_CRL)
+                                years=20, path_length=0, crl_url=DEV_CRL_BASE_URL + ROOT_CRL)
 
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     tsa = (
@@ -401,7 +403,7 @@ private (mode 0600).
 | file | what |
 | --- | --- |
 | `{ROOT_CERT}`, `{ROOT_KEY}` | {ROOT_NAME}: the one trust root (20 years); trust it in a PDF reader to see dev signatures as trusted |
-| `{SIGNER_CA_CERT}`, `{SIGNER_CA_KEY}` | {SIGNER_CA_NAME}: issues the one-shot certificates of students and companies (10 years) |
+| `{SIGNER_CA_CERT}`, `{SIGNER_CA_KEY}` | {SIGNER_CA_NAME}: issues the one-shot certificates of students and companies (20 years) |
 | `{TSA_CERT}`, `{TSA_KEY}` | {TSA_NAME}: the in-process RFC 3161 timestamp authority (RSA, 5 years) |
 | `{SEAL_CERT}`, `{SEAL_KEY}` | {organisation} – organisatiezegel: the school's seal (5 years) |
 | `{SEAL_P12}`, `{SEAL_P12_PASSWORD}` | the seal as PKCS#12 and its random password |

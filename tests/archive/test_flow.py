@@ -132,12 +132,6 @@ def _envelope_id(runtime, placement_id: int) -> int:
         return session.get(Placement, placement_id).envelope.id
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The development PKI's signer CA is valid 10 years (docservice/signing/pki.py) and "
-    "pyhanko 0.38 does not apply past validation across an expired intermediate CA "
-    "(CERTIFICATE_CHAIN_GENERAL_FAILURE): one-shot signatures simulated exactly ten years "
-    "ahead fail. The school's seal (issued by the root) passes. Fix: a signer CA that "
-    "outlives the retention period."))
 def test_lta_simulated_ten_years_ahead(runtime, year, database_url):
     if not database_url.startswith("sqlite"):
         pytest.skip("does not depend on the database")
