@@ -94,7 +94,7 @@ def test_certificate_profiles(pki_dir: Path) -> None:
     assert root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "docservice Dev Root CA"
     assert ca.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "docservice Dev Signer CA"
     assert ca.issuer == root.subject
-    for certificate, years in ((root, 20), (ca, 10), (tsa, 5), (seal, 5)):
+    for certificate, years in ((root, 20), (ca, 20), (tsa, 5), (seal, 5)):
         lifetime = certificate.not_valid_after_utc - now
         assert timedelta(days=365 * years - 2) < lifetime < timedelta(days=365 * years + 6)
 
