@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
 from typing import Protocol
 
@@ -29,10 +29,16 @@ class Message:
     subject: str
     body: str
 
-    def to_email(self, sender: str) -> EmailMessage:
+    def check(self) -> None:
+        """Refuse header injection and more than one recipient (cheap: no message is built)."""
         for header in (self.to, self.subject):
             if "\n" in header or "\r" in header:
                 raise ValueError("line break in a mail header")
+        if len(getaddresses([self.to])) != 1:
+            raise ValueError("a message goes to exactly one recipient")
+
+    def to_email(self, sender: str) -> EmailMessage:
+        self.check()
         email = EmailMessage()
         email["From"] = sender
         email["To"] = self.to
@@ -98,7 +104,7 @@ def make_sender(settings: MailSettings, outbox: Path) -> Sender:
 
 def queue(session: Session, sender: Sender, message: Message) -> None:
     """Send `message` once the session's transaction has committed."""
-    message.to_email("check@localhost")  # refuse header injection now, inside the transaction
+    message.check()  # refuse header injection now, inside the transaction
 
     def send() -> None:
         try:
