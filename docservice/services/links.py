@@ -59,3 +59,9 @@ def resolve_link(session: Session, token: str, *, purpose: str, now: datetime) -
         raise LinkExpired(link.expires_at)
     link.last_used_at = now
     return link
+
+
+def record_opened(session: Session, link: AccessLink, actor: audit.Actor) -> None:
+    """Put "link opened" in the placement's trail (who, from which address and browser)."""
+    audit.record(session, "link.opened", actor, placement_id=link.placement_id,
+                 purpose=link.purpose, link_id=link.id)

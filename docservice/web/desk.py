@@ -26,7 +26,7 @@ from sqlalchemy import select
 from docservice.archive import audit
 from docservice.errors import NotFound
 from docservice.models import AccessLink, AuditEvent, Document, EnvelopeStatus
-from docservice.services import deadlines, desk, desk_verification, links
+from docservice.services import deadlines, desk, desk_verification
 from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
 from docservice.services.placements import spreadsheet_safe
 from docservice.web import db_session, i18n, request_actor, runtime
@@ -44,7 +44,6 @@ def _setup(state: Any) -> None:
     app = state.app
     app.extensions.setdefault("docservice.desk", DeskSettings.from_env())
     i18n.init_app(app)
-    app.after_request(_record_link_opened)
 
 
 def desk_settings() -> DeskSettings:
@@ -335,31 +334,4 @@ def regenerate(placement_id: int) -> Any:
                                     actor=_actor())
     flash(_texts()["t"]("msg.regenerated"))
     return redirect(url_for(".placement", placement_id=placement_id))
-
-
-# --- "opened" in the history ------------------------------------------------------------------
-
-
-def _record_link_opened(response: Response) -> Response:
-    """Put "link opened" (with address and browser) in the trail when a signer views a link."""
-    if (request.method != "GET" or response.status_code != 200
-            or request.endpoint not in ("sign.review", "student.home")):
-        return response
-    token = (request.view_args or {}).get("token")
-    if not isinstance(token, str):
-        return response
-    try:
-        session = db_session()
-        link = session.scalars(select(AccessLink).where(
-            AccessLink.token_hash == links.hash_token(token))).first()
-        if link is None:
-            return response
-        who = "student"
-        if link.signature_request is not None:
-            who = f"{link.signature_request.role}:{link.signature_request.signer_email}"
-        audit.record(session, "link.opened", request_actor(who), placement_id=link.placement_id,
-                     purpose=link.purpose, link_id=link.id)
-    except Exception:  # noqa: BLE001 - the page was served; a missing trail entry is logged
-        log.exception("could not record that link was opened")
-    return response
 

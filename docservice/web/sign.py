@@ -11,7 +11,7 @@ from docservice.documents import previews
 from docservice.documents.catalogue import TITLES
 from docservice.errors import InvalidInput, NotFound, UploadRefused
 from docservice.models import DocumentKind, RequestStatus, SignatureRequest
-from docservice.services import envelopes, own_signatures
+from docservice.services import envelopes, links, own_signatures
 from docservice.web import db_session, request_actor, runtime
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
@@ -57,7 +57,11 @@ def _page(signature_request: SignatureRequest, token: str, status: int = 200,
 
 @bp.get("/<token>")
 def review(token: str) -> Any:
-    return _page(_request(token), token)
+    signature_request = _request(token)
+    link = links.resolve_link(db_session(), token, purpose=envelopes.SIGN, now=_now())
+    links.record_opened(db_session(), link, request_actor(
+        f"{signature_request.role}:{signature_request.signer_email}"))
+    return _page(signature_request, token)
 
 
 @bp.post("/<token>")

@@ -26,6 +26,7 @@ def _link(token: str) -> AccessLink:
 @bp.get("/<token>")
 def home(token: str) -> Any:
     link = _link(token)
+    links.record_opened(db_session(), link, request_actor("student"))
     placement = link.placement
     documents = [(d, TITLES[DocumentKind(d.kind)][d.language]) for d in placement.current_documents()]
     return render_template("student/home.html", token=token, placement=placement,
