@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   fonts-dejavu fonts-liberation2 fonts-crosextra-carlito  # metric-compatible fonts
   softhsm2 libnss3-tools                 # PKCS#11 seal in tests, pdfsig trust store
   chromium                               # end-to-end browser tests
+  python3-venv                           # `python3 -m venv` on a Debian Python
 )
 
 missing=()
