@@ -374,4 +374,4 @@ class AuditEvent(Base):
 
 
 # Tables that live in their own modules register on Base.metadata when imported.
-from docservice import models_archive, models_desk  # noqa: E402, F401
+from docservice import models_archive, models_desk, models_jobs  # noqa: E402, F401
