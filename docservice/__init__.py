@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 
 from docservice.config import Settings
+from docservice.logs import configure_logging
 from docservice.runtime import Runtime
 
 
@@ -30,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None, *,
     )
     if test_config:
         app.config.update(test_config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     app.extensions["docservice"] = Runtime(settings)
 
     from docservice import web

@@ -103,6 +103,8 @@ class Settings:
     sign_link_min_days: int = 14
     jobs: str = "thread"  # "thread": in-process background; "inline": right after the commit
     max_upload_bytes: int = 5 * 1024 * 1024
+    log_format: str = ""  # "json" or "text"; empty: json in production, text elsewhere
+    metrics_token: str | None = field(default=None, repr=False)  # /metrics beyond loopback
     mail: MailSettings = MailSettings()
     signatures: SignatureSettings = SignatureSettings()
 
@@ -140,6 +142,8 @@ class Settings:
             sign_link_min_days=_int(env, "DOCSERVICE_SIGN_LINK_MIN_DAYS", 14),
             jobs=env.get("DOCSERVICE_JOBS", "thread"),
             max_upload_bytes=_int(env, "DOCSERVICE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
+            log_format=env.get("DOCSERVICE_LOG_FORMAT", "").strip().lower(),
+            metrics_token=env.get("DOCSERVICE_METRICS_TOKEN") or None,
             mail=mail,
             signatures=SignatureSettings(
                 tsa_url=env.get("DOCSERVICE_TSA_URL") or None,
@@ -169,6 +173,10 @@ class Settings:
             raise ConfigurationError("DOCSERVICE_JOBS must be thread or inline")
         if self.signatures.seal not in ("pkcs12", "pkcs11"):
             raise ConfigurationError("DOCSERVICE_SEAL must be pkcs12 or pkcs11")
+        if self.log_format not in ("", "json", "text"):
+            raise ConfigurationError("DOCSERVICE_LOG_FORMAT must be json or text")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigurationError("DOCSERVICE_METRICS_TOKEN must be at least 16 characters")
         if self.env == "production":
             missing = [
                 name
@@ -191,6 +199,9 @@ class Settings:
 
             require_production_signing(signing_settings(self))
         settings = self
+        if not settings.log_format:
+            settings = replace(settings,
+                               log_format="json" if settings.env == "production" else "text")
         if not settings.database_url:
             settings = replace(
                 settings, database_url=f"sqlite:///{settings.instance_path / 'docservice.sqlite3'}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import Flask, Response, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
+from docservice import logs
 from docservice.archive.audit import Actor
 from docservice.db import commit, rollback
 from docservice.runtime import Runtime
@@ -51,6 +54,27 @@ def _close_on_error(_exc: BaseException | None) -> None:
         session.close()
 
 
+def _bind_request_id() -> None:
+    # The caller's id when it is sane (a proxy's, a load balancer's), else a new one; every
+    # log line of this request carries it, and the response echoes it.
+    g.request_id = logs.sane_request_id(request.headers.get("X-Request-ID"))
+    g.request_id_token = logs.bind_request_id(g.request_id)
+
+
+def _echo_request_id(response: Response) -> Response:
+    if "request_id" in g:
+        response.headers["X-Request-ID"] = g.request_id
+    return response
+
+
+def _unbind_request_id(_exc: BaseException | None) -> None:
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        # ValueError: bound in another context (a copied one): nothing of ours to undo.
+        with suppress(ValueError):
+            logs.unbind_request_id(token)
+
+
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault(
         "Content-Security-Policy",
@@ -68,12 +92,18 @@ def _security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register everything the web face needs on `app`."""
-    from docservice.web import auth, coordinator, errors, sign, student
+    from docservice.web import auth, coordinator, errors, ops, sign, student
 
+    # First of all hooks: the request id is bound before any other hook can log.
+    app.before_request_funcs.setdefault(None, []).insert(0, _bind_request_id)
     csrf.init_app(app)
     app.after_request(_end_unit_of_work)
     app.after_request(_security_headers)
+    app.after_request(_echo_request_id)
     app.teardown_request(_close_on_error)
+    # Teardown runs last-registered first: put the unbinding at the end of the line.
+    app.teardown_request_funcs.setdefault(None, []).insert(0, _unbind_request_id)
+    app.register_blueprint(ops.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(student.bp)

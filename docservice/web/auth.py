@@ -32,8 +32,15 @@ bp = Blueprint("auth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-class LoginLimiter:
-    """At most `limit` failed logins per address in a sliding window (per process)."""
+class AttemptLimiter:
+    """At most `limit` failed attempts per address in a sliding window (per process).
+
+    Serves the login form (wrong passwords) and the personal links (tokens that match
+    nothing): both are places where someone could guess a secret by trying many.
+    """
+
+    #: Addresses remembered at most; beyond that the stalest are forgotten first.
+    MAX_ADDRESSES = 10_000
 
     def __init__(self, limit: int = 10, window_seconds: float = 15 * 60) -> None:
         self.limit = limit
@@ -41,26 +48,92 @@ class LoginLimiter:
         self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._lock = Lock()
 
+    def _prune(self, attempts: deque[float], now: float) -> None:
+        while attempts and attempts[0] < now - self.window:
+            attempts.popleft()
+
     def blocked(self, address: str) -> bool:
+        """Whether `address` used up its attempts for now."""
         now = time.monotonic()
         with self._lock:
-            attempts = self._failures[address]
-            while attempts and attempts[0] < now - self.window:
-                attempts.popleft()
+            attempts = self._failures.get(address)
+            if attempts is None:
+                return False
+            self._prune(attempts, now)
+            if not attempts:
+                del self._failures[address]
+                return False
             return len(attempts) >= self.limit
 
     def failed(self, address: str) -> None:
+        """Count one failed attempt from `address`."""
+        now = time.monotonic()
         with self._lock:
-            self._failures[address].append(time.monotonic())
+            if len(self._failures) >= self.MAX_ADDRESSES and address not in self._failures:
+                self._forget_stalest(now)
+            self._failures[address].append(now)
+
+    def _forget_stalest(self, now: float) -> None:
+        # Many addresses (an IPv6 sweep) must not grow memory without bound.
+        for key in list(self._failures):
+            self._prune(self._failures[key], now)
+            if not self._failures[key]:
+                del self._failures[key]
+        while len(self._failures) >= self.MAX_ADDRESSES:
+            stalest = min(self._failures, key=lambda k: self._failures[k][-1])
+            del self._failures[stalest]
+
+
+#: The name it had when only the login form used it.
+LoginLimiter = AttemptLimiter
+
+#: Wrong passwords per address and window; unknown link tokens per address and window.
+LOGIN_LIMIT = (10, 15 * 60)
+LINK_LIMIT = (30, 15 * 60)
+LINK_BLUEPRINTS = ("sign", "student")
 
 
 @bp.record_once
-def _attach_limiter(state: Any) -> None:
-    state.app.extensions["docservice.login_limiter"] = LoginLimiter()
+def _attach_limiters(state: Any) -> None:
+    config = state.app.config
+    login_limit, login_window = config.get("DOCSERVICE_LOGIN_LIMIT", LOGIN_LIMIT)
+    link_limit, link_window = config.get("DOCSERVICE_LINK_LIMIT", LINK_LIMIT)
+    state.app.extensions["docservice.login_limiter"] = AttemptLimiter(login_limit, login_window)
+    state.app.extensions["docservice.link_limiter"] = AttemptLimiter(link_limit, link_window)
+    state.app.before_request(_refuse_link_guessers)
 
 
-def _limiter() -> LoginLimiter:
+def _limiter() -> AttemptLimiter:
     return current_app.extensions["docservice.login_limiter"]  # type: ignore[no-any-return]
+
+
+def link_limiter() -> AttemptLimiter:
+    """Counts link tokens that matched nothing, per address."""
+    return current_app.extensions["docservice.link_limiter"]  # type: ignore[no-any-return]
+
+
+def _client_address() -> str:
+    return request.remote_addr or "-"
+
+
+def _refuse_link_guessers() -> Any:
+    """Too many unknown tokens from one address: stop answering link pages for a while."""
+    if request.blueprint not in LINK_BLUEPRINTS:
+        return None
+    if link_limiter().blocked(_client_address()):
+        message = ("Too many links that do not exist were tried from your address. Wait a "
+                   "quarter of an hour, then open the link from your e-mail again.")
+        if request.accept_mimetypes.best == "application/json":
+            return {"error": "Too many attempts", "message": message}, 429
+        return render_template("error.html", status=429, title="Too many attempts",
+                               message=message), 429
+    return None
+
+
+def count_unknown_link() -> None:
+    """Note that this request's link token matched nothing (called on a 404 for a link)."""
+    if request.blueprint in LINK_BLUEPRINTS:
+        link_limiter().failed(_client_address())
 
 
 def current_user() -> User | None:
@@ -90,11 +163,24 @@ def require_role(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
+def is_local_path(target: str | None) -> bool:
+    """Whether `target` is a path on this site (never another host, however it is spelled).
+
+    Browsers drop tabs and line breaks inside URLs and read a backslash as a slash, so
+    "/\\t/evil.example" or "/\\evil.example" would leave the site: refuse all of those.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
 def _safe_next(target: str | None, role: str = "coordinator") -> str:
     # Only paths on this site: never an open redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        if not urlsplit(target).netloc:
-            return target
+    if is_local_path(target):
+        return target  # type: ignore[return-value]
     # Auditors have no coordinator pages: they start at the archive.
     return url_for("archive.search") if role == "auditor" else url_for("coordinator.dashboard")
 
@@ -103,7 +189,7 @@ def _safe_next(target: str | None, role: str = "coordinator") -> str:
 def login() -> Any:
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
-    address = request.remote_addr or "-"
+    address = _client_address()
     if _limiter().blocked(address):
         return render_template("login.html", error="Too many failed attempts. Try again in "
                                "15 minutes.", next=""), 429

@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from docservice.errors import (
     AlreadySigned,
@@ -35,6 +35,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(LinkInvalid)
     def link_invalid(_e: LinkInvalid) -> tuple[str, int]:
+        from docservice.web.auth import count_unknown_link
+
+        count_unknown_link()  # guessing tokens gets an address a 429 after a while
         return _page(404, "Link not found",
                      "This link does not exist. Check that you copied the whole link from the "
                      "e-mail, or ask the internship coordinator for a new one.")
@@ -82,6 +85,15 @@ def init_app(app: Flask) -> None:
     def csrf_error(e: CSRFError) -> tuple[str, int]:
         return _page(400, "Form expired", "The form was stale or incomplete (CSRF check: "
                      f"{e.description}). Go back, reload the page and try again.")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_e: RequestEntityTooLarge) -> tuple[str, int]:
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        size = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+        return _page(413, "File too large",
+                     f"The upload is larger than the {size} this service accepts. Nothing was "
+                     "saved. Go back and choose a smaller file (a PDF of the signed documents "
+                     "is usually well under 1 MB).")
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[str, int]:
