@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from docservice.archive import audit
@@ -433,8 +433,19 @@ def cancel_and_regenerate(session: Session, runtime: Any, placement: Placement, 
         raise EnvelopeConflict("there is no envelope to replace")
     if old.status == EnvelopeStatus.COMPLETED.value:
         raise EnvelopeConflict("a completed envelope is a signed agreement: it is not replaced")
-    old.status = EnvelopeStatus.CANCELLED.value
-    old.cancelled_at = now
+    # One conditional UPDATE decides between two coordinators replacing it at once: the row
+    # lock makes the second wait, then find the status changed and stop with a conflict.
+    cancelled = session.execute(
+        update(Envelope)
+        .where(Envelope.id == old.id, Envelope.status == old.status)
+        .values(status=EnvelopeStatus.CANCELLED.value, cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(old)
+    if cancelled != 1:
+        raise EnvelopeConflict(
+            "someone else changed or replaced this envelope at the same moment "
+            f"(it is {old.status} now): reload the page and check before trying again")
     for request in old.requests:
         if request.status in (RequestStatus.WAITING.value, RequestStatus.PENDING.value):
             request.status = RequestStatus.CANCELLED.value

@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from docservice.documents.catalogue import SIGNER_ROLES
+from docservice.metrics import VERIFICATION_FAILURES
 from docservice.models_desk import StoredFileCheck, VerificationCache
 
 log = logging.getLogger(__name__)
@@ -320,7 +321,10 @@ def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetim
         if data is None or hashlib.sha256(data).hexdigest() != digest:
             stats.skipped += 1  # changed again since it was hashed: the next check sees it
             continue
-        store_verdict(session, verifier.verify(data), now=now)
+        verdict = verifier.verify(data)
+        if not verdict.passed:
+            VERIFICATION_FAILURES.labels(where="desk").inc()
+        store_verdict(session, verdict, now=now)
         stats.verified += 1
     stats.notes = list(verifier.notes)
     return stats

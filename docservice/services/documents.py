@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from docservice.archive import audit
 from docservice.archive.blobs import FilesystemBlobStore, sha256_hex
+from docservice.db import after_commit
 from docservice.documents.catalogue import TemplateRef, template_for
 from docservice.documents.context import build_context
 from docservice.documents.generate import GeneratedDocument, PdfConverter, generate_document
 from docservice.errors import NotFound
+from docservice.metrics import DOCUMENTS_GENERATED
 from docservice.models import Document, DocumentKind, Placement, Revision
 from docservice.services.placements import placements_query
 
@@ -101,6 +103,8 @@ def _store(session: Session, placement_id: int, made: GeneratedDocument,
     audit.record(session, "document.generated", actor, placement_id=placement_id,
                  document=made.reference, sha256=pdf_sha, template=made.template.name,
                  template_sha256=made.template_sha256)
+    # Counted once the document is committed: a rolled-back generation made nothing.
+    after_commit(session, DOCUMENTS_GENERATED.labels(kind=made.template.kind.value).inc)
     return document
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, time, timedelta
 from collections.abc import Sequence
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,9 +23,11 @@ from docservice.errors import (
     NotFound,
     OutOfOrder,
 )
+from docservice.metrics import SIGNATURES
 from docservice.models import (
     AcademicYear,
     AccessLink,
+    Document,
     Envelope,
     EnvelopeStatus,
     Placement,
@@ -179,6 +181,7 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
         signed = signer.seal_documents(current, approved_by=approved_by, signing_time=now)
         request.signed_name = approved_by
         request.certificate_subject = _subject(signer.seal.signer().signing_cert)
+        count_signatures(session, request.role, "seal", len(documents))
     else:
         identity = SignerIdentity(full_name=request.signer_name, email=request.signer_email,
                                   role=request.role, organisation=request.organisation)
@@ -187,8 +190,15 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
         request.signed_name = typed_name.strip()
         request.certificate_serial = format(visit.serial_number, "x")
         request.certificate_subject = _subject(x509.Certificate.load(visit.certificate_der))
+        count_signatures(session, request.role, "one_shot", len(documents))
     _store_signatures(session, rt, request, documents, signed, now=now, actor=actor)
     return envelope
+
+
+def count_signatures(session: Session, role: str, method: str, documents: int) -> None:
+    """Count `documents` signatures of `role` by `method` once they are committed."""
+    counter = SIGNATURES.labels(role=role, method=method)
+    after_commit(session, lambda: counter.inc(documents))
 
 
 def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,

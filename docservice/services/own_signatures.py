@@ -28,7 +28,13 @@ from docservice.models import (
 )
 from docservice.runtime import Runtime
 from docservice.services import notifications
-from docservice.services.envelopes import _claim, _normalised, _store_signatures, check_turn
+from docservice.services.envelopes import (
+    _claim,
+    _normalised,
+    _store_signatures,
+    check_turn,
+    count_signatures,
+)
 from docservice.signing.verify import Expected, verify_pdf
 
 AWAITING = "awaiting_confirmation"
@@ -123,6 +129,7 @@ def sign_with_own_certificate(session: Session, rt: Runtime, request: SignatureR
         request.certificate_subject = next(iter(found.values())).certificate_subject[:400]
         signed = [uploads[d.id] if found[d.id].timestamped else _timestamped(rt, uploads[d.id])
                   for d in documents]
+        count_signatures(session, request.role, "own_certificate", len(documents))
         _store_signatures(session, rt, request, documents, signed, now=now, actor=actor)
         return UploadOutcome(envelope, False, signer_name)
     # The certificate names someone else: keep the bytes, let the coordinator decide.
@@ -175,6 +182,7 @@ def decide(session: Session, rt: Runtime, envelope: Envelope, *, accept: bool, n
     _claim(session, request, now=now)
     request.signed_name = pending[0].signer_name
     request.certificate_subject = pending[0].certificate_subject
+    count_signatures(session, request.role, "own_certificate_confirmed", len(documents))
     _store_signatures(session, rt, request, documents,
                       [_timestamped(rt, rt.blobs.get(by_document[d.id].sha256)) for d in documents],
                       now=now, actor=actor)

@@ -7,15 +7,19 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, request
 
 from docservice.archive import audit
+from docservice.metrics import VERIFICATION_FAILURES
 from docservice.services import documents as documents_service
 from docservice.signing.verify import Report, verify_pdf
+from docservice.signing.verify.report import TOTAL_PASSED
 from docservice.web import db_session, request_actor, runtime
 from docservice.web.auth import current_user, require_role
 
 bp = Blueprint("verify", __name__)
 
 
-def _respond(report: Report, title: str, status: int = 200) -> Any:
+def _respond(report: Report, title: str, status: int = 200, *, where: str) -> Any:
+    if report.indication != TOTAL_PASSED:
+        VERIFICATION_FAILURES.labels(where=where).inc()
     if request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json":
         return jsonify(report.to_json()), status
     return render_template("verify/report.html", report=report, title=title), status
@@ -37,7 +41,7 @@ def upload() -> Any:
     user = current_user()
     audit.record(db_session(), "document.verified", request_actor(user.email if user else "-"),
                  sha256=report.sha256, indication=report.indication, source="upload")
-    return _respond(report, file.filename)
+    return _respond(report, file.filename, where="upload")
 
 
 @bp.get("/coordinator/placements/<int:placement_id>/documents/<int:document_id>/report")
@@ -46,4 +50,4 @@ def document_report(placement_id: int, document_id: int) -> Any:
     document = documents_service.document_of_placement(db_session(), placement_id, document_id)
     pdf = runtime().blobs.get(document.current_revision.sha256)
     report = verify_pdf(pdf, trust=runtime().trust)
-    return _respond(report, document.reference)
+    return _respond(report, document.reference, where="document")
