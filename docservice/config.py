@@ -17,6 +17,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 
 ENVIRONMENTS = ("development", "testing", "production")
 MAIL_SECURITY = ("none", "starttls", "ssl")
+JOB_MODES = ("thread", "inline", "redis")
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
@@ -64,6 +65,42 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class QueueSettings:
+    """The Redis job queue (DOCSERVICE_JOBS=redis): where it is, how jobs are retried."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    namespace: str = "docservice"  # prefix of every Redis key: two services (or tests) apart
+    max_retries: int = 8  # after the first attempt; then the job run is marked failed
+    min_backoff: float = 15.0  # seconds before the first retry; doubles each time
+    max_backoff: float = 3600.0
+    time_limit: float = 3600.0  # a job running longer is interrupted (and retried)
+    heartbeat_timeout: float = 60.0  # a worker silent this long is dead: its jobs are requeued
+    maintenance_chance: int = 10_000  # per million queue commands: look for dead workers
+
+
+def _queue_settings(env: Mapping[str, str]) -> QueueSettings:
+    def seconds(name: str, default: float) -> float:
+        value = env.get(name)
+        try:
+            return float(value) if value else default
+        except ValueError as e:
+            raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}") from e
+
+    return QueueSettings(
+        redis_url=env.get("DOCSERVICE_REDIS_URL") or QueueSettings.redis_url,
+        namespace=env.get("DOCSERVICE_QUEUE_NAMESPACE") or QueueSettings.namespace,
+        max_retries=_int(env, "DOCSERVICE_JOB_MAX_RETRIES", QueueSettings.max_retries),
+        min_backoff=seconds("DOCSERVICE_JOB_MIN_BACKOFF", QueueSettings.min_backoff),
+        max_backoff=seconds("DOCSERVICE_JOB_MAX_BACKOFF", QueueSettings.max_backoff),
+        time_limit=seconds("DOCSERVICE_JOB_TIME_LIMIT", QueueSettings.time_limit),
+        heartbeat_timeout=seconds("DOCSERVICE_QUEUE_HEARTBEAT_TIMEOUT",
+                                  QueueSettings.heartbeat_timeout),
+        maintenance_chance=_int(env, "DOCSERVICE_QUEUE_MAINTENANCE_CHANCE",
+                                QueueSettings.maintenance_chance),
+    )
+
+
+@dataclass(frozen=True)
 class SignatureSettings:
     """Where timestamps come from, where the school's seal key lives, whom to trust."""
 
@@ -101,12 +138,15 @@ class Settings:
     pdfa: bool = True
     student_link_days: int = 0
     sign_link_min_days: int = 14
-    jobs: str = "thread"  # "thread": in-process background; "inline": right after the commit
+    # "thread": in-process background; "inline": right after the commit; "redis": the queue,
+    # run by `docservice worker` processes
+    jobs: str = "thread"
     max_upload_bytes: int = 5 * 1024 * 1024
     log_format: str = ""  # "json" or "text"; empty: json in production, text elsewhere
     metrics_token: str | None = field(default=None, repr=False)  # /metrics beyond loopback
     mail: MailSettings = MailSettings()
     signatures: SignatureSettings = SignatureSettings()
+    queue: QueueSettings = QueueSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -145,6 +185,7 @@ class Settings:
             log_format=env.get("DOCSERVICE_LOG_FORMAT", "").strip().lower(),
             metrics_token=env.get("DOCSERVICE_METRICS_TOKEN") or None,
             mail=mail,
+            queue=_queue_settings(env),
             signatures=SignatureSettings(
                 tsa_url=env.get("DOCSERVICE_TSA_URL") or None,
                 tsa_username=env.get("DOCSERVICE_TSA_USERNAME") or None,
@@ -169,8 +210,12 @@ class Settings:
             raise ConfigurationError(
                 f"DOCSERVICE_SMTP_SECURITY must be one of {', '.join(MAIL_SECURITY)}"
             )
-        if self.jobs not in ("thread", "inline"):
-            raise ConfigurationError("DOCSERVICE_JOBS must be thread or inline")
+        if self.jobs not in JOB_MODES:
+            raise ConfigurationError(f"DOCSERVICE_JOBS must be one of {', '.join(JOB_MODES)}")
+        if self.queue.max_retries < 0 or self.queue.min_backoff <= 0 \
+                or self.queue.max_backoff < self.queue.min_backoff:
+            raise ConfigurationError("DOCSERVICE_JOB_MAX_RETRIES must be 0 or more and "
+                                     "0 < DOCSERVICE_JOB_MIN_BACKOFF <= DOCSERVICE_JOB_MAX_BACKOFF")
         if self.signatures.seal not in ("pkcs12", "pkcs11"):
             raise ConfigurationError("DOCSERVICE_SEAL must be pkcs12 or pkcs11")
         if self.log_format not in ("", "json", "text"):

@@ -1,4 +1,9 @@
-"""Mail: messages are queued in the unit of work and sent only after its commit."""
+"""Mail: messages are queued in the unit of work and sent only after its commit.
+
+Through the runtime's `Mailer`, a queued message is a row of the outbox table, written in the
+caller's transaction, and a `send_mail` job enqueued after the commit delivers it (retried
+while the SMTP server is down; `docservice mail flush` resends what a lost job left).
+"""
 
 from __future__ import annotations
 
@@ -11,23 +16,26 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from docservice.config import MailSettings
 from docservice.db import after_commit
+from docservice.metrics import MAIL_FAILURES
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Message:
-    """One plain-text e-mail to one recipient."""
+    """One plain-text e-mail (with an optional HTML alternative) to one recipient."""
 
     to: str
     subject: str
     body: str
+    html: str | None = None
+    message_id: str | None = None  # kept the same on every attempt (the outbox's)
 
     def check(self) -> None:
         """Refuse header injection and more than one recipient (cheap: no message is built)."""
@@ -46,8 +54,10 @@ class Message:
             raise ValueError("a message goes to exactly one recipient")
         email["Subject"] = self.subject
         email["Date"] = format_datetime(datetime.now(UTC))
-        email["Message-ID"] = make_msgid(domain="docservice")
+        email["Message-ID"] = self.message_id or make_msgid(domain="docservice")
         email.set_content(self.body)
+        if self.html is not None:
+            email.add_alternative(self.html, subtype="html")
         return email
 
 
@@ -102,15 +112,55 @@ def make_sender(settings: MailSettings, outbox: Path) -> Sender:
     return OutboxSender(outbox, settings.sender)
 
 
+class Mailer:
+    """The runtime's mail: queued messages go through the outbox table and the job queue.
+
+    `send` hands a message straight to the transport (SMTP or the outbox folder); that is
+    what the `send_mail` job calls.
+    """
+
+    def __init__(self, transport: Sender, enqueue: Any) -> None:
+        self.transport = transport
+        self._enqueue = enqueue  # Runtime.enqueue
+
+    def send(self, message: Message) -> None:
+        self.transport.send(message)
+
+    def record(self, session: Session, message: Message) -> int:
+        """Write `message` to the outbox in the session's transaction; its id."""
+        from docservice.models_jobs import MAIL_PENDING, OutboxMail
+
+        row = OutboxMail(recipient=message.to, subject=message.subject, body=message.body,
+                         html=message.html, message_id=make_msgid(domain="docservice"),
+                         status=MAIL_PENDING, attempts=0)
+        session.add(row)
+        session.flush()
+        return row.id
+
+    def dispatch(self, outbox_id: int) -> None:
+        """Enqueue the job that delivers outbox mail `outbox_id` (after the commit)."""
+        self._enqueue("send_mail", outbox_id)
+
+
 def queue(session: Session, sender: Sender, message: Message) -> None:
-    """Send `message` once the session's transaction has committed."""
+    """Send `message` once the session's transaction has committed.
+
+    With the runtime's `Mailer` the message is written to the outbox in this transaction, so
+    a failed delivery is retried later and nothing is lost; a bare `Sender` (the transports'
+    own tests) sends right after the commit and only logs a failure.
+    """
     message.check()  # refuse header injection now, inside the transaction
+    if isinstance(sender, Mailer):
+        outbox_id = sender.record(session, message)
+        after_commit(session, lambda: sender.dispatch(outbox_id))
+        return
 
     def send() -> None:
         try:
             sender.send(message)
         except (OSError, smtplib.SMTPException):
             # The commit stands; the failure is logged for the coordinator to resend.
+            MAIL_FAILURES.inc()
             log.exception("mail to %s failed: %s", message.to, message.subject)
 
     after_commit(session, send)

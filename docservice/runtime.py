@@ -11,7 +11,7 @@ from typing import Any
 from docservice.archive.blobs import FilesystemBlobStore
 from docservice.config import Settings
 from docservice.db import Database
-from docservice.mail import Sender, make_sender
+from docservice.mail import Mailer, make_sender
 
 
 class Runtime:
@@ -23,10 +23,12 @@ class Runtime:
             folder.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.database_url)
         self.blobs = FilesystemBlobStore(settings.blob_path)
-        self.mail: Sender = make_sender(settings.mail, settings.outbox_path)
+        self.mail = Mailer(make_sender(settings.mail, settings.outbox_path), self.enqueue)
         self._converter: Any = None
         self._signer: Any = None
         self._jobs: ThreadPoolExecutor | None = None
+        self._jobs_pending = 0
+        self._broker: Any = None
         self._trust: tuple[int, Any] | None = None
         self.trust_notes: tuple[str, ...] = ()
         self._lock = threading.Lock()
@@ -99,17 +101,73 @@ class Runtime:
         return timedelta(days=self.settings.student_link_days or 60)
 
     def enqueue(self, name: str, *args: Any) -> None:
-        """Run the job `name` with `args` (call it after the commit it depends on)."""
-        from docservice import tasks
+        """Record and run the job `name` with `args` (call it after the commit it depends on).
 
-        function = tasks.REGISTRY[name]
-        if self.settings.jobs == "inline":
-            _run_job(function, self, name, args)
-            return
+        Never raises: a job that cannot be recorded or queued is logged, and its work is found
+        again by `docservice jobs retry` / `docservice mail flush`.
+        """
+        from docservice import tasks
+        from docservice.services import jobs
+
+        if name not in tasks.REGISTRY:
+            raise KeyError(f"no job called {name!r}")
+        try:
+            run_id: int | None = jobs.record_run(self.db, name, args, mode=self.settings.jobs)
+        except Exception:
+            log.exception("job %s%r could not be recorded; running it unrecorded", name, args)
+            run_id = None
+        self.dispatch(run_id, name, list(args))
+
+    def dispatch(self, run_id: int | None, name: str, args: list[Any]) -> None:
+        """Hand a recorded job run to whoever runs jobs here: inline, a thread, or the queue."""
+        mode = self.settings.jobs
+        if mode == "inline":
+            _run_job(self, run_id, name, args)
+        elif mode == "redis":
+            from docservice import queue
+
+            try:
+                queue.send(self.broker, run_id, name, args)
+            except Exception:
+                log.exception("job %s%r (run %s) could not be queued: `docservice jobs retry` "
+                              "will queue it again", name, tuple(args), run_id)
+        else:
+            with self._lock:
+                if self._jobs is None:
+                    self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="job")
+                self._jobs_pending += 1
+                self._jobs.submit(self._run_in_thread, run_id, name, args)
+
+    def _run_in_thread(self, run_id: int | None, name: str, args: list[Any]) -> None:
         with self._lock:
-            if self._jobs is None:
-                self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="job")
-            self._jobs.submit(_run_job, function, self, name, args)
+            self._jobs_pending -= 1
+        _run_job(self, run_id, name, args)
+
+    @property
+    def broker(self) -> Any:
+        """The Dramatiq broker on Redis (DOCSERVICE_JOBS=redis), made on first use."""
+        with self._lock:
+            if self._broker is None:
+                from docservice import queue
+
+                self._broker = queue.make_broker(self.settings)
+            return self._broker
+
+    def queue_depth(self) -> int | None:
+        """Jobs waiting to run: on the Redis queue, or in this process's thread pool; None when
+        the queue cannot be asked (Redis unreachable)."""
+        if self.settings.jobs == "inline":
+            return 0
+        if self.settings.jobs == "thread":
+            return self._jobs_pending
+        from docservice import queue
+
+        try:
+            return queue.depth(self.broker)
+        except Exception:  # noqa: BLE001 - an unreachable Redis is an answer here, not an error
+            log.warning("queue depth unknown: Redis at %s unreachable",
+                        self.settings.queue.redis_url)
+            return None
 
     def use_converter(self, converter: Any) -> None:
         """Share an already running converter pool (tests, benchmarks)."""
@@ -121,6 +179,9 @@ class Runtime:
         if self._jobs is not None:
             self._jobs.shutdown(wait=True)
             self._jobs = None
+        if self._broker is not None:
+            self._broker.close()
+            self._broker = None
         with self._lock:
             if self._converter is not None:
                 self._converter.close()
@@ -134,10 +195,12 @@ class Runtime:
 log = logging.getLogger(__name__)
 
 
-def _run_job(function: Any, runtime: Runtime, name: str, args: tuple[Any, ...]) -> None:
-    # A failed job is logged and left for its retry command; it never breaks the request
-    # whose commit queued it.
+def _run_job(runtime: Runtime, run_id: int | None, name: str, args: list[Any]) -> None:
+    # In the service's own process a job runs once; a failure is recorded and logged, and
+    # waits for `docservice jobs retry`. It never breaks the request whose commit queued it.
+    from docservice.services import jobs
+
     try:
-        function(runtime, *args)
+        jobs.execute(runtime, run_id, name, args, final=True)
     except Exception:
-        log.exception("job %s%r failed", name, args)
+        log.exception("job %s%r failed", name, tuple(args))

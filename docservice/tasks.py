@@ -2,12 +2,16 @@
 
 Jobs are queued only after the commit they depend on (`Runtime.enqueue` from an
 after-commit hook). The embedded default runs them in a thread of the service
-process; tests run them inline, right after the commit.
+process; tests run them inline, right after the commit; scaled out
+(DOCSERVICE_JOBS=redis) they go on the Redis queue for `docservice worker`, which
+retries a failed job with backoff. Every run is recorded (`services/jobs.py`).
+Re-running a job must be harmless: a message can be delivered twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 #: Job name -> function(runtime, *ids). Modules that own a job register it here.
@@ -24,5 +28,38 @@ def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
+@job("deadlines_check")
+def deadlines_check(rt: Any, year: str | None = None) -> int:
+    """Remind, escalate and mark as the calendar says (a reminder is never sent twice); the
+    number of mails queued."""
+    from docservice.archive.audit import Actor
+    from docservice.db import unit_of_work
+    from docservice.services.deadlines import check_deadlines
+    from docservice.services.desk import DeskSettings
+
+    with unit_of_work(rt.db) as session:
+        report = check_deadlines(session, rt, now=datetime.now(UTC),
+                                 settings=DeskSettings.from_env(),
+                                 actor=Actor("job:deadlines_check"), year=year)
+    return report.mails
+
+
+@job("generate_documents")
+def generate_documents(rt: Any, year: str | None = None) -> int:
+    """Generate the documents every placement (of `year`) lacks; re-running adds nothing, and
+    two runs at once cannot both add one (document references are unique)."""
+    from docservice.archive.audit import Actor
+    from docservice.db import unit_of_work
+    from docservice.services.documents import generate_missing
+
+    with unit_of_work(rt.db) as session:
+        made = generate_missing(session, converter=rt.converter, blobs=rt.blobs,
+                                templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
+                                converters=rt.settings.converters,
+                                actor=Actor("job:generate_documents"), year=year)
+        return len(made)
+
+
 # Modules that own jobs register them when imported.
 from docservice.services import archive as _archive  # noqa: E402, F401  (archive_envelope)
+from docservice.services import outbox as _outbox  # noqa: E402, F401  (send_mail)
