@@ -174,8 +174,21 @@ def demo(out: Path) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the web app (development server; use gunicorn in production)."""
+@click.option("--workers", default=0, type=click.IntRange(min=0),
+              help="Serve with gunicorn and this many worker processes (production); "
+                   "0: the development server.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app (development server, or gunicorn with --workers N)."""
+    if workers:
+        import os
+
+        # gunicorn loads docservice.wsgi:app in each worker: settings come from the environment.
+        argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+                "--bind", f"{host}:{port}", "--graceful-timeout", "30",
+                "docservice.wsgi:app"]
+        click.echo(f"docservice: gunicorn with {workers} worker(s) on http://{host}:{port}/")
+        sys.stdout.flush()
+        os.execv(sys.executable, argv)
     click.echo(f"docservice: open http://{host}:{port}/coordinator/ "
                f"(log in with the demo coordinator printed by `docservice init --demo`)")
     current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
@@ -250,9 +263,25 @@ def documents() -> None:
 @click.option("--year", help="Only placements of this academic year, e.g. 2023-2024.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Also copy the PDFs here as <student_number>-<kind>.pdf.")
-def documents_generate(year: str | None, out: Path | None) -> None:
+@click.option("--enqueue", is_flag=True,
+              help="Queue the generation as a job (for `docservice worker`) instead.")
+def documents_generate(year: str | None, out: Path | None, enqueue: bool) -> None:
     """Render the documents of every placement that lacks them (re-running adds nothing)."""
+    if enqueue:
+        if out is not None:
+            raise click.UsageError("--out copies PDFs made here: not with --enqueue")
+        _enqueue("generate_documents", year)
+        return
     _generate(year, out)
+
+
+def _enqueue(name: str, year: str | None) -> None:
+    if year:
+        with _work() as session:
+            get_year(session, year)
+    _runtime().enqueue(name, year)
+    click.echo(f"Job {name} queued ({_runtime().settings.jobs}); `docservice jobs status` "
+               "shows how it went.")
 
 
 def _generate(year: str | None, out: Path | None) -> None:
@@ -448,12 +477,20 @@ def deadlines_group() -> None:
 @click.option("--year", help="Only this academic year, e.g. 2023-2024.")
 @click.option("--rehash", is_flag=True,
               help="Re-read every stored PDF, even those whose size and time did not change.")
+@click.option("--enqueue", is_flag=True,
+              help="Queue the check as a job (for `docservice worker`) instead; it reads its "
+                   "settings from the environment.")
 def deadlines_check(dry_run: bool, offsets: str | None, window: int | None, year: str | None,
-                    rehash: bool) -> None:
+                    rehash: bool, enqueue: bool) -> None:
     """Remind whoever is next, escalate at-risk placements, mark those not cleared to start.
 
     Safe to run as often as you like: a reminder is never sent twice.
     """
+    if enqueue:
+        if dry_run or offsets or window is not None or rehash:
+            raise click.UsageError("--enqueue takes only --year")
+        _enqueue("deadlines_check", year)
+        return
     from dataclasses import replace as replace_settings
 
     from docservice.db import commit, rollback
@@ -735,6 +772,13 @@ def audit_verify_package(file: Path, trust_roots: Path | None, no_signatures: bo
                + ("all checks pass." if check.ok else f"{len(check.problems)} problem(s)."))
     if not check.ok:
         sys.exit(1)
+
+
+# --- the job queue and the mail outbox (issue 7) ---------------------------------------------
+
+from docservice import cli_jobs  # noqa: E402
+
+cli_jobs.register(main)
 
 
 if __name__ == "__main__":
