@@ -49,8 +49,9 @@ def _check_blobs(rt: Runtime) -> None:
 
 def redis_url(rt: Runtime) -> str:
     """Where the job queue's Redis is (the queue's own setting when it has one)."""
-    return (getattr(rt.settings, "redis_url", None) or os.environ.get("DOCSERVICE_REDIS_URL")
-            or "redis://127.0.0.1:6379/0")
+    queue = getattr(rt.settings, "queue", None)
+    return (getattr(queue, "redis_url", None) or getattr(rt.settings, "redis_url", None)
+            or os.environ.get("DOCSERVICE_REDIS_URL") or "redis://127.0.0.1:6379/0")
 
 
 def _check_redis(rt: Runtime) -> None:
