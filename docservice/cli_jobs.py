@@ -25,7 +25,10 @@ def _runtime() -> Runtime:
               help="Jobs run at once in each process.")
 @click.option("--shutdown-timeout", default=600.0, show_default=True, type=float,
               help="Seconds a stopping worker waits for its running jobs (SIGTERM).")
-def worker(processes: int, threads: int, shutdown_timeout: float) -> None:
+@click.option("--import", "imports", multiple=True, metavar="MODULE",
+              help="Also import MODULE (one that registers more jobs); repeatable.")
+def worker(processes: int, threads: int, shutdown_timeout: float,
+           imports: tuple[str, ...]) -> None:
     """Run the jobs of the Redis queue (DOCSERVICE_JOBS=redis) until SIGTERM.
 
     On SIGTERM the worker takes no new job, finishes the running ones and puts what it had
@@ -40,7 +43,7 @@ def worker(processes: int, threads: int, shutdown_timeout: float) -> None:
             f"DOCSERVICE_JOBS is {settings.jobs!r}: jobs run inside the service; set "
             "DOCSERVICE_JOBS=redis (and DOCSERVICE_REDIS_URL) for the web service and the worker")
     queue.run_workers(settings, processes=processes, threads=threads,
-                      shutdown_timeout=shutdown_timeout)
+                      shutdown_timeout=shutdown_timeout, imports=imports)
 
 
 @click.group("jobs")

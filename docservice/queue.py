@@ -98,15 +98,20 @@ def _perform(run_id: int | None, name: str, args: list[Any]) -> None:
 
 
 def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
-               ready: Any = None) -> None:
+               imports: tuple[str, ...] = ()) -> None:
     """Consume the queue in this process until SIGTERM or SIGINT; then finish running jobs.
 
     Jobs not started yet go back on the queue; a job still running after `shutdown_timeout`
     seconds is abandoned to be requeued once this worker's heartbeat has lapsed.
     """
     global _worker_runtime
+    import importlib
+
+    from docservice import tasks  # noqa: F401 - registers the service's jobs
     from docservice.runtime import Runtime
 
+    for module in imports:  # modules that register more jobs
+        importlib.import_module(module)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -123,8 +128,6 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
     worker.start()
     log.info("worker %s: consuming %s on %s (namespace %s), %s thread(s)", os.getpid(),
              ", ".join(ACTORS), settings.queue.redis_url, settings.queue.namespace, threads)
-    if ready is not None:
-        ready()
     try:
         while not stop.wait(0.5):
             pass
@@ -137,25 +140,28 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
         log.info("worker %s: stopped", os.getpid())
 
 
-def _child(settings: Settings, threads: int, shutdown_timeout: float) -> None:
+def _child(settings: Settings, threads: int, shutdown_timeout: float,
+           imports: tuple[str, ...]) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(settings, threads=threads, shutdown_timeout=shutdown_timeout)
+    run_worker(settings, threads=threads, shutdown_timeout=shutdown_timeout, imports=imports)
 
 
 def run_workers(settings: Settings, *, processes: int, threads: int,
-                shutdown_timeout: float) -> None:
+                shutdown_timeout: float, imports: tuple[str, ...] = ()) -> None:
     """Run `processes` worker processes (each builds its own runtime), restarting any that
     dies, until SIGTERM or SIGINT, which is passed on to them."""
     if processes <= 1:
-        run_worker(settings, threads=threads, shutdown_timeout=shutdown_timeout)
+        run_worker(settings, threads=threads, shutdown_timeout=shutdown_timeout,
+                   imports=imports)
         return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited pools
     stopping = threading.Event()
 
     def start() -> Any:
-        process = context.Process(target=_child, args=(settings, threads, shutdown_timeout),
+        process = context.Process(target=_child, args=(settings, threads, shutdown_timeout,
+                                                        imports),
                                   daemon=False)
         process.start()
         return process

@@ -118,4 +118,7 @@ def init_app(app: Flask) -> None:
     from docservice.web import archive
 
     app.register_blueprint(archive.bp)
+    from docservice.web import jobs
+
+    app.register_blueprint(jobs.bp)
     errors.init_app(app)
