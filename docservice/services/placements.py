@@ -30,7 +30,8 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 #: Longest text accepted per column (the database's limits).
 MAX_LENGTH = {
-    "student_number": 20, "company_address": 400, "mentor_phone": 40, "assignment": 5000,
+    "student_number": 20, "student_first_name": 100, "student_last_name": 100,
+    "company_address": 400, "mentor_phone": 40, "assignment": 5000,
     "expense_allowance": 200,
 }
 DEFAULT_MAX_LENGTH = 200
@@ -254,7 +255,7 @@ def _parse_row(line: int, raw: dict[str, str | None],
     year = years.get(code)
     if year is None:
         known = ", ".join(sorted(years)) or "none loaded"
-        return row, errors + [RowError(line, "academic_year",
+        return row, [*errors, RowError(line, "academic_year",
                                        f"unknown academic year {code!r} (known: {known})")]
     row["academic_year"] = year
     row["language"] = row.get("language") or "nl"

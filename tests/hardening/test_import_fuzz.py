@@ -154,3 +154,32 @@ def test_an_oversized_import_is_413_with_a_readable_page(app, client, runtime, y
     assert "File too large" in body and "5 MB" in body
     assert "Content-Security-Policy" in response.headers
     assert _placements(runtime) == 0
+
+
+def test_length_limits_fit_the_database_columns():
+    """SQLite ignores VARCHAR lengths; PostgreSQL refuses (a 500): the import must check first."""
+    from docservice.services.placements import DEFAULT_MAX_LENGTH, MAX_LENGTH
+
+    too_long = []
+    for column in COLUMNS:
+        if column in ("academic_year", "company_number", "language"):
+            continue  # parsed into a value of known length (0123.456.789, nl/en)
+        length = getattr(Placement.__table__.c[column].type, "length", None)
+        limit = MAX_LENGTH.get(column, DEFAULT_MAX_LENGTH)
+        if length is not None and limit > length:
+            too_long.append(f"{column}: import allows {limit}, the column holds {length}")
+    assert not too_long, too_long
+
+
+def test_a_first_name_longer_than_its_column_is_an_import_error(runtime, year):
+    session = runtime.db.session()
+    try:
+        import_placements(session, csv_bytes([row(0, student_first_name="Z" * 150)]),
+                          actor=TEST_ACTOR)
+        raise AssertionError("accepted")
+    except ImportRejected as e:
+        assert [str(x) for x in e.errors] == [
+            "line 2, column student_first_name: is longer than 100 characters"]
+    finally:
+        session.rollback()
+        session.close()
