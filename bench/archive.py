@@ -3,9 +3,11 @@
 Prints:
 - search over N indexed archived documents (default 100,000) by each criterion, median of
   30 queries with varied values, on SQLite and (if reachable) PostgreSQL;
-- archiving one three-signature agreement (real LibreOffice PDF, real signatures): B-LTA
-  completion, verification (engine + pyhanko LTA + the long-term simulation) and the
-  write-once store, median of R runs, with each step's share;
+- archiving one three-signature agreement (real LibreOffice PDF, real signatures) as the
+  archiving job does it: B-LTA completion, the verification engine, the check that the
+  validation data is embedded, the write-once store and the trail; median of R runs, with
+  each step's share, and (for comparison) pyhanko's deep long-term validation, which
+  `docservice archive verify` runs instead;
 - `audit verify` over M trail entries (default 1,000,000) on SQLite (and PostgreSQL).
 
     .venv/bin/python bench/archive.py [--docs 100000] [--trail 1000000] [--runs 7]
@@ -225,12 +227,13 @@ def bench_search(skip_postgres: bool, count: int) -> None:
 
 def bench_archiving(runs: int) -> None:
     from docservice import tasks
-    from docservice.archive import ltv, records
+    from docservice.archive import records
     from docservice.archive.store import FilesystemArchiveStore
     from docservice.config import CHECKOUT, Settings
     from docservice.documents.convert import ConverterPool
     from docservice.runtime import Runtime
     from docservice.services.years import load_year_file
+    from docservice.signing import ltv
     from docservice.signing.pki import init_dev_pki
     from tests.archive.conftest import complete_envelope
 
@@ -249,50 +252,66 @@ def bench_archiving(runs: int) -> None:
     tasks.REGISTRY["archive_envelope"] = lambda rt, envelope_id: None  # archive by hand below
     with ConverterPool(size=1) as pool:
         rt.use_converter(pool)
-        done = complete_envelope(rt, nda="nee", copyright_waiver="nee")
+        done = [complete_envelope(rt, n, nda="nee", copyright_waiver="nee")
+                for n in range(runs + 1)]
         rt.use_converter(None)
     with unit_of_work(rt.db) as session:
         from docservice.models import Document
 
-        source = rt.blobs.get(session.get(Document, done.document_ids[0]).current_revision.sha256)
-    store = FilesystemArchiveStore(folder / "bench-store")
+        source = rt.blobs.get(session.get(Document, done[0].document_ids[0])
+                              .current_revision.sha256)
     sources = archive.ltv_sources(rt)
-    steps: dict[str, list[float]] = {k: [] for k in ("complete (DSS + document timestamp)",
-                                                     "verification engine",
-                                                     "pyhanko LTA validation (now)",
-                                                     "LTA simulated at retention end",
-                                                     "store (4 objects, fsync) + read back",
-                                                     "total")}
     print(f"\nArchiving one three-signature agreement ({len(source):,} bytes, "
-          f"{runs} runs after a warm-up)")
+          f"{runs} runs after a warm-up; target <= 250 ms)")
+    # The real thing: archive.archive_document, as the job runs it (database, store, trail).
+    totals = []
+    for run, envelope in enumerate(done):
+        start = time.perf_counter()
+        outcome = archive.archive_document(rt, envelope.document_ids[0])
+        elapsed = (time.perf_counter() - start) * 1000
+        assert outcome.state == "archived", outcome
+        if run:
+            totals.append(elapsed)
+    # Its steps, one by one, on the first agreement.
+    steps: dict[str, list[float]] = {k: [] for k in (
+        "complete (DSS + document timestamp)", "verification engine",
+        "validation data embedded (dss_coverage)", "store (4 objects, fsync) + read back")}
+    deep: dict[str, list[float]] = {k: [] for k in (
+        "pyhanko LTA validation (now)", "LTA simulated at retention end")}
+    store = FilesystemArchiveStore(folder / "bench-store")
     for run in range(runs + 1):
         t0 = time.perf_counter()
         pdf = ltv.complete_to_lta(source, sources)
         t1 = time.perf_counter()
         engine = archive._engine_verdict(pdf, sources)
         t2 = time.perf_counter()
-        lta = ltv.lta_validation(pdf, sources.trust_roots, current_crls=sources.crls)
+        missing = ltv.dss_coverage(pdf, sources.trust_roots)
         t3 = time.perf_counter()
-        ltv.simulate_future(pdf, sources.trust_roots,
-                            at=datetime(2034, 5, 17, 23, tzinfo=UTC))
-        t4 = time.perf_counter()
         sha = records.sha256_hex(pdf)
-        report = json.dumps({"engine": engine["indication"],
-                             "lta": [r.to_json() for r in lta]}).encode()
-        store.put(records.report_key(sha), report)
+        store.put(records.report_key(sha), json.dumps(engine["report"]).encode())
         store.put(records.report_html_key(sha), b"<html></html>")
         store.put(records.manifest_key(sha), b"{}")
         store.put(records.pdf_key(sha), pdf)
         assert records.sha256_hex(store.get(records.pdf_key(sha))) == sha
+        t4 = time.perf_counter()
+        lta = ltv.lta_validation(pdf, sources.trust_roots, current_crls=sources.crls)
         t5 = time.perf_counter()
-        assert engine["passed"] and all(r.passed for r in lta)
+        ltv.simulate_future(pdf, sources.trust_roots, at=datetime(2034, 5, 17, 23, tzinfo=UTC))
+        t6 = time.perf_counter()
+        assert engine["passed"] and not missing and all(r.passed for r in lta)
         if run == 0:
             continue
-        for key, value in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0),
-                              strict=True):
+        for key, value in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             steps[key].append(value * 1000)
+        for key, value in zip(deep, (t5 - t4, t6 - t5), strict=True):
+            deep[key].append(value * 1000)
+    print(f"  {'archive_document (the job, end to end)':<44} median "
+          f"{statistics.median(totals):7.1f} ms")
     for key, times in steps.items():
-        print(f"  {key:<40} median {statistics.median(times):7.1f} ms")
+        print(f"    {key:<42} median {statistics.median(times):7.1f} ms")
+    print("  not at archive time (docservice archive verify runs them):")
+    for key, times in deep.items():
+        print(f"    {key:<42} median {statistics.median(times):7.1f} ms")
     rt.close()
 
 

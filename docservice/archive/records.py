@@ -89,7 +89,7 @@ PAdES level {{ r.pades_level or "unknown" }}.</p>
 {% for s in r.signatures %}<tr><td>{{ s.field_name }}</td><td>{{ s.signer or "" }}</td>
 <td>{{ s.timestamp_time or s.claimed_signing_time or "" }}</td>
 <td>{{ s.engine_indication or "" }}</td>
-<td>{{ s.lta.indication }} {{ s.lta.sub_indication }}</td></tr>{% endfor %}
+<td>{% if s.lta %}{{ s.lta.indication }} {{ s.lta.sub_indication }}{% else %}not run{% endif %}</td></tr>{% endfor %}
 </table>
 <h2>Document timestamps</h2>
 <table><tr><th>time</th><th>authority</th><th>certificate valid until</th><th>algorithms</th></tr>
@@ -101,10 +101,16 @@ PAdES level {{ r.pades_level or "unknown" }}.</p>
 <p>{% if r.dss %}{{ r.dss.certificates }} certificates, {{ r.dss.crls }} CRLs,
 {{ r.dss.ocsps }} OCSP responses{% else %}none{% endif %}</p>
 <h2>Long-term outlook</h2>
+{% if r.long_term.method %}
+<p>Validation data needed until {{ r.long_term.at }} ({{ r.long_term.method }}):
+<strong class="{{ 'ok' if r.long_term.passed else 'bad' }}">{{ 'complete' if r.long_term.passed
+else 'incomplete' }}</strong>{% for m in r.long_term.missing %}; {{ m }}{% endfor %}.</p>
+{% else %}
 <p>Simulated validation on {{ r.long_term.at }}:
 <strong class="{{ 'ok' if r.long_term.passed else 'bad' }}">{{ 'passes' if r.long_term.passed
 else 'does not pass' }}</strong>{% for s in r.long_term.signatures if not s.passed %};
 {{ s.field_name }}: {{ s.sub_indication }}{% endfor %}.</p>
+{% endif %}
 <h2>Trust</h2>
 <ul>{% for t in r.trust_roots %}<li>{{ t.subject }} <span class="mono">{{ t.sha256 }}</span></li>
 {% endfor %}</ul>

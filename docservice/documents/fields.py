@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
@@ -158,20 +156,3 @@ def locate_fields(document: str, pages: list[Page], anchors: dict[str, str]) -> 
         rect = (box.x0, page.height - box.y1, box.x1, page.height - box.y0)
         placed.append(PlacedField(role, signature_field_name(role), line.page, rect))
     return placed
-
-
-def add_signature_fields(pdf: bytes, fields: list[PlacedField]) -> bytes:
-    """`pdf` with one empty signature field per entry of `fields`, as an incremental update."""
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    for field in fields:
-        append_signature_field(
-            writer,
-            SigFieldSpec(
-                sig_field_name=field.name,
-                on_page=field.page,
-                box=tuple(round(v, 2) for v in field.rect),  # type: ignore[arg-type]
-            ),
-        )
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()

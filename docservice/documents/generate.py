@@ -10,11 +10,11 @@ from docservice.archive.blobs import sha256_hex
 from docservice.documents.catalogue import TemplateRef
 from docservice.documents.fields import (
     PlacedField,
-    add_signature_fields,
     locate_fields,
     text_layout,
 )
 from docservice.documents.render import render_docx
+from docservice.signing.fields import add_signature_fields
 
 
 class PdfConverter(Protocol):

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import select, text, update
 
-from docservice.archive import audit, ltv, records
+from docservice.archive import audit, records
 from docservice.cli import main
 from docservice.db import unit_of_work
 from docservice.models import AuditEvent
 from docservice.models_archive import ArchiveEntry
 from docservice.services import archive
+from docservice.signing import ltv
 from tests.archive.conftest import complete_envelope
 
 ACTOR = audit.Actor("tester", ip="192.0.2.7", user_agent="pytest")

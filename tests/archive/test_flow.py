@@ -17,12 +17,13 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import SignatureCoverageLevel
 from sqlalchemy import select
 
-from docservice.archive import ltv, records
+from docservice.archive import records
 from docservice.archive.records import add_years
 from docservice.db import unit_of_work
-from docservice.models import AuditEvent, Placement
+from docservice.models import AuditEvent, Document, Placement
 from docservice.models_archive import ArchiveEntry
 from docservice.services import archive
+from docservice.signing import ltv
 from docservice.signing.pki import ROOT_CERT
 from tests.archive.conftest import complete_envelope
 from tests.signing.pdfsig import pdfsig_report
@@ -146,3 +147,33 @@ def test_lta_simulated_ten_years_ahead(runtime, year, database_url):
     by_field = {r.field_name: r for r in results}
     assert by_field["Signature_school"].passed
     assert all(r.passed for r in results), [r.to_json() for r in results]
+
+
+def test_archiving_checks_that_the_validation_data_is_embedded(runtime, year, database_url):
+    """The fast check used at archive time sees what a future validator would miss."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("does not depend on the database")
+    done = complete_envelope(runtime, n=1, nda="nee", copyright_waiver="nee")
+    with unit_of_work(runtime.db) as session:
+        entry = session.scalars(select(ArchiveEntry).where(
+            ArchiveEntry.document_id == done.document_ids[0])).one()
+        signed = session.get(Document, done.document_ids[0]).current_revision.sha256
+    store = archive.archive_store(runtime)
+    pdf = store.get(records.pdf_key(entry.sha256))
+    roots = runtime.signer.pki.trust_roots
+    assert ltv.dss_coverage(pdf, roots) == []
+    report = json.loads(store.get(records.report_key(entry.sha256)))
+    assert report["long_term"]["passed"] is True
+    assert report["long_term"]["method"] == "validation data embedded"
+    # The signed PDF before archiving carries no DSS and no document timestamp.
+    before = ltv.dss_coverage(runtime.blobs.get(signed), roots)
+    assert before == ["no validation data (DSS): the document is not B-LT"]
+    # Against other trust roots nothing chains: every signature and timestamp is named.
+    stranger = ltv.dss_coverage(pdf, [])
+    assert any("Signature_student" in p and "does not chain" in p for p in stranger)
+    assert any("DocTimeStamp" in p for p in stranger)
+    # The deep check (`archive verify`) agrees with the fast one.
+    deep = archive.verify_bytes(pdf, archive.ltv_sources(runtime), deep=True,
+                                long_term_at=entry.retention_until)
+    assert deep["verdict"] == "passed", deep["problems"]
+    assert deep["long_term"]["passed"] is True

@@ -259,7 +259,8 @@ def test_a_libreoffice_contract_is_recognised_by_its_reference_and_passes(
         converter: object, pades: PadesSigner, trust: Trust) -> None:
     import docx
 
-    from docservice.documents.fields import PlacedField, add_signature_fields
+    from docservice.documents.fields import PlacedField
+    from docservice.signing.fields import add_signature_fields
 
     reference = "DS-2023-2024-r0123456-stageovereenkomst-1"
     document = docx.Document()
