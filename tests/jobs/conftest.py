@@ -73,8 +73,18 @@ def queue_policy() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+def mail_port() -> int | None:
+    """The SMTP port of this test (override the fixture: None is the run's test server)."""
+    return None
+
+
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest,
+             mail_port: int | None) -> Settings:
     """The shared test settings; with the `queue` mark, DOCSERVICE_JOBS=redis in a namespace."""
+    if mail_port is not None:
+        settings = replace(settings, mail=replace(settings.mail, smtp_port=mail_port,
+                                                  timeout=5.0))
     if request.node.get_closest_marker("queue") is None:
         return settings
     namespace = request.getfixturevalue("queue_namespace")
