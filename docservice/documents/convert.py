@@ -41,6 +41,20 @@ class _WorkerDied(Exception):
     """The worker or its soffice died while converting; a restart may help."""
 
 
+class _WorkerHung(_WorkerDied):
+    """The worker did not answer within the timeout; it is killed, and a restart may help."""
+
+
+class _StartCrashed(ConversionError):
+    """LibreOffice died or stalled while starting (not: it is missing); starting again may help."""
+
+
+#: Attempts at one document: LibreOffice dying (or hanging) on it twice is the document's fault.
+ATTEMPTS = 2
+#: Starts in a row before a converter gives up: a kill can land on a restart too.
+STARTS = 3
+
+
 class Converter:
     """One worker process with its own soffice, started lazily and restarted when it dies."""
 
@@ -83,20 +97,21 @@ class Converter:
         with self._lock:
             if self._closed:
                 raise ConversionError("the converter is closed")
-            if self._process is None:
-                self._start()
+            self._ensure_started()
 
     def convert(self, docx: bytes, *, pdfa: bool = False) -> ConversionResult:
         """The PDF of `docx`, as PDF/A-2b when `pdfa`."""
         with self._lock:
             if self._closed:
                 raise ConversionError("the converter is closed")
-            name = uuid.uuid4().hex
-            source = self.workdir / f"{name}.docx"
-            target = self.workdir / f"{name}.pdf"
+            # A folder per document: LibreOffice writes lock and lu*.tmp files next to its
+            # target, and one killed while exporting leaves them behind.
+            folder = self.workdir / uuid.uuid4().hex
+            folder.mkdir()
+            source = folder / "source.docx"
             try:
                 source.write_bytes(docx)
-                reply = self._convert_with_one_retry(source, target, pdfa=pdfa)
+                reply, target = self._convert_with_retry(source, folder, pdfa=pdfa)
                 if not reply.get("ok"):
                     if reply.get("stage") == "load":
                         raise ConversionError(
@@ -111,8 +126,7 @@ class Converter:
                     raise ConversionError("LibreOffice reported success but wrote no PDF") from None
                 return ConversionResult(pdf=pdf, libreoffice_ms=float(reply["ms"]))
             finally:
-                source.unlink(missing_ok=True)
-                target.unlink(missing_ok=True)
+                shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         """Stop the worker and its soffice; the converter cannot be used afterwards."""
@@ -120,21 +134,46 @@ class Converter:
             self._closed = True
             self._stop()
 
-    def _convert_with_one_retry(self, source: Path, target: Path, *, pdfa: bool) -> dict[str, Any]:
-        request = {"in": str(source), "out": str(target), "pdfa": pdfa}
-        for attempt in (1, 2):
-            if self._process is None:
-                self._start()
+    def _convert_with_retry(self, source: Path, folder: Path, *,
+                            pdfa: bool) -> tuple[dict[str, Any], Path]:
+        for attempt in range(1, ATTEMPTS + 1):
+            # A fresh name each attempt: a LibreOffice killed while exporting leaves a lock
+            # file on its target, and the next one then refuses to write there (IO Abort).
+            target = folder / f"attempt-{attempt}.pdf"
+            request = {"in": str(source), "out": str(target), "pdfa": pdfa}
+            self._ensure_started()
             try:
-                return self._request(request)
+                return self._request(request), target
+            except _WorkerHung:
+                self._kill()
+                if attempt == ATTEMPTS:
+                    raise ConversionError(
+                        f"LibreOffice did not finish within the timeout of {self.timeout:g} s,"
+                        f" {ATTEMPTS} times; its process was killed and will be restarted"
+                    ) from None
+                log.warning("LibreOffice converter hung for %g s; killed it, restarting and"
+                            " retrying", self.timeout)
             except _WorkerDied as e:
                 self._kill()
-                if attempt == 2:
+                if attempt == ATTEMPTS:
                     raise ConversionError(
-                        f"LibreOffice crashed twice on this document: {e}"
+                        f"LibreOffice crashed {ATTEMPTS} times on this document: {e}"
                     ) from None
                 log.warning("LibreOffice converter died (%s); restarting it and retrying", e)
         raise AssertionError("unreachable")
+
+    def _ensure_started(self) -> None:
+        # A crash while (re)starting is retried too: otherwise one kill during a restart
+        # fails the document (and with it a whole cohort's generation).
+        for start in range(1, STARTS + 1):
+            if self._process is not None:
+                return
+            try:
+                self._start()
+            except _StartCrashed as e:
+                if start == STARTS:
+                    raise ConversionError(f"{e} ({STARTS} attempts)") from None
+                log.warning("%s; starting it again", e)
 
     def _start(self) -> None:
         if shutil.which(self.uno_python) is None:
@@ -144,6 +183,10 @@ class Converter:
         if shutil.which(self.soffice) is None:
             raise ConversionError(f"LibreOffice ({self.soffice}) is not installed; {INSTALL_HINT}")
         self._profile = Path(tempfile.mkdtemp(prefix="profile-", dir=self.workdir))
+        # LibreOffice's own temporary files go inside the profile folder, which is removed
+        # with it: a killed soffice otherwise leaves its lu*.tmp behind in /tmp every time.
+        private_tmp = self._profile / "tmp"
+        private_tmp.mkdir()
         self._buffer = b""
         self._stderr_tail.clear()
         started = time.monotonic()
@@ -165,6 +208,7 @@ class Converter:
             stderr=subprocess.PIPE,
             # Its own process group, so that killing the group takes soffice along.
             start_new_session=True,
+            env={**os.environ, "TMPDIR": str(private_tmp)},
         )
         self._process = process
         assert process.stderr is not None
@@ -173,18 +217,20 @@ class Converter:
             ready = self._read_reply(started + self.start_timeout + 5)
         except TimeoutError:
             self._kill()
-            raise ConversionError(
+            raise _StartCrashed(
                 f"LibreOffice did not start within {self.start_timeout:g} s{self._tail()}"
             ) from None
         except _WorkerDied as e:
             self._kill()
-            raise ConversionError(f"LibreOffice could not start: {e}") from None
+            raise _StartCrashed(f"LibreOffice could not start: {e}") from None
         if not ready.get("ready"):
             self._kill()
             error = str(ready.get("error"))
             if "python3-uno" in error:
-                error = f"{error}; {INSTALL_HINT}"
-            raise ConversionError(f"LibreOffice could not start: {error}")
+                raise ConversionError(f"LibreOffice could not start: {error}; {INSTALL_HINT}")
+            if error.endswith(" not found"):  # no soffice.bin behind the launcher
+                raise ConversionError(f"LibreOffice could not start: {error}")
+            raise _StartCrashed(f"LibreOffice could not start: {error}")
         self._soffice_pid = int(ready["soffice_pid"])
         self.startup_ms = (time.monotonic() - started) * 1000
         log.info(
@@ -205,11 +251,7 @@ class Converter:
         try:
             reply = self._read_reply(time.monotonic() + self.timeout)
         except TimeoutError:
-            self._kill()
-            raise ConversionError(
-                f"LibreOffice did not finish within the timeout of {self.timeout:g} s;"
-                " its process was killed and will be restarted"
-            ) from None
+            raise _WorkerHung(f"no answer within {self.timeout:g} s") from None
         if reply.get("fatal"):
             raise _WorkerDied(str(reply.get("error")))
         return reply
