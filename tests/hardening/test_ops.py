@@ -156,7 +156,7 @@ def test_metrics_token_must_be_long_enough():
         Settings.from_env({"DOCSERVICE_METRICS_TOKEN": "short"})
 
 
-def test_metrics_add_up_every_gunicorn_worker(tmp_path: Path):
+def test_metrics_add_up_every_gunicorn_worker(client, tmp_path: Path, monkeypatch):
     """With PROMETHEUS_MULTIPROC_DIR, each process writes its counts; a scrape sums them."""
     folder = tmp_path / "prom"
     folder.mkdir()
@@ -165,18 +165,8 @@ def test_metrics_add_up_every_gunicorn_worker(tmp_path: Path):
              "SIGNATURES.labels(role='student', method='one_shot').inc({n})")
     for n in (2, 3):  # two "workers", each its own process
         subprocess.run([sys.executable, "-c", count.format(n=n)], env=env, check=True)
-    scrape = """
-import os, tempfile
-from pathlib import Path
-from docservice import create_app
-from tests.conftest import make_settings
-root = Path(tempfile.mkdtemp())
-app = create_app({"TESTING": True}, settings=make_settings(root, f"sqlite:///{root}/db"))
-print(app.test_client().get("/metrics").get_data(as_text=True))
-"""
-    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, text=True,
-                         capture_output=True, cwd=Path(__file__).parents[2]).stdout
-    samples = _samples(out)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))  # this process scrapes
+    samples = _samples(client.get("/metrics").get_data(as_text=True))
     assert samples[("docservice_signatures_total",
                     (("method", "one_shot"), ("role", "student")))] == 5
 
