@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from functools import partial
 
 import click
 from flask import current_app
@@ -114,7 +115,7 @@ def jobs_retry(stale_minutes: int) -> None:
         runs = jobs.runs_to_retry(session, now=utcnow(), stale=timedelta(minutes=stale_minutes))
         for run in runs:
             if jobs.mark_for_retry(session, run.id) is not None:
-                after_commit(session, lambda r=run: rt.dispatch(r.id, r.name, list(r.args)))
+                after_commit(session, partial(rt.dispatch, run.id, run.name, list(run.args)))
                 click.echo(f"#{run.id} {run.name}{tuple(run.args)} ({run.status}): queued again")
     click.echo(f"{len(runs)} job run(s) queued again.")
 

@@ -133,7 +133,6 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
             pass
     finally:
         worker.stop(timeout=int(shutdown_timeout * 1000))
-        broker.emit_before("process_stop")
         broker.close()
         rt.close()
         _worker_runtime = None

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from docservice.db import Database, unit_of_work
 from docservice.metrics import JOBS
@@ -87,7 +88,7 @@ def _start(db: Database, run_id: int) -> bool:
         started = session.execute(
             update(JobRun).where(JobRun.id == run_id, JobRun.status != JOB_DONE).values(
                 status=JOB_RUNNING, attempts=JobRun.attempts + 1, started_at=now,
-                updated_at=now, worker=_worker_name())).rowcount
+                updated_at=now, worker=_worker_name())).rowcount  # type: ignore[attr-defined]
         # A run whose record is gone (never written, or removed) still runs.
         return bool(started) or session.get(JobRun, run_id) is None
 
@@ -144,8 +145,8 @@ def runs_to_retry(session: Session, *, now: datetime, stale: timedelta,
                   failed: bool = True) -> list[RunView]:
     """Failed runs, and runs queued or running for longer than `stale` (their message or
     their worker was lost)."""
-    conditions = [(JobRun.status.in_((JOB_QUEUED, JOB_RUNNING)))
-                  & (JobRun.updated_at < now - stale)]
+    conditions: list[ColumnElement[bool]] = [
+        JobRun.status.in_((JOB_QUEUED, JOB_RUNNING)) & (JobRun.updated_at < now - stale)]
     if failed:
         conditions.append(JobRun.status == JOB_FAILED)
     runs = session.scalars(select(JobRun).where(or_(*conditions)).order_by(JobRun.id))

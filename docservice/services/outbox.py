@@ -66,7 +66,7 @@ def send_mail(rt: Any, outbox_id: int) -> str:
         claimed = session.execute(
             update(OutboxMail).where(OutboxMail.id == outbox_id, _claimable(now, claim_lease(rt)))
             .values(status=MAIL_SENDING, claimed_at=now, attempts=OutboxMail.attempts + 1)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         row = session.get(OutboxMail, outbox_id) if claimed else None
         if row is None:
             return "not pending"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -73,7 +74,7 @@ def retry_all() -> Any:
     for run in jobs.failed_runs(session, limit=10_000):  # those of mail are queued already
         view = jobs.mark_for_retry(session, run.id)
         if view is not None:
-            after_commit(session, lambda v=view: rt.dispatch(v.id, v.name, list(v.args)))
+            after_commit(session, partial(rt.dispatch, view.id, view.name, list(view.args)))
             retried += 1
     flash(f"{retried} job run(s) and {mail_runs} mail(s) queued again.")
     return redirect(url_for(".index"))

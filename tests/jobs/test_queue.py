@@ -54,6 +54,7 @@ def test_a_job_queued_after_the_commit_runs_in_a_worker(runtime: Runtime, start_
         assert session.scalar(sa.select(sa.func.count()).select_from(JobRun)) == 1
     assert runtime.queue_depth() == 0
     assert worker.stop() == 0, worker.output()[-2000:]  # SIGTERM: a graceful exit
+    assert "stopped" in worker.output() and "CRITICAL" not in worker.output()
 
 
 def test_a_failing_job_is_retried_with_backoff_then_shown_as_failed(
