@@ -87,3 +87,44 @@ def processes_mentioning(text: str) -> list[str]:
         if text in cmdline and (_stat(int(entry)) or ("", 0, "Z"))[2] != "Z":
             found.append(cmdline)
     return found
+
+
+def children(parent: int) -> list[int]:
+    """The living direct children of `parent`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _stat(int(entry))
+            if stat is not None and stat[1] == parent and stat[2] != "Z":
+                found.append(int(entry))
+    return sorted(found)
+
+
+def _socket_inodes(server_port: int, client_port: int) -> set[str]:
+    """Inodes of the server-side TCP sockets of the connection from `client_port` (IPv4)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        remote_port = int(fields[2].split(":")[1], 16)
+        if local_port == server_port and remote_port == client_port:
+            inodes.add(fields[9])
+    return inodes
+
+
+def serving(pids: list[int], server_port: int, client_port: int) -> int | None:
+    """Which of `pids` holds the accepted connection that the client's `client_port` made."""
+    inodes = {f"socket:[{inode}]" for inode in _socket_inodes(server_port, client_port)}
+    if not inodes:
+        return None
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                        return pid
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return None
