@@ -134,6 +134,8 @@ class _QueueDepth(Collector):
         except Exception:  # noqa: BLE001 - a scrape must not fail because the queue is away
             log.warning("metrics: queue depth unavailable", exc_info=True)
             return
+        if value is None:  # the queue cannot be asked now: no figure rather than a wrong one
+            return
         family = GaugeMetricFamily("docservice_queue_depth", "Jobs waiting in the queue",
                                    labels=["queue"])
         if isinstance(value, dict):

@@ -108,7 +108,8 @@ def test_metrics_count_documents_and_signatures(app, client, runtime, inbox, yea
     assert grew("docservice_documents_generated_total", kind="stageovereenkomst") == 1
     assert grew("docservice_signatures_total", role="student", method="one_shot") == 3
     families = {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))}
-    assert {"docservice_verification_failures", "docservice_mail_failures"} <= families
+    assert {"docservice_verification_failures", "docservice_mail_failures",
+            "docservice_queue_depth"} <= families
 
 
 def test_metrics_count_failed_verifications(app, client, runtime):
@@ -232,3 +233,11 @@ def test_log_format_follows_the_environment(tmp_path):
         assert len(installed) == 1  # configured four times, installed once
     finally:
         handler_format()
+
+
+def test_queue_depth_is_left_out_when_the_queue_cannot_tell(client, runtime, monkeypatch):
+    monkeypatch.setattr(runtime, "queue_depth", lambda: None, raising=False)
+    assert b"docservice_queue_depth" not in client.get("/metrics").data
+    monkeypatch.setattr(runtime, "queue_depth", lambda: 7, raising=False)
+    samples = _samples(client.get("/metrics").get_data(as_text=True))
+    assert samples[("docservice_queue_depth", (("queue", "all"),))] == 7
