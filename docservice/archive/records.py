@@ -50,6 +50,24 @@ def object_keys(sha256: str) -> tuple[str, str, str, str]:
     return pdf_key(sha256), manifest_key(sha256), report_key(sha256), report_html_key(sha256)
 
 
+CHECKPOINT_PREFIX = "trail/"
+
+
+def checkpoint_key(entry_id: int, entry_hash: str) -> str:
+    """The key of a trail checkpoint: the id and hash of an audit entry, in the name itself."""
+    return f"{CHECKPOINT_PREFIX}{entry_id:012d}-{entry_hash}.json"
+
+
+def checkpoint_of_key(key: str) -> tuple[int, str] | None:
+    """(entry id, hash) of a checkpoint key, or None if `key` is not one."""
+    if not key.startswith(CHECKPOINT_PREFIX) or not key.endswith(".json"):
+        return None
+    number, _, digest = key[len(CHECKPOINT_PREFIX):-len(".json")].partition("-")
+    if len(number) != 12 or not number.isdigit() or not _SHA.match(digest):
+        return None
+    return int(number), digest
+
+
 def sha_of_key(key: str) -> str | None:
     """The document SHA-256 a key belongs to, or None for a key the archive did not make."""
     name = key.rsplit("/", 1)[-1]

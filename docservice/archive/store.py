@@ -156,9 +156,11 @@ class FilesystemArchiveStore:
         fsync_dir(path.parent)
 
     def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime]]:
-        if not self.root.is_dir():
+        # Walk only the folder the prefix names (all of them when it names none).
+        top = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not top.is_dir():
             return
-        for folder, _dirs, files in os.walk(self.root):
+        for folder, _dirs, files in os.walk(top):
             for name in files:
                 if name.startswith(TEMP_PREFIX) or name.endswith(RETENTION_SUFFIX):
                     continue

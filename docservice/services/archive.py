@@ -394,6 +394,12 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
         "trail_anchor": {"id": anchor[0], "hash": anchor[1]} if anchor else None,
     }
     manifest_bytes = canonical_json(manifest)
+    if anchor:
+        # A witness of the trail's length outside the database: `audit verify` finds entries
+        # removed from the end of the trail by comparing with the newest one.
+        store.put(records.checkpoint_key(anchor[0], anchor[1]),
+                  canonical_json({"id": anchor[0], "hash": anchor[1]}),
+                  content_type="application/json")
     # Beside-objects first, the PDF last: whatever a crash leaves, it is swept as one orphan.
     store.put(report_key, report_bytes, content_type="application/json")
     store.put(html_key, records.render_report_html(report), content_type="text/html")
@@ -822,6 +828,32 @@ def verify_archive(rt: Runtime, shas: Sequence[str] = (), *, signatures: bool = 
     return summary
 
 
+def trail_witness(rt: Runtime, session: Session) -> str | None:
+    """What the newest trail checkpoint in the archive store says is missing, or None.
+
+    Archiving writes a checkpoint (id and hash of the trail's last entry) into the write-once
+    store; entries removed from the end of the trail, which the hash chain alone cannot show,
+    are found here as long as they were made before the newest archiving.
+    """
+    newest: tuple[int, str] | None = None
+    for key, _modified in archive_store(rt).objects(records.CHECKPOINT_PREFIX):
+        found = records.checkpoint_of_key(key)
+        if found is not None and (newest is None or found[0] > newest[0]):
+            newest = found
+    if newest is None:
+        return None
+    entry_id, entry_hash = newest
+    stored = session.scalar(select(AuditEvent.hash).where(AuditEvent.id == entry_id))
+    if stored is None:
+        last = session.scalar(select(func.max(AuditEvent.id))) or 0
+        return (f"audit trail entry #{entry_id} removed: the archive recorded it (hash "
+                f"{entry_hash[:16]}...) but the trail ends at #{last}")
+    if stored != entry_hash:
+        return (f"audit trail entry #{entry_id} changed: the archive recorded hash "
+                f"{entry_hash[:16]}..., the trail holds {stored[:16]}...")
+    return None
+
+
 # --- sweep, purge, renew --------------------------------------------------------------------
 
 
@@ -851,6 +883,8 @@ def sweep(rt: Runtime, *, dry_run: bool = False, grace: timedelta = timedelta(ho
                                     .where(ArchiveEntry.purged_at.is_(None))))
     seen: set[str] = set()
     for key, modified in sorted(store.objects()):
+        if records.checkpoint_of_key(key) is not None:
+            continue  # trail checkpoints belong to no document; they are kept for good
         sha = records.sha_of_key(key)
         if sha is not None and sha in known:
             seen.add(key)

@@ -176,3 +176,52 @@ def _rewrite(source: Path, target: Path, name: str, change, *, fix_sums: bool = 
             zout.writestr(n, d)
     target.write_bytes(out.getvalue())
 
+
+
+def test_entries_removed_from_the_end_are_found_by_the_archive_checkpoint(runner, runtime, year):
+    """The chain alone cannot show a cut-off tail; the checkpoint in the write-once store can."""
+    complete_envelope(runtime, n=3, nda="nee", copyright_waiver="nee")
+    checkpoints = [records.checkpoint_of_key(key) for key, _ in
+                   archive.archive_store(runtime).objects(records.CHECKPOINT_PREFIX)]
+    assert checkpoints and None not in checkpoints
+    newest = max(c[0] for c in checkpoints)
+    assert runner.invoke(main, ["audit", "verify"]).exit_code == 0
+    # The archived document was signed by the school in the newest entry the checkpoint saw;
+    # cutting the trail there leaves a chain that is intact on its own.
+    with unit_of_work(runtime.db) as session:
+        session.execute(text("DELETE FROM audit_events WHERE id >= :id"), {"id": newest})
+    with unit_of_work(runtime.db) as session:
+        checked, broken = audit.verify_chain(session)
+        last = session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+    assert broken is None and checked > 0 and last < newest
+    result = runner.invoke(main, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"audit trail entry #{newest} removed" in result.output
+    assert f"the trail ends at #{last}" in result.output
+    # Sweeping never takes a checkpoint for an orphan.
+    assert not any(k.startswith("trail/") for k in archive.sweep(runtime, dry_run=True).orphans)
+
+
+def test_parallel_check_finds_the_same_breaks_as_the_serial_one(runtime, monkeypatch):
+    """Long trails are checked in one process per core; the seams between ranges count too."""
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 0)
+    ids = _trail(runtime, 9)
+
+    def both() -> tuple[tuple[int, object], tuple[int, object]]:
+        with unit_of_work(runtime.db) as session:
+            serial = audit.verify_chain(session, workers=1)
+            parallel = audit.verify_chain(session, workers=3)
+        return serial, parallel
+
+    serial, parallel = both()
+    assert serial == parallel == (9, None)
+    # A removed entry right at a seam (ranges of 3: the first entry of the second range).
+    with unit_of_work(runtime.db) as session:
+        session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": ids[3]})
+    serial, parallel = both()
+    assert serial == parallel and serial[1].kind == "removed", (serial, parallel)
+    # A changed entry inside the last range comes after the first break: still the first named.
+    with unit_of_work(runtime.db) as session:
+        session.execute(update(AuditEvent).where(AuditEvent.id == ids[7]).values(actor="x"))
+    serial, parallel = both()
+    assert serial == parallel and serial[1].entry_id == ids[4], (serial, parallel)
