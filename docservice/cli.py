@@ -738,6 +738,7 @@ def audit_verify() -> None:
     """Recompute the trail's hash chain; name the first changed, removed or inserted entry."""
     from docservice.archive import audit as audit_trail
     from docservice.models import AuditEvent
+    from docservice.services import archive
 
     rt = _runtime()
     with rt.db.session() as session:
@@ -745,9 +746,13 @@ def audit_verify() -> None:
         with click.progressbar(length=total, label="Checking the trail", show_pos=True,
                                file=sys.stderr) as bar:
             checked, broken = audit_trail.verify_chain(session, progress=bar.update)
-    if broken is not None:
-        click.echo(f"BROKEN: {broken}", err=True)
-        click.echo(f"{broken.checked} entries before it are intact.", err=True)
+        if broken is not None:
+            click.echo(f"BROKEN: {broken}", err=True)
+            click.echo(f"{broken.checked} entries before it are intact.", err=True)
+            sys.exit(1)
+        missing = archive.trail_witness(rt, session)
+    if missing is not None:
+        click.echo(f"BROKEN: {missing}", err=True)
         sys.exit(1)
     click.echo(f"The audit trail is intact: {checked} entries.")
 
