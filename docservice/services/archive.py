@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import unicodedata
 import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,6 +59,7 @@ from docservice.models_archive import ArchiveEntry, ArchiveState, ArchiveStatusR
 from docservice.runtime import Runtime
 from docservice.signing import ltv
 from docservice.tasks import job
+from docservice.text import words
 
 log = logging.getLogger(__name__)
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -1011,17 +1011,9 @@ def renew_entry(rt: Runtime, entry_id: int, *, now: datetime | None = None,
 # --- search ---------------------------------------------------------------------------------
 
 
-#: Letters that Unicode does not decompose into a base letter and an accent.
-_FOLD = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "æ": "ae",
-                       "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i", "ħ": "h", "þ": "th",
-                       "ð": "d", "’": "'"})
-
-
 def normalise_words(text: str) -> list[str]:
     """Lowercase words without accents or punctuation: how names and numbers are indexed."""
-    stripped = "".join(c for c in unicodedata.normalize("NFKD", text.translate(_FOLD))
-                       if not unicodedata.combining(c)).casefold()
-    return [w[:100] for w in "".join(c if c.isalnum() else " " for c in stripped).split()]
+    return words(text)
 
 
 def entry_terms(entry: ArchiveEntry) -> set[tuple[str, str]]:

@@ -17,6 +17,7 @@ that the dashboard stays fast for a whole cohort.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import threading
 import time
@@ -54,6 +55,7 @@ from docservice.services.desk_verification import (
     found_hashes,
     verdicts_for,
 )
+from docservice.text import fold
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
@@ -217,6 +219,11 @@ class PlacementStatus:
 
     def role(self, role: str) -> RoleStatus:
         return next(r for r in self.roles if r.role == role)
+
+    @functools.cached_property
+    def search_text(self) -> str:
+        """Name and student number, folded (no case, no accents) for the search box."""
+        return fold(f"{self.first_name} {self.last_name} {self.student_number}")
 
     def matches(self, state: str) -> bool:
         """Whether a filter on `state` shows this placement (its state, or its stage)."""
@@ -414,14 +421,13 @@ def _year_statuses(session: Session, runtime: Any, year: str | None, *, today: d
 
 
 def _matches(status: PlacementStatus, flt: DeskFilter) -> bool:
-    if flt.company and flt.company.casefold() not in status.company_name.casefold():
+    if flt.company and fold(flt.company) not in fold(status.company_name):
         return False
     if flt.docent and flt.docent.strip().casefold() not in (
             status.docent_email.casefold(), status.docent_name.casefold()):
         return False
     if flt.query:
-        haystack = f"{status.first_name} {status.last_name} {status.student_number}".casefold()
-        if not all(word in haystack for word in flt.query.casefold().split()):
+        if not all(word in status.search_text for word in fold(flt.query).split()):
             return False
     return not flt.state or status.matches(flt.state)
 

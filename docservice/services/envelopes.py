@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -40,6 +39,7 @@ from docservice.services import links, notifications
 from docservice.services.placements import parse_email, placements_query
 from docservice.signing.certificates import SignerIdentity
 from docservice.signing.pades import PadesSigner
+from docservice.text import fold
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 SIGN = "sign"
@@ -131,9 +131,7 @@ def check_turn(request: SignatureRequest) -> None:
 
 
 def _normalised(name: str) -> str:
-    stripped = "".join(c for c in unicodedata.normalize("NFKD", name)
-                       if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().replace("’", "'").split())
+    return fold(name)
 
 
 def _rowcount(result: Any) -> int:
