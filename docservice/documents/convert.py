@@ -327,6 +327,29 @@ class Converter:
             self._profile = None
 
 
+#: A pool's temporary folder is named after the process that owns it.
+WORKDIR_PREFIX = "docservice-convert-"
+
+
+def _remove_workdirs_of_dead_processes(parent: Path) -> None:
+    """Remove the folders that pools of processes killed outright (SIGKILL) left in `parent`.
+
+    Their LibreOffice went with them (it dies with its worker, which watches its parent);
+    only the profiles stayed behind, about a megabyte each time.
+    """
+    for folder in parent.glob(f"{WORKDIR_PREFIX}*-*"):
+        owner = folder.name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            log.info("removing %s, left by process %s that no longer runs", folder, owner)
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's process: alive, and not ours to clean
+
+
 class ConverterPool:
     """Warm LibreOffice converters, one per core by default, shared by threads."""
 
@@ -343,7 +366,9 @@ class ConverterPool:
         size = size if size is not None else (os.cpu_count() or 1)
         if size < 1:
             raise ValueError(f"a converter pool needs at least one converter, not {size}")
-        self.workdir = Path(tempfile.mkdtemp(prefix="docservice-convert-", dir=workdir))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-",
+                                             dir=workdir))
+        _remove_workdirs_of_dead_processes(self.workdir.parent)
         self._converters = [
             Converter(
                 workdir=self.workdir,

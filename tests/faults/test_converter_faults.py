@@ -8,6 +8,8 @@ import io
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -28,7 +30,7 @@ from docservice.models import Document, Placement
 from docservice.services.documents import generate_missing
 from tests.conftest import TEST_ACTOR
 from tests.faults.conftest import YEAR, Instance, seeded_rng
-from tests.faults.procs import is_gone, kill, named_below, processes_mentioning
+from tests.faults.procs import descendants, is_gone, kill, named_below, processes_mentioning
 
 pytestmark = pytest.mark.skipif(
     shutil.which("soffice") is None or not Path("/usr/bin/python3").exists(),
@@ -209,3 +211,36 @@ def test_libreoffice_killed_while_restarting_is_started_again(tmp_path: Path):
         assert pdf.startswith(b"%PDF-")
         assert killed_while_starting, "the kill landed while it started"
         assert pool.pids() and pool.pids()[0] not in (first, *killed_while_starting)
+
+
+POOL_OWNER = """
+import sys
+from pathlib import Path
+from docservice.documents.convert import ConverterPool
+pool = ConverterPool(size=1, workdir=Path(sys.argv[1]))
+pool.warm_up()
+print(pool.workdir, pool.pids()[0], flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_generating_process_killed_outright_leaves_nothing_running_or_behind(tmp_path: Path):
+    owner = subprocess.Popen([sys.executable, "-c", POOL_OWNER, str(tmp_path)], text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert owner.stdout is not None
+    workdir, soffice = owner.stdout.readline().split()
+    below = descendants(owner.pid)
+    assert int(soffice) in below
+    kill(owner.pid)
+    owner.wait(10)
+    # Its LibreOffice follows it (the worker watches its parent, soffice dies with the worker).
+    for pid in below:
+        assert is_gone(pid, within=10), below[pid]
+    assert Path(workdir).exists()
+    # The next pool in the same place removes what the dead one left.
+    with ConverterPool(size=1, workdir=tmp_path) as pool:
+        assert not Path(workdir).exists()
+        assert [p for p in tmp_path.iterdir()] == [pool.workdir]
+    assert processes_mentioning(workdir) == []
