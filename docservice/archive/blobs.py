@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from docservice.errors import AlreadyExists, NotFound
@@ -109,3 +111,12 @@ class FilesystemBlobStore:
     def exists(self, sha256: str) -> bool:
         """Whether a blob with this SHA-256 is stored."""
         return self._path(sha256).exists()
+
+    def leftovers(self) -> Iterator[tuple[Path, datetime]]:
+        """Temporary files of writes a crash cut off (never a blob), with their time."""
+        for path in self.root.glob(f"*/{TEMPORARY_PREFIX}*"):
+            try:
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except FileNotFoundError:
+                continue  # a write in progress just finished
+            yield path, modified

@@ -902,6 +902,11 @@ def sweep(rt: Runtime, *, dry_run: bool = False, grace: timedelta = timedelta(ho
         result.leftovers.append(name)
         if not dry_run and now - modified >= grace:
             store.remove_leftover(name)
+    # The blob store's too: a process killed while it stored a signed revision leaves one.
+    for path, modified in rt.blobs.leftovers():
+        result.leftovers.append(f"blobs/{path.parent.name}/{path.name}")
+        if not dry_run and now - modified >= grace:
+            path.unlink(missing_ok=True)
     for sha in sorted(known):
         for key in object_keys(sha):
             if key not in seen:

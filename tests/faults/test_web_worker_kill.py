@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from docservice.archive.blobs import TEMPORARY_PREFIX, sha256_hex
 from docservice.db import unit_of_work
 from docservice.models import AccessLink, Envelope, RequestStatus
+from docservice.services import archive
 from docservice.signing.validate import check_signatures
 from tests.faults.conftest import Instance, seeded_rng
 from tests.faults.procs import is_gone, kill, serving
@@ -92,6 +94,9 @@ def test_sigkill_of_a_web_worker_while_signing_loses_nothing(instance: Instance,
     finally:
         server.stop()
     _check_blobs(instance)
+    # What a killed write left is swept, like the archive's partial writes.
+    swept = archive.sweep(instance.runtime, grace=timedelta(0))
+    assert not list(instance.runtime.blobs.leftovers()), swept
     assert "Traceback" not in (tmp_path / "gunicorn.log").read_text().replace(
         "WORKER TIMEOUT", "")
 
@@ -153,3 +158,17 @@ def _check_blobs(instance: Instance) -> None:
         if data.startswith(b"%PDF-"):
             assert len(PdfReader(io.BytesIO(data)).pages) >= 1, path
     print("temporary blob files left by kills:", leftovers)
+
+
+def test_sweep_removes_what_a_killed_blob_write_left(instance: Instance):
+    blobs = instance.runtime.blobs
+    kept = blobs.put(b"%PDF-1.7 a revision")
+    partial = blobs.root / kept[:2] / f"{TEMPORARY_PREFIX}cut-off"
+    partial.write_bytes(b"%PDF-1.7 half a rev")
+    assert archive.sweep(instance.runtime, dry_run=True, grace=timedelta(0)).leftovers == [
+        f"blobs/{kept[:2]}/{partial.name}"]
+    assert partial.exists()
+    archive.sweep(instance.runtime, grace=timedelta(hours=1))  # too young: a write in progress
+    assert partial.exists()
+    archive.sweep(instance.runtime, grace=timedelta(0))
+    assert not partial.exists() and blobs.get(kept) == b"%PDF-1.7 a revision"
