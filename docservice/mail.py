@@ -141,6 +141,30 @@ class Mailer:
         """Enqueue the job that delivers outbox mail `outbox_id` (after the commit)."""
         self._enqueue("send_mail", outbox_id)
 
+    def dispatch_many(self, outbox_ids: list[int]) -> None:
+        """Enqueue delivery of the mail one transaction wrote: one job per `BATCH` mails."""
+        if len(outbox_ids) == 1:
+            self.dispatch(outbox_ids[0])
+            return
+        for i in range(0, len(outbox_ids), BATCH):
+            self._enqueue("send_mails", outbox_ids[i:i + BATCH])
+
+
+#: Mails per delivery job when one transaction queues many (a deadline check: thousands).
+#: One job per mail cost five transactions each; a batch claims and settles them together.
+BATCH = 200
+
+
+class _OutboxBatch:
+    """The after-commit action that dispatches every mail one transaction wrote."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.ids: list[int] = []
+
+    def __call__(self) -> None:
+        self.mailer.dispatch_many(self.ids)
+
 
 def queue(session: Session, sender: Sender, message: Message) -> None:
     """Send `message` once the session's transaction has committed.
@@ -152,7 +176,14 @@ def queue(session: Session, sender: Sender, message: Message) -> None:
     message.check()  # refuse header injection now, inside the transaction
     if isinstance(sender, Mailer):
         outbox_id = sender.record(session, message)
-        after_commit(session, lambda: sender.dispatch(outbox_id))
+        # One dispatch per transaction (a rollback drops it with the other after-commit work).
+        waiting = session.info.setdefault("after_commit", [])
+        batch = next((a for a in waiting if isinstance(a, _OutboxBatch) and a.mailer is sender),
+                     None)
+        if batch is None:
+            batch = _OutboxBatch(sender)
+            after_commit(session, batch)
+        batch.ids.append(outbox_id)
         return
 
     def send() -> None:

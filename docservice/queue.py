@@ -46,7 +46,7 @@ _worker_runtime: Any = None
 
 
 def queue_of(job_name: str) -> str:
-    return MAIL_QUEUE if job_name == "send_mail" else JOBS_QUEUE
+    return MAIL_QUEUE if job_name in ("send_mail", "send_mails") else JOBS_QUEUE
 
 
 def make_broker(settings: Settings) -> RedisBroker:

@@ -92,6 +92,52 @@ def send_mail(rt: Any, outbox_id: int) -> str:
     return "sent"
 
 
+@job("send_mails")
+def send_mails(rt: Any, outbox_ids: list[int]) -> str:
+    """Deliver the outbox mails `outbox_ids` that still wait, as `send_mail` does one.
+
+    One transaction claims them all, one marks them sent. On a transient failure the mail
+    that failed and every one not tried yet go back to pending, and the job raises to be
+    retried: the SMTP server is likely down for all of them.
+    """
+    now = utcnow()
+    with unit_of_work(rt.db) as session:
+        session.execute(
+            update(OutboxMail).where(OutboxMail.id.in_(outbox_ids),
+                                     _claimable(now, claim_lease(rt)))
+            .values(status=MAIL_SENDING, claimed_at=now, attempts=OutboxMail.attempts + 1))
+        claimed = [(r.id, Message(to=r.recipient, subject=r.subject, body=r.body, html=r.html,
+                                  message_id=r.message_id), r.attempts)
+                   for r in session.scalars(select(OutboxMail).where(
+                       OutboxMail.id.in_(outbox_ids), OutboxMail.status == MAIL_SENDING,
+                       OutboxMail.claimed_at == now).order_by(OutboxMail.id))]
+    sent: list[int] = []
+    try:
+        for index, (outbox_id, message, attempts) in enumerate(claimed):
+            try:
+                rt.mail.send(message)
+            except (OSError, smtplib.SMTPException) as e:
+                MAIL_FAILURES.inc()
+                permanent = _permanent(e)
+                status = (MAIL_FAILED if permanent or attempts >= max_attempts(rt)
+                          else MAIL_PENDING)
+                _release(rt, outbox_id, status=status, error=jobs.describe_error(e))
+                log.warning("mail %s to %s not sent (attempt %s, now %s): %s", outbox_id,
+                            message.to, attempts, status, e)
+                if permanent:
+                    continue
+                for later_id, _message, _attempts in claimed[index + 1:]:
+                    _release(rt, later_id, status=MAIL_PENDING, error="not tried: " + str(e))
+                raise
+            sent.append(outbox_id)
+    finally:
+        with unit_of_work(rt.db) as session:
+            session.execute(update(OutboxMail).where(OutboxMail.id.in_(sent),
+                                                     OutboxMail.status == MAIL_SENDING)
+                            .values(status=MAIL_SENT, sent_at=utcnow(), last_error=None))
+    return f"{len(sent)} sent"
+
+
 def _release(rt: Any, outbox_id: int, *, status: str, error: str) -> None:
     with unit_of_work(rt.db) as session:
         session.execute(update(OutboxMail).where(OutboxMail.id == outbox_id,

@@ -71,6 +71,24 @@ def test_mail_is_written_in_the_transaction_and_sent_right_after_the_commit(
     assert len(_rows(runtime)) == 1 and len(inbox.messages) == 1
 
 
+def test_mail_of_one_transaction_goes_out_in_batches(runtime: Runtime, inbox: Inbox) -> None:
+    """A deadline check queues thousands of mails: they are claimed and settled per batch."""
+    count = mail.BATCH + 5
+    with unit_of_work(runtime.db) as session:
+        for n in range(count):
+            mail.queue(session, runtime.mail, _message(to=f"student{n}@example.org"))
+    assert sorted(m["To"] for m in inbox.messages) == sorted(
+        f"student{n}@example.org" for n in range(count))
+    assert {r.status for r in _rows(runtime)} == {"sent"}
+    with runtime.db.session() as session:
+        runs = session.scalars(sa.select(JobRun).order_by(JobRun.id)).all()
+    assert [(r.name, len(r.args[0]), r.status) for r in runs] == [
+        ("send_mails", mail.BATCH, "done"), ("send_mails", 5, "done")]
+    # Run again (a retried job): nothing is sent twice.
+    assert outbox.send_mails(runtime, list(runs[1].args[0])) == "0 sent"
+    assert len(inbox.messages) == count
+
+
 def test_two_senders_at_once_send_a_mail_once(runtime: Runtime, inbox: Inbox) -> None:
     with unit_of_work(runtime.db) as session:  # written, its job not run: as if it were lost
         outbox_id = runtime.mail.record(session, _message())
