@@ -206,8 +206,15 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
+#: Set to make every simulated signer give up (Ctrl-C, or the run's deadline).
+STOP = threading.Event()
+#: A link that takes longer than this to arrive is an error (the mail queue is stuck).
+MAIL_TIMEOUT = 120.0
+
+
 def _wait_for_link(inbox: Inbox, address: str, base: str, deadline: float) -> str:
-    while time.monotonic() < deadline:
+    deadline = min(deadline, time.monotonic() + MAIL_TIMEOUT)
+    while time.monotonic() < deadline and not STOP.is_set():
         for message in inbox.to(address):
             match = re.search(re.escape(base) + r"(/sign/[A-Za-z0-9_-]+)", message.get_content())
             if match:
@@ -424,13 +431,20 @@ def main() -> None:
             flow_started = time.monotonic()
 
             def one(i: int) -> None:
+                if STOP.is_set():
+                    failures.append(f"envelope {i}: not started (stopped)")
+                    return
                 try:
                     flow.run(i, ids[f"r{900000 + i:07d}"])
                 except Exception as e:  # noqa: BLE001 - counted and reported
                     failures.append(f"envelope {i}: {type(e).__name__}: {e}")
 
             with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-                list(pool.map(one, range(args.placements)))
+                try:
+                    list(pool.map(one, range(args.placements)))
+                except KeyboardInterrupt:
+                    STOP.set()
+                    raise
             signed_s = time.monotonic() - flow_started
 
             archived = (0, 0)
