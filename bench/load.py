@@ -15,7 +15,8 @@ Prints throughput, p50/p95/p99 latency per endpoint, errors, peak RSS of every p
 until everything is archived, and the targets of issue 7 beside the figures.
 
     .venv/bin/python bench/load.py [--placements 300] [--concurrency 20] [--jobs redis|thread]
-                                   [--sqlite] [--previews] [--timeout 1200] [--keep]
+                                   [--sqlite] [--previews] [--think 0] [--timeout 1200]
+                                   [--keep]
 
 Bounded: at most --placements envelopes and --timeout seconds; everything lives in a
 temporary folder, a temporary database and a private Redis namespace, removed afterwards.
@@ -27,6 +28,7 @@ import argparse
 import csv
 import io
 import os
+import random
 import re
 import shutil
 import signal
@@ -227,9 +229,9 @@ class Flow:
     """One simulated signer after the other on one envelope: student, company, coordinator."""
 
     def __init__(self, base: str, inbox: Inbox, stats: Stats, deadline: float,
-                 previews: bool) -> None:
+                 previews: bool, think: float = 0.0) -> None:
         self.base, self.inbox, self.stats = base, inbox, stats
-        self.deadline, self.previews = deadline, previews
+        self.deadline, self.previews, self.think = deadline, previews, think
         self.local = threading.local()
 
     def coordinator(self) -> requests.Session:
@@ -253,6 +255,8 @@ class Flow:
             for image in sorted(set(re.findall(r'src="(/sign/[^"]+\.png)"', page.text))):
                 self.stats.timed("GET /sign/<token>/documents/<id>/pages/<n>.png",
                                  lambda image=image: browser.get(self.base + image))
+        if self.think:  # reading the documents before signing
+            time.sleep(random.uniform(0, 2 * self.think))
         done = self.stats.timed(f"POST /sign/<token> ({role})", lambda: browser.post(
             self.base + path, data={"csrf_token": _csrf(page.text), "full_name": name,
                                     "consent": "yes"}))
@@ -354,6 +358,8 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--previews", action="store_true",
                         help="signers also load the page images of the review page")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a signer reads before signing (0: back to back)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
@@ -380,8 +386,9 @@ def main() -> None:
                 "DOCSERVICE_REDIS_URL": REDIS_URL, "DOCSERVICE_QUEUE_NAMESPACE": namespace,
             })
             print(f"Load benchmark: {args.placements} placements, {args.concurrency} concurrent "
-                  f"signers, gunicorn {args.workers} workers, jobs={args.jobs}, "
-                  f"{'SQLite' if args.sqlite else 'PostgreSQL'}, {os.cpu_count()} cores")
+                  f"signers (think time {args.think:g} s), gunicorn {args.workers} workers, "
+                  f"jobs={args.jobs}, {'SQLite' if args.sqlite else 'PostgreSQL'}, "
+                  f"{os.cpu_count()} cores")
             setup_started = time.monotonic()
             _run(env, "init")
             _run(env, "pki", "init")
@@ -426,7 +433,7 @@ def main() -> None:
             engine.dispose()
 
             stats = Stats()
-            flow = Flow(base, inbox, stats, run_deadline, args.previews)
+            flow = Flow(base, inbox, stats, run_deadline, args.previews, args.think)
             failures: list[str] = []
             flow_started = time.monotonic()
 
