@@ -43,13 +43,20 @@ def _digest(prev_hash: str, at: datetime, action: str, actor: str, placement_id:
 def record(session: Session, action: str, actor: Actor, *, placement_id: int | None = None,
            **detail: Any) -> AuditEvent:
     """Append one event to the trail (in the caller's transaction)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appends: two writers must never both chain onto the same entry.
-        session.execute(text("SELECT pg_advisory_xact_lock(724171)"))
-    last = session.scalars(
-        select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1).with_for_update()
-    ).first()
-    prev_hash = last.hash if last else GENESIS
+    transaction = session.get_transaction()
+    head = session.info.get("audit_head")
+    if head is not None and head[0] is transaction:
+        # This transaction appended before and still holds the trail (PostgreSQL: the advisory
+        # lock; SQLite: the write lock its first insert took): its last hash is the head.
+        prev_hash = head[1]
+    else:
+        if session.get_bind().dialect.name == "postgresql":
+            # Serialise appends: two writers must never both chain onto the same entry.
+            session.execute(text("SELECT pg_advisory_xact_lock(724171)"))
+        last = session.scalars(
+            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1).with_for_update()
+        ).first()
+        prev_hash = last or GENESIS
     at = utcnow().replace(microsecond=0)
     event = AuditEvent(
         at=at, action=action, actor=actor.name, placement_id=placement_id, detail=detail,
@@ -60,6 +67,7 @@ def record(session: Session, action: str, actor: Actor, *, placement_id: int | N
                          event.ip, event.user_agent)
     session.add(event)
     session.flush()
+    session.info["audit_head"] = (transaction, event.hash)
     return event
 
 
