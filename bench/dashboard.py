@@ -345,7 +345,11 @@ def run(db_name: str, url: str, root: Path, count: int, repeat: int, converter: 
                DOCSERVICE_SECRET_KEY=settings.secret_key, DOCSERVICE_JOBS="inline")
     env.pop("DOCSERVICE_SMTP_HOST", None)
     command = [sys.executable, "-m", "docservice.cli", "deadlines", "check"]
+    if os.environ.get("BENCH_PROFILE"):  # a cProfile dump of each run, for hunting
+        command[1:1] = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"] + f".{db_name}"]
     for label in ("deadlines check (reminders due today)", "deadlines check again, same day"):
+        if os.environ.get("BENCH_PROFILE"):
+            command[4] += "-again" if "again" in label else ""
         t0 = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
                               cwd=CHECKOUT)

@@ -18,6 +18,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from docservice.config import MailSettings
@@ -128,14 +129,20 @@ class Mailer:
 
     def record(self, session: Session, message: Message) -> int:
         """Write `message` to the outbox in the session's transaction; its id."""
+        row = self.add(session, message)
+        session.flush()
+        return int(row.id)
+
+    def add(self, session: Session, message: Message) -> Any:
+        """Add `message` to the outbox in the session's transaction (written at the next flush,
+        with the other rows: a deadline check adds thousands)."""
         from docservice.models_jobs import MAIL_PENDING, OutboxMail
 
         row = OutboxMail(recipient=message.to, subject=message.subject, body=message.body,
                          html=message.html, message_id=make_msgid(domain="docservice"),
                          status=MAIL_PENDING, attempts=0)
         session.add(row)
-        session.flush()
-        return row.id
+        return row
 
     def dispatch(self, outbox_id: int) -> None:
         """Enqueue the job that delivers outbox mail `outbox_id` (after the commit)."""
@@ -160,10 +167,11 @@ class _OutboxBatch:
 
     def __init__(self, mailer: Mailer) -> None:
         self.mailer = mailer
-        self.ids: list[int] = []
+        self.rows: list[Any] = []
 
     def __call__(self) -> None:
-        self.mailer.dispatch_many(self.ids)
+        # The identity, not `row.id`: after the commit that would reload each row.
+        self.mailer.dispatch_many([inspect(row).identity[0] for row in self.rows])
 
 
 def queue(session: Session, sender: Sender, message: Message) -> None:
@@ -175,7 +183,7 @@ def queue(session: Session, sender: Sender, message: Message) -> None:
     """
     message.check()  # refuse header injection now, inside the transaction
     if isinstance(sender, Mailer):
-        outbox_id = sender.record(session, message)
+        row = sender.add(session, message)
         # One dispatch per transaction (a rollback drops it with the other after-commit work).
         waiting = session.info.setdefault("after_commit", [])
         batch = next((a for a in waiting if isinstance(a, _OutboxBatch) and a.mailer is sender),
@@ -183,7 +191,7 @@ def queue(session: Session, sender: Sender, message: Message) -> None:
         if batch is None:
             batch = _OutboxBatch(sender)
             after_commit(session, batch)
-        batch.ids.append(outbox_id)
+        batch.rows.append(row)
         return
 
     def send() -> None:

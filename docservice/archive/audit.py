@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from docservice.models import AuditEvent, utcnow
@@ -40,35 +40,59 @@ def _digest(prev_hash: str, at: datetime, action: str, actor: str, placement_id:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _head(session: Session) -> str:
+    """The hash of the trail's last entry, holding the trail for this transaction."""
+    head = session.info.get("audit_head")
+    if head is not None and head[0] is session.get_transaction():
+        # This transaction appended before and still holds the trail (PostgreSQL: the advisory
+        # lock; SQLite: the write lock its first insert took): its last hash is the head.
+        return str(head[1])
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appends: two writers must never both chain onto the same entry.
+        session.execute(text("SELECT pg_advisory_xact_lock(724171)"))
+    last = session.scalars(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1).with_for_update()
+    ).first()
+    return last or GENESIS
+
+
+def _row(prev_hash: str, at: datetime, action: str, actor: Actor, placement_id: int | None,
+         detail: dict[str, Any]) -> dict[str, Any]:
+    user_agent = (actor.user_agent or None) and actor.user_agent[:400]
+    return {"at": at, "action": action, "actor": actor.name, "placement_id": placement_id,
+            "detail": detail, "ip": actor.ip, "user_agent": user_agent, "prev_hash": prev_hash,
+            "hash": _digest(prev_hash, at, action, actor.name, placement_id, detail, actor.ip,
+                            user_agent)}
+
+
 def record(session: Session, action: str, actor: Actor, *, placement_id: int | None = None,
            **detail: Any) -> AuditEvent:
     """Append one event to the trail (in the caller's transaction)."""
     transaction = session.get_transaction()
-    head = session.info.get("audit_head")
-    if head is not None and head[0] is transaction:
-        # This transaction appended before and still holds the trail (PostgreSQL: the advisory
-        # lock; SQLite: the write lock its first insert took): its last hash is the head.
-        prev_hash = head[1]
-    else:
-        if session.get_bind().dialect.name == "postgresql":
-            # Serialise appends: two writers must never both chain onto the same entry.
-            session.execute(text("SELECT pg_advisory_xact_lock(724171)"))
-        last = session.scalars(
-            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1).with_for_update()
-        ).first()
-        prev_hash = last or GENESIS
-    at = utcnow().replace(microsecond=0)
-    event = AuditEvent(
-        at=at, action=action, actor=actor.name, placement_id=placement_id, detail=detail,
-        ip=actor.ip, user_agent=(actor.user_agent or None) and actor.user_agent[:400],
-        prev_hash=prev_hash,
-    )
-    event.hash = _digest(prev_hash, at, action, actor.name, placement_id, detail,
-                         event.ip, event.user_agent)
+    event = AuditEvent(**_row(_head(session), utcnow().replace(microsecond=0), action, actor,
+                              placement_id, detail))
     session.add(event)
     session.flush()
     session.info["audit_head"] = (transaction, event.hash)
     return event
+
+
+def record_many(session: Session, events: list[tuple[str, Actor, int | None, dict[str, Any]]]
+                ) -> None:
+    """Append (action, actor, placement_id, detail) events in one statement, in this order."""
+    if not events:
+        return
+    transaction = session.get_transaction()
+    session.flush()  # entries added one by one before these come first
+    prev = _head(session)
+    at = utcnow().replace(microsecond=0)
+    rows = []
+    for action, actor, placement_id, detail in events:
+        rows.append(_row(prev, at, action, actor, placement_id, detail))
+        prev = rows[-1]["hash"]
+    for i in range(0, len(rows), 1000):
+        session.execute(insert(AuditEvent), rows[i:i + 1000])
+    session.info["audit_head"] = (transaction, prev)
 
 
 def first_broken(session: Session) -> AuditEvent | None:

@@ -207,22 +207,30 @@ def check_deadlines(session: Session, runtime: Any, *, now: datetime, settings: 
     approvals: dict[str, list[tuple[PlannedReminder, SignatureRequest]]] = defaultdict(list)
     # Every step below flushes what it adds itself; skipping the automatic flush before each
     # query saves a third of the round trips on a day with thousands of reminders.
+    signers = [(r, requests[r.envelope_id, r.role]) for r in report.reminders
+               if r.role != "school"]
+    urls = _sign_urls(session, runtime, [request for _r, request in signers], now=now,
+                      actor=actor)
+    audits: list[tuple[str, audit.Actor, int | None, dict[str, Any]]] = []
     with session.no_autoflush:
+        for (reminder, request), (url, expires) in zip(signers, urls, strict=True):
+            notifications.send_reminder(
+                session, runtime, request, url=url, expires_at=expires,
+                due=[(d.anchor, d.anchor_date, d.days_left) for d in reminder.due])
+            audits.append(_reminder_event(reminder, request.signer_email, actor=actor))
+            report.mails += 1
         for reminder in report.reminders:
             request = requests[reminder.envelope_id, reminder.role]
             if reminder.role == "school":
                 # The coordinator gets one list of what waits for the seal, not a mail each.
                 approvals[request.signer_email].append((reminder, request))
-            else:
-                _send_reminder(session, runtime, reminder, request, now=now, actor=actor)
-                report.mails += 1
             rows += _reminder_rows(reminder, request.signer_email, now=now, actor=actor)
         for email, items in approvals.items():
             notifications.send_approval_reminder(session, runtime, to=email, items=[
                 _approval_line(runtime, waiting, request) for waiting, request in items])
-            for waiting, _request in items:
-                _audit_reminder(session, waiting, email, actor=actor)
+            audits += [_reminder_event(waiting, email, actor=actor) for waiting, _r in items]
             report.mails += 1
+    audit.record_many(session, audits)
     # One insert for all: a second run racing this one fails here on the unique key, and its
     # transaction rolls back before any of its mail is sent.
     _insert_reminders(session, rows)
@@ -282,20 +290,25 @@ def _sign_url(session: Session, runtime: Any, request: SignatureRequest, *, now:
     return f"{runtime.settings.base_url}/sign/{token}", link.expires_at
 
 
-def _send_reminder(session: Session, runtime: Any, planned: PlannedReminder,
-                   request: SignatureRequest, *, now: datetime, actor: audit.Actor) -> None:
-    url, expires = _sign_url(session, runtime, request, now=now, actor=actor)
-    notifications.send_reminder(session, runtime, request, url=url, expires_at=expires,
-                                due=[(d.anchor, d.anchor_date, d.days_left) for d in planned.due])
-    _audit_reminder(session, planned, request.signer_email, actor=actor)
+def _sign_urls(session: Session, runtime: Any, requests: list[SignatureRequest], *,
+               now: datetime, actor: audit.Actor) -> list[tuple[str, datetime]]:
+    """`_sign_url` for many signers (not the school): fresh links, issued in bulk."""
+    from docservice.services.envelopes import SIGN, link_expiry
+
+    minimum = runtime.settings.sign_link_min_days
+    issued = links.issue_sign_links(session, [
+        (r.envelope.placement_id, r.id, link_expiry(r.envelope.placement.academic_year, now,
+                                                    minimum))
+        for r in requests], purpose=SIGN, now=now, actor=actor)
+    return [(f"{runtime.settings.base_url}/sign/{token}", expires) for token, expires in issued]
 
 
-def _audit_reminder(session: Session, planned: PlannedReminder, email: str, *,
-                    actor: audit.Actor) -> None:
-    audit.record(session, "reminder.sent", actor, placement_id=planned.placement_id,
-                 envelope_id=planned.envelope_id, role=planned.role, email=email,
-                 due=[{"anchor": d.anchor, "date": d.anchor_date.isoformat(),
-                       "offset_days": d.offset_days} for d in planned.due])
+def _reminder_event(planned: PlannedReminder, email: str, *, actor: audit.Actor
+                    ) -> tuple[str, audit.Actor, int | None, dict[str, Any]]:
+    return ("reminder.sent", actor, planned.placement_id, {
+        "envelope_id": planned.envelope_id, "role": planned.role, "email": email,
+        "due": [{"anchor": d.anchor, "date": d.anchor_date.isoformat(),
+                 "offset_days": d.offset_days} for d in planned.due]})
 
 
 def _approval_line(runtime: Any, planned: PlannedReminder, request: SignatureRequest
@@ -326,23 +339,27 @@ def _send_escalations(session: Session, runtime: Any, planned: list[PlannedEscal
     """Record each escalation; one digest per recipient (coordinator, each docent)."""
     digests: dict[str, list[PlannedEscalation]] = defaultdict(list)
     listed: set[tuple[str, int]] = set()
+    rows: list[dict[str, Any]] = []
+    events: list[tuple[str, audit.Actor, int | None, dict[str, Any]]] = []
     for item in planned:
         s = item.status
         for role, email in (("coordinator", s.coordinator_email), ("docent", s.docent_email)):
-            session.add(Reminder(
-                key=item.key(role), placement_id=s.placement_id, envelope_id=s.envelope_id,
-                kind=item.kind, role=role, recipient=email, anchor=START_DATE,
-                anchor_date=s.start_date, offset_days=s.days_to_start, sent_at=now,
-                actor=actor.name))
+            rows.append({
+                "key": item.key(role), "placement_id": s.placement_id,
+                "envelope_id": s.envelope_id, "kind": item.kind, "role": role,
+                "recipient": email, "anchor": START_DATE, "anchor_date": s.start_date,
+                "offset_days": s.days_to_start, "sent_at": now, "actor": actor.name})
             if (email, s.placement_id) not in listed:
                 listed.add((email, s.placement_id))
                 digests[email].append(item)
-        session.flush()
         action = "escalation.sent" if item.kind == "escalation" else "placement.not_cleared"
-        audit.record(session, action, actor, placement_id=s.placement_id,
-                     envelope_id=s.envelope_id, state=s.state.value, stage=s.stage.value,
-                     start_date=s.start_date.isoformat(),
-                     recipients=[s.coordinator_email, s.docent_email])
+        events.append((action, actor, s.placement_id, {
+            "envelope_id": s.envelope_id, "state": s.state.value, "stage": s.stage.value,
+            "start_date": s.start_date.isoformat(),
+            "recipients": [s.coordinator_email, s.docent_email]}))
+    # Like the reminders: one insert; a racing second run fails on the unique key.
+    _insert_reminders(session, rows)
+    audit.record_many(session, events)
     for email, items in digests.items():
         notifications.send_escalation(
             session, runtime, to=email,

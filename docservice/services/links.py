@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
@@ -42,6 +42,34 @@ def issue_link(session: Session, placement: Placement, *, purpose: str, now: dat
     audit.record(session, "link.issued", actor, placement_id=placement.id, purpose=purpose,
                  link_id=link.id, expires_at=link.expires_at.isoformat())
     return link, token
+
+
+def issue_sign_links(session: Session, wanted: list[tuple[int, int, datetime]], *, purpose: str,
+                     now: datetime, actor: audit.Actor) -> list[tuple[str, datetime]]:
+    """`issue_link` for many signers at once: (placement id, signature request id, expires at)
+    each; their earlier live links stop working. (token, expires at) per item, in order.
+
+    Three statements for all of them instead of four each: a deadline check issues thousands.
+    """
+    request_ids = [request_id for _p, request_id, _e in wanted]
+    for i in range(0, len(request_ids), 500):
+        session.execute(update(AccessLink).where(
+            AccessLink.purpose == purpose, AccessLink.revoked_at.is_(None),
+            AccessLink.signature_request_id.in_(request_ids[i:i + 500])).values(revoked_at=now))
+    tokens = [secrets.token_urlsafe(32) for _ in wanted]  # 256 bits each
+    rows = [{"placement_id": placement_id, "purpose": purpose, "token_hash": hash_token(token),
+             "created_at": now, "expires_at": expires, "signature_request_id": request_id}
+            for (placement_id, request_id, expires), token in zip(wanted, tokens, strict=True)]
+    ids: list[int] = []
+    for i in range(0, len(rows), 500):
+        ids += session.scalars(insert(AccessLink).returning(AccessLink.id,
+                                                            sort_by_parameter_order=True),
+                               rows[i:i + 500]).all()
+    audit.record_many(session, [
+        ("link.issued", actor, row["placement_id"],
+         {"purpose": purpose, "link_id": link_id, "expires_at": row["expires_at"].isoformat()})
+        for row, link_id in zip(rows, ids, strict=True)])
+    return [(token, row["expires_at"]) for token, row in zip(tokens, rows, strict=True)]
 
 
 def resolve_link(session: Session, token: str, *, purpose: str, now: datetime) -> AccessLink:
