@@ -214,15 +214,38 @@ STOP = threading.Event()
 MAIL_TIMEOUT = 120.0
 
 
-def _wait_for_link(inbox: Inbox, address: str, base: str, deadline: float) -> str:
-    deadline = min(deadline, time.monotonic() + MAIL_TIMEOUT)
-    while time.monotonic() < deadline and not STOP.is_set():
-        for message in inbox.to(address):
-            match = re.search(re.escape(base) + r"(/sign/[A-Za-z0-9_-]+)", message.get_content())
-            if match:
-                return match.group(1)
-        time.sleep(0.05)
-    raise FlowError(f"no signing link reached {address}")
+class Links:
+    """The signing links that reached each address, indexed once per message as mail arrives.
+
+    Twenty signers scanning every message's headers twenty times a second held the GIL so
+    long that the SMTP server in this process received fewer than one mail a second.
+    """
+
+    def __init__(self, inbox: Inbox, base: str) -> None:
+        self.inbox, self.base = inbox, base
+        self.seen = 0
+        self.by_address: dict[str, list[str]] = defaultdict(list)
+        self.lock = threading.Lock()
+        self.pattern = re.compile(re.escape(base) + r"(/sign/[A-Za-z0-9_-]+)")
+
+    def _index(self) -> None:
+        with self.lock:
+            messages = self.inbox.messages[self.seen:]
+            self.seen += len(messages)
+            for message in messages:
+                match = self.pattern.search(message.get_content())
+                if match:
+                    self.by_address[str(message["To"])].append(match.group(1))
+
+    def wait(self, address: str, deadline: float) -> str:
+        deadline = min(deadline, time.monotonic() + MAIL_TIMEOUT)
+        while time.monotonic() < deadline and not STOP.is_set():
+            self._index()
+            found = self.by_address.get(address)
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        raise FlowError(f"no signing link reached {address}")
 
 
 class Flow:
@@ -230,7 +253,8 @@ class Flow:
 
     def __init__(self, base: str, inbox: Inbox, stats: Stats, deadline: float,
                  previews: bool, think: float = 0.0) -> None:
-        self.base, self.inbox, self.stats = base, inbox, stats
+        self.base, self.stats = base, stats
+        self.links = Links(inbox, base)
         self.deadline, self.previews, self.think = deadline, previews, think
         self.local = threading.local()
 
@@ -248,7 +272,7 @@ class Flow:
         return session
 
     def sign(self, role: str, address: str, name: str) -> None:
-        path = _wait_for_link(self.inbox, address, self.base, self.deadline)
+        path = self.links.wait(address, self.deadline)
         browser = requests.Session()
         page = self.stats.timed("GET /sign/<token>", lambda: browser.get(self.base + path))
         if self.previews:
