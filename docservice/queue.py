@@ -108,7 +108,10 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
     import importlib
 
     from docservice import tasks  # noqa: F401 - registers the service's jobs
+    from docservice.logs import configure_logging
     from docservice.runtime import Runtime
+
+    configure_logging(settings)  # JSON in production, like the web workers
 
     for module in imports:  # modules that register more jobs
         importlib.import_module(module)
@@ -141,9 +144,6 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
 
 def _child(settings: Settings, threads: int, shutdown_timeout: float,
            imports: tuple[str, ...]) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker(settings, threads=threads, shutdown_timeout=shutdown_timeout, imports=imports)
 
 
