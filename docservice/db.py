@@ -22,6 +22,9 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
+            if url.startswith("postgresql"):
+                # A server that hangs instead of refusing must not hang /readyz or a request.
+                kwargs["connect_args"] = {"connect_timeout": 10}
         self.url = url
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
