@@ -292,19 +292,26 @@ def _generate(year: str | None, out: Path | None) -> None:
         pending = documents_service.plan_generation(
             documents_service.placements_lacking_documents(session, year),
             rt.settings.templates_path)
+        failures: list[documents_service.GenerationFailure] = []
         with click.progressbar(length=len(pending), label="Generating documents",
                                file=sys.stderr) as bar:
             made = documents_service.generate_missing(
                 session, converter=rt.converter, blobs=rt.blobs,
                 templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
                 converters=rt.settings.converters, actor=CLI_ACTOR, year=year,
-                progress=bar.update)
+                progress=bar.update, failures=failures)
         click.echo(f"Generated {len(made)} document(s).")
+        for failure in failures:
+            click.echo(f"NOT GENERATED {failure}", err=True)
         if out is not None:
             docs = [d for p in session.scalars(placements_service.placements_query(year))
                     for d in p.current_documents()]
             written = documents_service.export_pdfs(docs, rt.blobs, out)
             click.echo(f"Copied {len(written)} PDF(s) into {out}.")
+    if failures:  # the others are committed; fix the data or template and run it again
+        click.echo(f"{len(failures)} document(s) could not be generated (listed above).",
+                   err=True)
+        sys.exit(1)
 
 
 @main.group("links")

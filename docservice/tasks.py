@@ -50,14 +50,20 @@ def generate_documents(rt: Any, year: str | None = None) -> int:
     two runs at once cannot both add one (document references are unique)."""
     from docservice.archive.audit import Actor
     from docservice.db import unit_of_work
-    from docservice.services.documents import generate_missing
+    from docservice.errors import DocserviceError
+    from docservice.services.documents import GenerationFailure, generate_missing
 
+    failures: list[GenerationFailure] = []
     with unit_of_work(rt.db) as session:
         made = generate_missing(session, converter=rt.converter, blobs=rt.blobs,
                                 templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
                                 converters=rt.settings.converters,
-                                actor=Actor("job:generate_documents"), year=year)
-        return len(made)
+                                actor=Actor("job:generate_documents"), year=year,
+                                failures=failures)
+    if failures:  # what was made is committed; the run shows failed, naming what was not
+        raise DocserviceError(f"{len(made)} document(s) made, {len(failures)} not: "
+                              + "; ".join(str(f) for f in failures[:10]))
+    return len(made)
 
 
 # Modules that own jobs register them when imported.

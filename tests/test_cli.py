@@ -70,3 +70,25 @@ def test_every_command_has_help(runner):
                  ["documents", "generate", "--help"], ["links", "student", "--help"]):
         result = runner.invoke(main, args)
         assert result.exit_code == 0 and "Usage:" in result.output, args
+
+
+def test_one_placement_that_cannot_be_generated_does_not_hold_up_the_cohort(runner, year,
+                                                                            tmp_path: Path):
+    """A name too wide for its column in the signature block: that placement's documents are
+    named as not generated (exit 1); the others are made and kept; a fixed row goes through."""
+    cohort = tmp_path / "cohort.csv"
+    too_wide = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    cohort.write_bytes(csv_bytes([row(0, nda="nee", copyright_waiver="nee"),
+                                  row(1, nda="nee", copyright_waiver="nee", **{
+                                      field: too_wide for field in (
+                                          "student_first_name", "student_last_name",
+                                          "company_name", "company_signatory_name",
+                                          "company_signatory_title")})]))
+    assert runner.invoke(main, ["placements", "import", str(cohort)]).exit_code == 0
+    result = runner.invoke(main, ["documents", "generate", "--year", "2023-2024"])
+    assert result.exit_code == 1, result.output
+    assert "Generated 1 document(s)." in result.output
+    assert "NOT GENERATED" in result.output and "r0123457" in result.output
+    assert "1 document(s) could not be generated" in result.output
+    again = runner.invoke(main, ["documents", "generate"])
+    assert again.exit_code == 1 and "Generated 0 document(s)." in again.output

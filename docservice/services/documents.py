@@ -17,7 +17,7 @@ from docservice.db import after_commit
 from docservice.documents.catalogue import TemplateRef, template_for
 from docservice.documents.context import build_context
 from docservice.documents.generate import GeneratedDocument, PdfConverter, generate_document
-from docservice.errors import NotFound
+from docservice.errors import DocserviceError, NotFound
 from docservice.metrics import DOCUMENTS_GENERATED
 from docservice.models import Document, DocumentKind, Placement, Revision
 from docservice.services.placements import placements_query
@@ -64,16 +64,39 @@ def generation_threads(converters: int) -> int:
     return max(1, 2 * converters)
 
 
+@dataclass(frozen=True)
+class GenerationFailure:
+    """A document that could not be made, and why (the placement's data or its template)."""
+
+    placement_id: int
+    reference: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.reason}"
+
+
 def generate_missing(session: Session, *, converter: PdfConverter, blobs: FilesystemBlobStore,
                      templates_root: Path, pdfa: bool, converters: int, actor: audit.Actor,
                      year: str | None = None,
-                     progress: Callable[[int], None] | None = None) -> list[Document]:
-    """Generate every document the placements lack; blobs are written before any row."""
+                     progress: Callable[[int], None] | None = None,
+                     failures: list[GenerationFailure] | None = None) -> list[Document]:
+    """Generate every document the placements lack; blobs are written before any row.
+
+    Without `failures` the first document that cannot be made stops the run (nothing is
+    stored). With it, such documents are listed there and the rest is stored: one placement
+    with a name too long for its signature block does not hold up the cohort.
+    """
     jobs = plan_generation(placements_lacking_documents(session, year), templates_root)
 
-    def run(job: GenerationJob) -> GeneratedDocument:
-        made = generate_document(job.template, job.context, converter,
-                                 reference=job.reference, pdfa=pdfa)
+    def run(job: GenerationJob) -> GeneratedDocument | GenerationFailure:
+        try:
+            made = generate_document(job.template, job.context, converter,
+                                     reference=job.reference, pdfa=pdfa)
+        except DocserviceError as e:
+            if failures is None:
+                raise
+            return GenerationFailure(job.placement_id, job.reference, str(e))
         # Content-addressed and write-once: a rollback leaves an orphan blob, never a dangling row.
         blobs.put(made.docx)
         blobs.put(made.pdf)
@@ -82,7 +105,11 @@ def generate_missing(session: Session, *, converter: PdfConverter, blobs: Filesy
     documents = []
     with ThreadPoolExecutor(max_workers=generation_threads(converters)) as pool:
         for job, made in zip(jobs, pool.map(run, jobs), strict=True):
-            documents.append(_store(session, job.placement_id, made, actor))
+            if isinstance(made, GenerationFailure):
+                assert failures is not None
+                failures.append(made)
+            else:
+                documents.append(_store(session, job.placement_id, made, actor))
             if progress:
                 progress(1)
     return documents

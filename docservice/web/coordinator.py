@@ -75,12 +75,17 @@ def export_csv() -> Response:
 def generate_documents() -> Any:
     rt = runtime()
     year = request.form.get("year") or None
+    failures: list[documents_service.GenerationFailure] = []
     made = documents_service.generate_missing(
         db_session(), converter=rt.converter, blobs=rt.blobs,
         templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
-        converters=rt.settings.converters, actor=_actor(), year=year,
+        converters=rt.settings.converters, actor=_actor(), year=year, failures=failures,
     )
     flash(f"Generated {len(made)} document(s).")
+    for failure in failures[:20]:
+        flash(f"Not generated: {failure}", "error")
+    if len(failures) > 20:
+        flash(f"... and {len(failures) - 20} more not generated.", "error")
     return redirect(url_for(".dashboard", year=year or ""))
 
 
