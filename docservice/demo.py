@@ -132,8 +132,9 @@ def _walk_through(rt: Runtime, settings: Settings, inbox: Inbox, out: Path,
     base = settings.base_url
     coordinator = Browser(base)
     coordinator.submit("/login", "/login", {"email": coordinator_email, "password": password})
-    page = f"/coordinator/placements/{placement_id}"
-    coordinator.submit(page, f"{page}/envelope", {})
+    page, actions = f"/coordinator/desk/placements/{placement_id}", \
+        f"/coordinator/placements/{placement_id}"
+    coordinator.submit(page, f"{actions}/envelope", {})
     echo("Coordinator opened the envelope")
 
     for (email, name), role in ((student, "student"), (company, "company")):
@@ -144,8 +145,8 @@ def _walk_through(rt: Runtime, settings: Settings, inbox: Inbox, out: Path,
             raise DocserviceError(f"the {role} could not sign")
         echo(f"{role.capitalize()} {name} signed through the link e-mailed to {email}")
 
-    _link(_wait_for_mail(inbox, coordinator_email, 1), base, "/coordinator/placements/")
-    coordinator.submit(page, f"{page}/envelope/approve", {})
+    _link(_wait_for_mail(inbox, coordinator_email, 1), base, "/coordinator/desk/placements/")
+    coordinator.submit(page, f"{actions}/envelope/approve", {})
     echo("Coordinator approved: the school's seal is applied")
     _wait_for_mail(inbox, student[0], 2)  # the confirmation that all three signed
 
@@ -155,7 +156,7 @@ def _walk_through(rt: Runtime, settings: Settings, inbox: Inbox, out: Path,
         from docservice.models import Placement
 
         for document in session.get(Placement, placement_id).current_documents():  # type: ignore[union-attr]
-            data = coordinator.get_bytes(f"{page}/documents/{document.id}.pdf")
+            data = coordinator.get_bytes(f"{actions}/documents/{document.id}.pdf")
             target = out / f"{document.placement.student_number}-{document.kind}.pdf"
             target.write_bytes(data)
             written.append(target)

@@ -281,7 +281,7 @@ def _sign_url(session: Session, runtime: Any, request: SignatureRequest, *, now:
 
     placement = request.envelope.placement
     if request.role == "school":
-        return f"{runtime.settings.base_url}/coordinator/placements/{placement.id}", None
+        return f"{runtime.settings.base_url}/coordinator/desk/placements/{placement.id}", None
     link, token = links.issue_link(
         session, placement, purpose=SIGN, now=now, actor=actor,
         valid_for=link_expiry(placement.academic_year, now,

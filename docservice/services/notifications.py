@@ -139,7 +139,7 @@ def send_invitation(session: Session, rt: Runtime, request: SignatureRequest, to
     values = _envelope_values(request)
     placement = request.envelope.placement
     if token is None:
-        values["url"] = f"{rt.settings.base_url}/coordinator/placements/{placement.id}"
+        values["url"] = f"{rt.settings.base_url}/coordinator/desk/placements/{placement.id}"
         subject, body = _APPROVAL
     else:
         values["url"] = f"{rt.settings.base_url}/sign/{token}"
@@ -154,7 +154,7 @@ def send_declined(session: Session, rt: Runtime, request: SignatureRequest) -> N
     values = _envelope_values(request)
     values.update(reason=request.decline_reason or "-",
                   role=_ROLE_NAMES["nl"][request.role],
-                  url=f"{rt.settings.base_url}/coordinator/placements/"
+                  url=f"{rt.settings.base_url}/coordinator/desk/placements/"
                       f"{request.envelope.placement_id}")
     year = request.envelope.placement.academic_year
     subject, body = _DECLINED
@@ -186,7 +186,7 @@ def send_confirmation_needed(session: Session, rt: Runtime, request: SignatureRe
     """Ask the coordinator to confirm a signature made by someone else than expected."""
     values = _envelope_values(request)
     values.update(found=", ".join(found) or "?", role=_ROLE_NAMES["nl"][request.role],
-                  url=f"{rt.settings.base_url}/coordinator/placements/"
+                  url=f"{rt.settings.base_url}/coordinator/desk/placements/"
                       f"{request.envelope.placement_id}")
     year = request.envelope.placement.academic_year
     subject, body = _CONFIRMATION_NEEDED

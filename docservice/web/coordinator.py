@@ -92,8 +92,9 @@ def generate_documents() -> Any:
 @bp.get("/placements/<int:placement_id>")
 @require_role("coordinator")
 def placement(placement_id: int) -> Any:
-    return render_template("coordinator/placement.html", placement=_placement(placement_id),
-                           awaiting_uploads=lambda e: own_signatures.awaiting(db_session(), e))
+    """The placement's page is the desk's (one page for state, documents, signers, actions);
+    this address stays for links in mail sent before."""
+    return redirect(url_for("desk.placement", placement_id=_placement(placement_id).id))
 
 
 @bp.post("/placements/<int:placement_id>/student-link")
@@ -144,7 +145,7 @@ def open_envelope(placement_id: int) -> Any:
     envelopes.open_envelope(db_session(), runtime(), _placement(placement_id), now=_now(),
                             actor=_actor())
     flash("Envelope opened: the student was e-mailed a signing link.")
-    return redirect(url_for(".placement", placement_id=placement_id))
+    return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
 @bp.post("/envelopes/open")
@@ -168,7 +169,7 @@ def resend_link(placement_id: int, role: str) -> Any:
     envelopes.resend(db_session(), runtime(), envelope.request_for(role), now=_now(),
                      actor=_actor())
     flash(f"A new link was e-mailed to the {role}; the old one no longer works.")
-    return redirect(url_for(".placement", placement_id=placement_id))
+    return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
 @bp.post("/placements/<int:placement_id>/envelope/company-signatory")
@@ -179,7 +180,7 @@ def change_company_signatory(placement_id: int) -> Any:
         db_session(), runtime(), envelope, name=request.form.get("name", ""),
         email=request.form.get("email", ""), now=_now(), actor=_actor())
     flash(f"The company signatory is now {changed.signer_name} <{changed.signer_email}>.")
-    return redirect(url_for(".placement", placement_id=placement_id))
+    return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
 @bp.post("/placements/<int:placement_id>/envelope/approve")
@@ -191,7 +192,7 @@ def approve(placement_id: int) -> Any:
     envelopes.sign(db_session(), runtime(), envelope.request_for("school"), typed_name=user.name,
                    consent=True, now=_now(), actor=_actor(), approved_by=user.name)
     flash("Approved: the school's seal is on every document of the envelope.")
-    return redirect(url_for(".placement", placement_id=placement_id))
+    return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
 @bp.post("/placements/<int:placement_id>/envelope/external/<decision>")
@@ -204,4 +205,4 @@ def decide_external_signature(placement_id: int, decision: str) -> Any:
                           now=_now(), actor=_actor())
     flash("Signature accepted: signing goes on." if decision == "accept"
           else "Signature refused: the signer can sign again.")
-    return redirect(url_for(".placement", placement_id=placement_id))
+    return redirect(url_for("desk.placement", placement_id=placement_id))

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from docservice.archive import audit
 from docservice.errors import NotFound
 from docservice.models import AccessLink, AuditEvent, Document, EnvelopeStatus
-from docservice.services import deadlines, desk, desk_verification
+from docservice.services import deadlines, desk, desk_verification, own_signatures
 from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
 from docservice.services.placements import spreadsheet_safe
 from docservice.web import db_session, i18n, request_actor, runtime
@@ -259,6 +259,7 @@ def placement(placement_id: int) -> Any:
         details=desk.load_details(session, runtime(), [status]).of(placement_id),
         history=history, reminders=deadlines.reminders_of(session, placement_id),
         live_for=live_for, can_act=_can_act(),
+        awaiting=own_signatures.awaiting(session, record.envelope) if record.envelope else [],
         full_report="verify.document_report" in current_app.view_functions,
         engine=desk_verification.current_engine(runtime()), **_texts())
 

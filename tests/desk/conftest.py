@@ -178,7 +178,7 @@ class Flow:
 
     def approve(self, placement_id: int) -> None:
         self.post(f"/coordinator/placements/{placement_id}/envelope/approve",
-                  page=f"/coordinator/placements/{placement_id}")
+                  page=f"/coordinator/desk/placements/{placement_id}")
 
     def decline(self, placement_id: int, role: str, reason: str) -> None:
         student, company, _ = self.emails(placement_id)

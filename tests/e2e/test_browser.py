@@ -202,7 +202,7 @@ def _log_in(page: Page, live: Live) -> None:
 
 def _open_envelope(page: Page, live: Live, placement_id: int) -> None:
     page.goto(f"{live.base_url}/coordinator/placements/{placement_id}")
-    page.get_by_role("button", name="Open envelope and invite the student").click()
+    page.locator("#open-envelope").click()
     expect(page.get_by_role("status")).to_contain_text("Envelope opened", timeout=SLOW)
     expect(page.locator("#envelope strong").first).to_have_text("open")
 
@@ -268,10 +268,10 @@ def test_coordinator_student_company_and_school_sign_in_a_real_browser(
     _sign(company, "Els Janssens")
 
     # The coordinator is told, and approves: the school's seal.
-    assert f"/coordinator/placements/{placement_id}" in _wait_for_link(
-        live, COORDINATOR_MAIL, "/coordinator/placements/")
+    assert f"/coordinator/desk/placements/{placement_id}" in _wait_for_link(
+        live, COORDINATOR_MAIL, "/coordinator/desk/placements/")
     coordinator.reload()
-    coordinator.get_by_role("button", name="Approve and apply the school's seal").click()
+    coordinator.locator("#approve").click()
     expect(coordinator.get_by_role("status")).to_contain_text("Approved", timeout=SLOW)
     expect(coordinator.locator("#envelope strong").first).to_have_text("completed")
     expect(coordinator.locator("#envelope tbody tr")).to_have_count(3)

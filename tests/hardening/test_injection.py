@@ -116,13 +116,13 @@ def test_markup_in_every_text_field_is_escaped_in_pages_mails_and_pdfs(app, clie
     link = _sign_link(inbox, "student0@student.example.org")
 
     # The pages: the coordinator's, the desk's, the signer's, the student's.
-    token = csrf_token(client.get(f"/coordinator/placements/{placement_id}")
+    token = csrf_token(client.get(f"/coordinator/desk/placements/{placement_id}")
                        .get_data(as_text=True))
     issued = client.post(f"/coordinator/placements/{placement_id}/student-link",
                          data={"csrf_token": token}).get_data(as_text=True)
     _assert_escaped(issued, "link issued")
     personal = re.search(r"http://localhost(/s/[A-Za-z0-9_-]+)", issued).group(1)
-    pages = ["/coordinator/", f"/coordinator/placements/{placement_id}",
+    pages = ["/coordinator/",
              f"/coordinator/desk/placements/{placement_id}", "/coordinator/desk/print",
              "/coordinator/desk/print?q=%3Cscript%3E", "/coordinator/?q=%3Cscript%3Ealert(1)",
              f"/coordinator/desk/placements/{placement_id}/documents/{documents[0][3]}"
@@ -132,7 +132,7 @@ def test_markup_in_every_text_field_is_escaped_in_pages_mails_and_pdfs(app, clie
         assert response.status_code == 200, page
         html = response.get_data(as_text=True)
         _assert_escaped(html, page)
-        if page in (link, personal, f"/coordinator/placements/{placement_id}"):
+        if page in (link, personal, f"/coordinator/desk/placements/{placement_id}"):
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, page
 
     # The CSV export: text a spreadsheet shows, never runs.

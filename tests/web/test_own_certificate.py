@@ -246,7 +246,7 @@ def test_a_certificate_in_another_name_waits_for_the_coordinator(
     assert "Bart Janssens" in notice.get_content() and "Els Janssens" in notice.get_content()
 
     page = f"/coordinator/placements/{placement_id}"
-    html = client.get(page).get_data(as_text=True)
+    html = client.get(page, follow_redirects=True).get_data(as_text=True)
     assert 'id="awaiting-uploads"' in html and "Bart Janssens" in html
     response = client.post(f"{page}/envelope/external/accept",
                            data={"csrf_token": csrf_token(html)})

@@ -44,7 +44,7 @@ def _prepare(client, runtime, **overrides) -> int:
 def _open_envelope(client, placement_id: int) -> None:
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope",
-                           data={"csrf_token": csrf_token(client.get(page).get_data(as_text=True))})
+                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))})
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
@@ -106,10 +106,10 @@ def test_three_signers_in_order_produce_valid_trusted_timestamped_signatures(
     assert _sign(client, company_link, "els janssens").status_code == 200  # case is forgiven
 
     approval = inbox.to(COORDINATOR)[0].get_content()
-    assert f"/coordinator/placements/{placement_id}" in approval
+    assert f"/coordinator/desk/placements/{placement_id}" in approval
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope/approve",
-                           data={"csrf_token": csrf_token(client.get(page).get_data(as_text=True))})
+                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))})
     assert response.status_code == 302
 
     with unit_of_work(runtime.db) as session:
@@ -209,7 +209,7 @@ def test_resent_and_expired_links_are_refused(client, runtime, inbox, year):
     old = _sign_link(inbox, STUDENT)
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope/resend/student",
-                           data={"csrf_token": csrf_token(client.get(page).get_data(as_text=True))})
+                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))})
     assert response.status_code == 302
     new = _sign_link(inbox, STUDENT, 2)
     replaced = client.get(old)
@@ -238,7 +238,8 @@ def test_decline_stops_the_envelope_and_tells_the_coordinator(client, runtime, i
         assert envelope.status == "declined"
         assert [r.status for r in envelope.requests] == ["signed", "declined", "cancelled"]
     assert client.get(company).status_code == 410  # the envelope's links stop working
-    page = client.get(f"/coordinator/placements/{placement_id}").get_data(as_text=True)
+    page = client.get(f"/coordinator/placements/{placement_id}",
+                      follow_redirects=True).get_data(as_text=True)
     assert "&lt;b&gt;1 maart&lt;/b&gt;" in page
 
 
@@ -249,7 +250,7 @@ def test_coordinator_changes_the_company_signatory_before_they_sign(client, runt
     old = _sign_link(inbox, COMPANY)
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope/company-signatory", data={
-        "csrf_token": csrf_token(client.get(page).get_data(as_text=True)),
+        "csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True)),
         "name": "Jan Peeters", "email": "jan.peeters@janssens.example.com"})
     assert response.status_code == 302
     assert client.get(old).status_code == 410
@@ -260,7 +261,7 @@ def test_coordinator_changes_the_company_signatory_before_they_sign(client, runt
         changed = session.scalars(select(AuditEvent).where(AuditEvent.action == "signer.changed")).one()
         assert changed.detail["before"] == ["Els Janssens", COMPANY]
     bad = client.post(f"{page}/envelope/company-signatory", data={
-        "csrf_token": csrf_token(client.get(page).get_data(as_text=True)),
+        "csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True)),
         "name": "X", "email": "x@y.org"})
     assert bad.status_code == 409  # the company has signed: too late to change
 

@@ -107,7 +107,8 @@ def test_coordinator_emails_the_link_and_the_student_opens_it(client, runtime, i
     placement_id, _ = _cohort(runtime)["r0123456"]
     make_user(runtime)
     login(client)
-    token = csrf_token(client.get(f"/coordinator/placements/{placement_id}").get_data(as_text=True))
+    token = csrf_token(client.get(f"/coordinator/desk/placements/{placement_id}")
+                       .get_data(as_text=True))
     response = client.post(f"/coordinator/placements/{placement_id}/student-link",
                            data={"csrf_token": token, "send": "email"})
     assert response.status_code == 200
