@@ -81,4 +81,5 @@ def instance(tmp_path: Path, pki_path: Path) -> Iterator[Instance]:
     with unit_of_work(runtime.db) as session:
         load_year_file(session, YEAR_FILE)
     yield Instance(root=root, runtime=runtime, env=instance_env(settings))
+    runtime.use_converter(None)  # the run's shared pool, if a test lent it: not ours to close
     runtime.close()

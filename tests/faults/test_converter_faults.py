@@ -30,7 +30,7 @@ from docservice.models import Document, Placement
 from docservice.services.documents import generate_missing
 from tests.conftest import TEST_ACTOR
 from tests.faults.conftest import YEAR, Instance, seeded_rng
-from tests.faults.procs import descendants, is_gone, kill, named_below, processes_mentioning
+from tests.faults.procs import age, descendants, is_gone, kill, named_below, processes_mentioning
 
 pytestmark = pytest.mark.skipif(
     shutil.which("soffice") is None or not Path("/usr/bin/python3").exists(),
@@ -190,16 +190,15 @@ def test_libreoffice_killed_while_restarting_is_started_again(tmp_path: Path):
         killed_while_starting: list[int] = []
 
         def kill_the_next_one() -> None:
-            # The restarted worker's first soffice.bin, killed while it starts up.
+            # The restarted worker's soffice.bin, killed while it starts up (not ready yet).
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 worker = converter.pid
                 if worker is not None and worker != old_worker:
                     starting = named_below(worker, "soffice.bin")
-                    if starting:
-                        time.sleep(0.3)
-                        if kill(starting[0]):
-                            killed_while_starting.append(starting[0])
+                    if (starting and converter.soffice_pid is None and age(starting[0]) > 0.2
+                            and kill(starting[0])):
+                        killed_while_starting.append(starting[0])
                         return
                 time.sleep(0.005)
 

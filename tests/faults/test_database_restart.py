@@ -52,6 +52,7 @@ def pg_instance(tmp_path: Path, pki_path: Path) -> Iterator[tuple[Instance, sa.E
     try:
         yield Instance(root=root, runtime=runtime, env=instance_env(settings)), admin, name
     finally:
+        runtime.use_converter(None)  # the run's shared pool: not ours to close
         runtime.close()
         with admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
