@@ -13,7 +13,8 @@ pyhanko treats as the start of a comment) is handed to pyhanko's own reader.
 Names: asn1crypto compares two X.509 names by RFC 5280's rules, preparing every value as an
 LDAP string first (about 0.4 ms a comparison). Path building compares names hundreds of times,
 nearly always a name with the same name. Two names with the same DER bytes are equal under any
-rule, so that case now returns at once; only different bytes get the full comparison.
+rule, so that case now returns at once; different bytes compare each name's prepared form,
+made once per name.
 """
 
 from __future__ import annotations
@@ -59,11 +60,28 @@ def read_hex_string_from_stream(stream: IO[bytes]) -> Any:
     return generic.pdf_string(binascii.unhexlify(digits))
 
 
+_PREPARED: dict[bytes, str] = {}
+
+
+def _prepared(name: asn1_x509.Name) -> str:
+    """`name.hashable` (every value prepared as RFC 5280 says), computed once per DER name."""
+    der = name.dump()
+    found = _PREPARED.get(der)
+    if found is None:
+        if len(_PREPARED) > 4096:
+            _PREPARED.clear()
+        found = _PREPARED[der] = name.hashable
+    return found
+
+
 def name_eq(self: asn1_x509.Name, other: object) -> bool:
-    """RFC 5280 name equality, answered from the DER bytes when they are the same."""
-    if isinstance(other, asn1_x509.Name) and self.dump() == other.dump():
+    """RFC 5280 name equality: from the DER bytes when they are the same, else from each
+    name's prepared form (asn1crypto's `hashable`, the same rules as its `__eq__`), kept."""
+    if not isinstance(other, asn1_x509.Name):
+        return False
+    if self.dump() == other.dump():
         return True
-    return bool(_name_eq(self, other))
+    return _prepared(self) == _prepared(other)
 
 
 def install() -> None:
