@@ -67,9 +67,13 @@ def test_sigkill_of_a_web_worker_while_signing_loses_nothing(instance: Instance,
             client_port = client.connect()
             sender = threading.Thread(target=post)
             sender.start()
+            # Which worker took the connection (at once: it is idle), then a random point of
+            # its work on the request.
+            worker, found_by = None, time.monotonic() + 10
+            while worker is None and sender.is_alive() and time.monotonic() < found_by:
+                worker = serving(server.worker_pids(), server.port, client_port)
             time.sleep(rng.uniform(0, typical))
-            worker = serving(server.worker_pids(), server.port, client_port)
-            if worker is not None and kill(worker):
+            if worker is not None and sender.is_alive() and kill(worker):
                 outcomes["killed"] += 1
                 assert is_gone(worker)
             sender.join(timeout=120)
