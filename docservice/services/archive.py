@@ -354,14 +354,16 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
         pdf = ltv.complete_to_lta(source, sources, now=now)
     else:
         pdf = ltv.renew(source, sources, now=now)
-    report = verify_bytes(pdf, sources, long_term_at=until, now=now, deep=False)
+    facts_of_pdf = ltv.lta_facts(pdf, sources.trust_roots)
+    report = verify_bytes(pdf, sources, long_term_at=until, now=now, deep=False,
+                          lta=facts_of_pdf)
     if report["verdict"] != "passed":
         raise ArchiveRefused(report["problems"])
     sha = sha256_hex(pdf)
     store = archive_store(rt)
     pdf_key, manifest_key, report_key, html_key = object_keys(sha)
     report_bytes = canonical_json(report)
-    timestamps = ltv.document_timestamps(pdf)
+    timestamps = facts_of_pdf.timestamps
     with rt.db.session() as session:
         anchor = session.execute(select(AuditEvent.id, AuditEvent.hash)
                                  .order_by(AuditEvent.id.desc()).limit(1)).first()
@@ -548,7 +550,7 @@ def retry(rt: Runtime, *, progress: Callable[[ArchiveOutcome], None] | None = No
 def verify_bytes(pdf: bytes, sources: ltv.LtvSources, *, long_term_at: date | None = None,
                  now: datetime | None = None,
                  current_crls: Sequence[asn1_crl.CertificateList] | None = None,
-                 deep: bool = True) -> dict[str, Any]:
+                 deep: bool = True, lta: ltv.LtaFacts | None = None) -> dict[str, Any]:
     """The verification report of an archived (or to-be-archived) PDF, as JSON.
 
     Always the verification engine's verdict. `deep` adds pyhanko's AdES long-term validation
@@ -563,7 +565,8 @@ def verify_bytes(pdf: bytes, sources: ltv.LtvSources, *, long_term_at: date | No
         problems += [f"verification engine: {r}" for r in engine["reasons"]] or [
             f"verification engine: {engine['indication']}"]
     if not deep:
-        return _fast_report(pdf, sources, engine, problems, long_term_at=long_term_at, now=now)
+        return _fast_report(pdf, sources, engine, problems, long_term_at=long_term_at, now=now,
+                            lta=lta)
     crls = sources.crls if current_crls is None else current_crls
     try:
         lta = ltv.lta_validation(pdf, sources.trust_roots, current_crls=crls)
@@ -616,12 +619,11 @@ def verify_bytes(pdf: bytes, sources: ltv.LtvSources, *, long_term_at: date | No
 
 
 def _fast_report(pdf: bytes, sources: ltv.LtvSources, engine: dict[str, Any],
-                 problems: list[str], *, long_term_at: date | None, now: datetime
-                 ) -> dict[str, Any]:
+                 problems: list[str], *, long_term_at: date | None, now: datetime,
+                 lta: ltv.LtaFacts | None = None) -> dict[str, Any]:
     try:
-        timestamps = ltv.document_timestamps(pdf)
-        dss = ltv.dss_summary(pdf)
-        missing = ltv.dss_coverage(pdf, sources.trust_roots)
+        lta = lta or ltv.lta_facts(pdf, sources.trust_roots)
+        timestamps, dss, missing = lta.timestamps, lta.dss, list(lta.missing)
     except Exception as e:  # noqa: BLE001 - an unreadable file is a failed verification
         timestamps, dss, missing = [], None, [f"cannot read the validation data: {e}"]
     problems += missing

@@ -280,7 +280,10 @@ class DocumentTimestamp:
 
 def document_timestamps(pdf: bytes) -> list[DocumentTimestamp]:
     """The document timestamps of `pdf`, oldest first."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return _document_timestamps(PdfFileReader(io.BytesIO(pdf), strict=False))
+
+
+def _document_timestamps(reader: PdfFileReader) -> list[DocumentTimestamp]:
     found = []
     for ts in reader.embedded_timestamp_signatures:
         cert = ts.signer_cert
@@ -312,12 +315,32 @@ class DssSummary:
 
 def dss_summary(pdf: bytes) -> DssSummary | None:
     """How many certificates, CRLs and OCSP responses the DSS holds (None: no DSS)."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return _dss_summary(PdfFileReader(io.BytesIO(pdf), strict=False))
+
+
+def _dss_summary(reader: PdfFileReader) -> DssSummary | None:
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
         return None
     return DssSummary(len(list(dss.load_certs())), len(dss.crls), len(dss.ocsps))
+
+
+@dataclass(frozen=True)
+class LtaFacts:
+    """What archiving reads of a completed PDF: its document timestamps, its DSS, and what a
+    future validator would miss (`dss_coverage`), from one parse of the file."""
+
+    timestamps: list[DocumentTimestamp]
+    dss: DssSummary | None
+    missing: list[str]
+
+
+def lta_facts(pdf: bytes, trust_roots: Sequence[asn1_x509.Certificate]) -> LtaFacts:
+    """`document_timestamps`, `dss_summary` and `dss_coverage` of `pdf`, parsed once."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return LtaFacts(_document_timestamps(reader), _dss_summary(reader),
+                    _dss_coverage(reader, trust_roots))
 
 
 def dss_coverage(pdf: bytes, trust_roots: Sequence[asn1_x509.Certificate]) -> list[str]:
@@ -331,7 +354,11 @@ def dss_coverage(pdf: bytes, trust_roots: Sequence[asn1_x509.Certificate]) -> li
     (`lta_validation`, `simulate_future`) checks the same and more, at about five times the cost;
     `docservice archive verify` runs that one.
     """
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return _dss_coverage(PdfFileReader(io.BytesIO(pdf), strict=False), trust_roots)
+
+
+def _dss_coverage(reader: PdfFileReader, trust_roots: Sequence[asn1_x509.Certificate]
+                  ) -> list[str]:
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
