@@ -40,10 +40,17 @@ def _digest(prev_hash: str, at: datetime, action: str, actor: str, placement_id:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _transaction(session: Session) -> Any:
+    """The session's transaction, begun now if it was not (before that there is none to
+    compare: a head remembered from an earlier transaction must never match)."""
+    session.connection()
+    return session.get_transaction()
+
+
 def _head(session: Session) -> str:
     """The hash of the trail's last entry, holding the trail for this transaction."""
     head = session.info.get("audit_head")
-    if head is not None and head[0] is session.get_transaction():
+    if head is not None and head[0] is _transaction(session):
         # This transaction appended before and still holds the trail (PostgreSQL: the advisory
         # lock; SQLite: the write lock its first insert took): its last hash is the head.
         return str(head[1])
@@ -68,7 +75,7 @@ def _row(prev_hash: str, at: datetime, action: str, actor: Actor, placement_id: 
 def record(session: Session, action: str, actor: Actor, *, placement_id: int | None = None,
            **detail: Any) -> AuditEvent:
     """Append one event to the trail (in the caller's transaction)."""
-    transaction = session.get_transaction()
+    transaction = _transaction(session)
     event = AuditEvent(**_row(_head(session), utcnow().replace(microsecond=0), action, actor,
                               placement_id, detail))
     session.add(event)
@@ -82,7 +89,7 @@ def record_many(session: Session, events: list[tuple[str, Actor, int | None, dic
     """Append (action, actor, placement_id, detail) events in one statement, in this order."""
     if not events:
         return
-    transaction = session.get_transaction()
+    transaction = _transaction(session)
     session.flush()  # entries added one by one before these come first
     prev = _head(session)
     at = utcnow().replace(microsecond=0)

@@ -225,3 +225,26 @@ def test_parallel_check_finds_the_same_breaks_as_the_serial_one(runtime, monkeyp
         session.execute(update(AuditEvent).where(AuditEvent.id == ids[7]).values(actor="x"))
     serial, parallel = both()
     assert serial == parallel and serial[1].entry_id == ids[4], (serial, parallel)
+
+
+def test_a_session_that_committed_reads_the_trail_head_again(runtime):
+    """The head a transaction remembers is its own: after its commit, another writer may have
+    appended, and the next entry must chain onto that one."""
+    first = runtime.db.session()
+    try:
+        for n in range(2):  # an append as the first statement of a transaction, twice
+            audit.record(first, f"test.first{n}", ACTOR)
+            first.commit()
+            with unit_of_work(runtime.db) as other:
+                audit.record(other, "test.other", ACTOR)
+        audit.record_many(first, [("test.many", ACTOR, None, {"n": 1})])
+        first.commit()
+        with unit_of_work(runtime.db) as other:
+            audit.record(other, "test.other", ACTOR)
+        audit.record_many(first, [("test.many", ACTOR, None, {"n": 2})])
+        first.commit()
+    finally:
+        first.close()
+    with unit_of_work(runtime.db) as session:
+        checked, broken = audit.verify_chain(session)
+    assert broken is None and checked >= 5
