@@ -1018,15 +1018,10 @@ def renew_entry(rt: Runtime, entry_id: int, *, now: datetime | None = None,
 # --- search ---------------------------------------------------------------------------------
 
 
-def normalise_words(text: str) -> list[str]:
-    """Lowercase words without accents or punctuation: how names and numbers are indexed."""
-    return words(text)
-
-
 def entry_terms(entry: ArchiveEntry) -> set[tuple[str, str]]:
-    student = set(normalise_words(f"{entry.student_name} {entry.student_number}"))
-    company = set(normalise_words(entry.company_name))
-    company |= set(normalise_words(entry.company_number))
+    student = set(words(f"{entry.student_name} {entry.student_number}"))
+    company = set(words(entry.company_name))
+    company |= set(words(entry.company_number))
     digits = "".join(c for c in entry.company_number if c.isdigit())
     if digits:
         company.add(digits)
@@ -1062,11 +1057,11 @@ def search(session: Session, criteria: SearchCriteria, *, limit: int = 50,
     """Archived documents matching every criterion, newest signing first."""
     query = select(ArchiveEntry).where(ArchiveEntry.purged_at.is_(None))
     for field_name, text in (("student", criteria.student), ("company", criteria.company)):
-        words = normalise_words(text)
-        if any(len(w) > 1 for w in words):
+        terms = words(text)
+        if any(len(w) > 1 for w in terms):
             # A lone letter ("d" of D'Hondt) matches a large share of all words: skip it.
-            words = [w for w in words if len(w) > 1]
-        for word in words:
+            terms = [w for w in terms if len(w) > 1]
+        for word in terms:
             matching = select(ArchiveTerm.entry_id).where(
                 ArchiveTerm.field == field_name, ArchiveTerm.term >= word,
                 ArchiveTerm.term < word + "\uffff")

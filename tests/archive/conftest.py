@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from docservice.archive import records
+from docservice.archive.store import ArchiveStore
 from docservice.db import unit_of_work
 from docservice.models import Placement
+from docservice.models_archive import ArchiveEntry
 from docservice.runtime import Runtime
 from docservice.services import envelopes
 from docservice.services.documents import generate_missing
@@ -105,3 +109,22 @@ def backend(request: pytest.FixtureRequest, runtime: Runtime,
     archive._stores.pop(runtime, None)
     return str(request.param)
 
+
+
+def check_store(store: ArchiveStore, rows: Sequence[ArchiveEntry], trial: int) -> None:
+    """What a crash must never leave: a row without its objects, or a half-written object."""
+    # No row without its objects, and they are the bytes the row names.
+    for entry in rows:
+        pdf = store.get(records.pdf_key(entry.sha256))
+        assert records.sha256_hex(pdf) == entry.sha256, trial
+        manifest = store.get(records.manifest_key(entry.sha256))
+        assert records.sha256_hex(manifest) == entry.manifest_sha256, trial
+    # No half-written object under a name: a PDF is named by its hash, JSON parses, HTML ends.
+    for key, _ in store.objects():
+        data = store.get(key)
+        if key.endswith(".pdf"):
+            assert records.sha256_hex(data) == records.sha_of_key(key), (trial, key)
+        elif key.endswith(".json"):
+            json.loads(data)
+        else:
+            assert data.rstrip().endswith(b"</html>"), (trial, key)

@@ -3,7 +3,6 @@ object, orphans swept, and what is archived verifies."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -22,7 +21,7 @@ from docservice.archive.store import FilesystemArchiveStore
 from docservice.db import unit_of_work
 from docservice.models_archive import ArchiveEntry, ArchiveStatusRow, ArchiveTerm
 from docservice.services import archive
-from tests.archive.conftest import complete_envelope
+from tests.archive.conftest import check_store, complete_envelope
 
 TRIALS = 20
 CHILD = """
@@ -141,22 +140,9 @@ def _reset(runtime) -> None:
 
 
 def _check_invariants(runtime, store: FilesystemArchiveStore, rows, trial: int) -> None:
-    # No row without its objects, and they are the bytes the row names.
-    for entry in rows:
-        pdf = store.get(records.pdf_key(entry.sha256))
-        assert records.sha256_hex(pdf) == entry.sha256, trial
-        manifest = store.get(records.manifest_key(entry.sha256))
-        assert records.sha256_hex(manifest) == entry.manifest_sha256, trial
+    check_store(store, rows, trial)
+    for entry in rows:  # and the rest of what the row names checks out too
         assert records.sha256_hex(store.get(records.report_key(entry.sha256))) == \
             entry.report_sha256, trial
         check = archive.check_entry(runtime, entry, signatures=False)
         assert check.ok, (trial, check.problems)
-    # No half-written object under a name: a PDF is named by its hash, JSON parses, HTML ends.
-    for key, _ in store.objects():
-        data = store.get(key)
-        if key.endswith(".pdf"):
-            assert records.sha256_hex(data) == records.sha_of_key(key), (trial, key)
-        elif key.endswith(".json"):
-            json.loads(data)
-        else:
-            assert data.rstrip().endswith(b"</html>"), (trial, key)

@@ -4,7 +4,6 @@ to the other worker once the dead one's heartbeat lapses, archives the envelope.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,7 +18,6 @@ import pytest
 from sqlalchemy import delete, select
 
 from docservice import tasks
-from docservice.archive import records
 from docservice.archive.store import FilesystemArchiveStore
 from docservice.config import CHECKOUT, QueueSettings
 from docservice.db import unit_of_work
@@ -27,7 +25,7 @@ from docservice.models_archive import ArchiveEntry, ArchiveStatusRow, ArchiveTer
 from docservice.models_jobs import JOB_DONE, JOB_RUNNING, JobRun
 from docservice.runtime import Runtime
 from docservice.services import archive
-from tests.archive.conftest import complete_envelope
+from tests.archive.conftest import check_store, complete_envelope
 from tests.faults.conftest import Instance, seeded_rng
 from tests.faults.procs import kill
 
@@ -159,14 +157,14 @@ def test_sigkill_of_the_job_worker_while_archiving(instance: Instance, converter
                 outcomes["archived before the kill"] += 1
             rows = _rows(runtime)
             outcomes["rows after kill"] += bool(rows)
-            _check_store(runtime, store, rows, trial)
+            check_store(store, rows, trial)
             workers.start()  # the replacement; the survivor takes the job back meanwhile
             final = _wait(lambda: (r := _run(runtime)) and r.status == JOB_DONE and r, 60,
                           f"trial {trial}: the job to be finished by another worker")
             assert final.attempts >= 1, trial
             rows = _rows(runtime)
             assert rows and {e.sha256 for e in rows} == _archived_shas(runtime), trial
-            _check_store(runtime, store, rows, trial)
+            check_store(store, rows, trial)
             for entry in rows:
                 check = archive.check_entry(runtime, entry, signatures=trial == TRIALS)
                 assert check.ok, (trial, check.problems)
@@ -209,20 +207,3 @@ def _reset(runtime: Runtime, archive_path: Path) -> None:
     shutil.rmtree(archive_path, ignore_errors=True)
 
 
-def _check_store(runtime: Runtime, store: FilesystemArchiveStore, rows: list[ArchiveEntry],
-                 trial: int) -> None:
-    # No row without its objects, and they are the bytes the row names.
-    for entry in rows:
-        pdf = store.get(records.pdf_key(entry.sha256))
-        assert records.sha256_hex(pdf) == entry.sha256, trial
-        manifest = store.get(records.manifest_key(entry.sha256))
-        assert records.sha256_hex(manifest) == entry.manifest_sha256, trial
-    # No half-written object under a name.
-    for key, _ in store.objects():
-        data = store.get(key)
-        if key.endswith(".pdf"):
-            assert records.sha256_hex(data) == records.sha_of_key(key), (trial, key)
-        elif key.endswith(".json"):
-            json.loads(data)
-        else:
-            assert data.rstrip().endswith(b"</html>"), (trial, key)
