@@ -18,6 +18,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "testing", "production")
 MAIL_SECURITY = ("none", "starttls", "ssl")
 JOB_MODES = ("thread", "inline", "redis")
+RATE_LIMIT_STORES = ("memory", "redis")
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
@@ -141,6 +142,9 @@ class Settings:
     # "thread": in-process background; "inline": right after the commit; "redis": the queue,
     # run by `docservice worker` processes
     jobs: str = "thread"
+    # Where failed logins and unknown link tokens are counted: "memory" (per process) or
+    # "redis" (the queue's Redis, shared by every worker); empty: redis if the jobs run there
+    rate_limit_store: str = ""
     max_upload_bytes: int = 5 * 1024 * 1024
     log_format: str = ""  # "json" or "text"; empty: json in production, text elsewhere
     metrics_token: str | None = field(default=None, repr=False)  # /metrics beyond loopback
@@ -181,6 +185,7 @@ class Settings:
             student_link_days=_int(env, "DOCSERVICE_STUDENT_LINK_DAYS", 0),
             sign_link_min_days=_int(env, "DOCSERVICE_SIGN_LINK_MIN_DAYS", 14),
             jobs=env.get("DOCSERVICE_JOBS", "thread"),
+            rate_limit_store=env.get("DOCSERVICE_RATE_LIMIT_STORE", "").strip().lower(),
             max_upload_bytes=_int(env, "DOCSERVICE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
             log_format=env.get("DOCSERVICE_LOG_FORMAT", "").strip().lower(),
             metrics_token=env.get("DOCSERVICE_METRICS_TOKEN") or None,
@@ -212,6 +217,9 @@ class Settings:
             )
         if self.jobs not in JOB_MODES:
             raise ConfigurationError(f"DOCSERVICE_JOBS must be one of {', '.join(JOB_MODES)}")
+        if self.rate_limit_store not in ("", *RATE_LIMIT_STORES):
+            raise ConfigurationError("DOCSERVICE_RATE_LIMIT_STORE must be one of "
+                                     f"{', '.join(RATE_LIMIT_STORES)}")
         if self.queue.max_retries < 0 or self.queue.min_backoff <= 0 \
                 or self.queue.max_backoff < self.queue.min_backoff:
             raise ConfigurationError("DOCSERVICE_JOB_MAX_RETRIES must be 0 or more and "
@@ -244,6 +252,9 @@ class Settings:
 
             require_production_signing(signing_settings(self))
         settings = self
+        if not settings.rate_limit_store:
+            settings = replace(settings, rate_limit_store="redis" if settings.jobs == "redis"
+                               else "memory")
         if not settings.log_format:
             settings = replace(settings,
                                log_format="json" if settings.env == "production" else "text")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import secrets
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from functools import wraps
 from threading import Lock
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,64 +27,193 @@ from flask import (
 )
 
 from docservice.archive import audit
+from docservice.config import Settings
 from docservice.models import User
 from docservice.services.users import authenticate
 from docservice.web import db_session, request_actor
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-class AttemptLimiter:
-    """At most `limit` failed attempts per address in a sliding window (per process).
 
-    Serves the login form (wrong passwords) and the personal links (tokens that match
-    nothing): both are places where someone could guess a secret by trying many.
-    """
+class AttemptStoreUnavailable(Exception):
+    """The shared store of failed attempts did not answer."""
 
-    #: Addresses remembered at most; beyond that the stalest are forgotten first.
-    MAX_ADDRESSES = 10_000
 
-    def __init__(self, limit: int = 10, window_seconds: float = 15 * 60) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+class AttemptStore(Protocol):
+    """Where failed attempts are counted: per key, in a sliding window of `window` seconds."""
+
+    def count(self, key: str, window: float) -> int:
+        """Attempts under `key` in the last `window` seconds."""
+
+    def add(self, key: str, window: float, keep: int) -> None:
+        """Count one attempt under `key` now; at most the newest `keep` need be remembered."""
+
+
+class MemoryAttempts:
+    """Failed attempts in this process's memory: the embedded default (one process)."""
+
+    #: Keys remembered at most; beyond that the stalest are forgotten first.
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = {}
         self._lock = Lock()
 
-    def _prune(self, attempts: deque[float], now: float) -> None:
-        while attempts and attempts[0] < now - self.window:
-            attempts.popleft()
+    def count(self, key: str, window: float) -> int:
+        now = time.monotonic()
+        with self._lock:
+            attempts = self._failures.get(key)
+            if attempts is None:
+                return 0
+            _prune(attempts, now - window)
+            if not attempts:
+                del self._failures[key]
+            return len(attempts)
+
+    def add(self, key: str, window: float, keep: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if key not in self._failures:
+                if len(self._failures) >= self.MAX_KEYS:
+                    self._forget_stalest(now - window)
+                self._failures[key] = deque(maxlen=max(keep, 1))
+            self._failures[key].append(now)
+
+    def _forget_stalest(self, since: float) -> None:
+        # Many addresses (an IPv6 sweep) must not grow memory without bound.
+        for key in list(self._failures):
+            _prune(self._failures[key], since)
+            if not self._failures[key]:
+                del self._failures[key]
+        while len(self._failures) >= self.MAX_KEYS:
+            stalest = min(self._failures, key=lambda k: self._failures[k][-1])
+            del self._failures[stalest]
+
+
+def _prune(attempts: deque[float], since: float) -> None:
+    while attempts and attempts[0] < since:
+        attempts.popleft()
+
+
+class RedisAttempts:
+    """Failed attempts in Redis, shared by every worker and host: a sorted set per key.
+
+    Each attempt is a member scored by its time (the wall clock, which the hosts share); a count
+    first drops the members older than the window, and every key expires a window after its last attempt. While Redis does not
+    answer, `fallback` (this process's memory) counts instead: a login must not fail because
+    Redis is down, and some limit is better than none. One warning per outage.
+    """
+
+    #: Seconds to wait after a failure before asking Redis again (a timeout costs a request).
+    RETRY_AFTER = 5.0
+
+    def __init__(self, client: Any, prefix: str, *, fallback: AttemptStore | None = None) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.fallback = fallback if fallback is not None else MemoryAttempts()
+        self._retry_at: float | None = None  # set while Redis is unreachable
+        self._lock = Lock()
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str, *, timeout: float = 0.5) -> RedisAttempts:
+        """A store on the Redis at `url`; connects on first use, gives up after `timeout` s."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # One immediate retry (a pooled connection Redis closed); no backoff: a request waits.
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout,
+                                      socket_timeout=timeout, retry=Retry(NoBackoff(), 1))
+        return cls(client, prefix)
+
+    def count(self, key: str, window: float) -> int:
+        try:
+            return self._shared_count(self.prefix + key, window)
+        except AttemptStoreUnavailable:
+            return self.fallback.count(key, window)
+
+    def add(self, key: str, window: float, keep: int) -> None:
+        try:
+            self._shared_add(self.prefix + key, window, keep)
+        except AttemptStoreUnavailable:
+            self.fallback.add(key, window, keep)
+
+    def _shared_count(self, key: str, window: float) -> int:
+        now = time.time()
+
+        def commands(pipe: Any) -> None:
+            pipe.zremrangebyscore(key, "-inf", f"({now - window}")
+            pipe.zcard(key)
+
+        return int(self._transaction(commands)[-1])
+
+    def _shared_add(self, key: str, window: float, keep: int) -> None:
+        now = time.time()
+        member = f"{now:.6f}:{secrets.token_hex(4)}"  # unique: two attempts in one microsecond
+
+        def commands(pipe: Any) -> None:
+            pipe.zadd(key, {member: now})
+            pipe.zremrangebyscore(key, "-inf", f"({now - window}")
+            pipe.zremrangebyrank(key, 0, -max(keep, 1) - 1)  # a bound, however many arrive
+            pipe.pexpire(key, max(math.ceil(window * 1000), 1))
+
+        self._transaction(commands)
+
+    def _transaction(self, commands: Callable[[Any], None]) -> list[Any]:
+        """Run `commands` in one MULTI/EXEC; AttemptStoreUnavailable when Redis does not answer."""
+        import redis
+
+        if self._retry_at is not None and time.monotonic() < self._retry_at:
+            raise AttemptStoreUnavailable()
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                commands(pipe)
+                results: list[Any] = pipe.execute()
+        except redis.RedisError as e:
+            with self._lock:
+                if self._retry_at is None:
+                    log.warning("rate limits: Redis unreachable (%s); counting failed attempts "
+                                "per process until it answers again", e)
+                self._retry_at = time.monotonic() + self.RETRY_AFTER
+            raise AttemptStoreUnavailable() from e
+        if self._retry_at is not None:
+            with self._lock:
+                if self._retry_at is not None:
+                    log.info("rate limits: Redis is back; counting in Redis again")
+                    self._retry_at = None
+        return results
+
+    def close(self) -> None:
+        """Close the connections to Redis."""
+        self.client.close()
+
+
+class AttemptLimiter:
+    """At most `limit` failed attempts per address in a sliding window.
+
+    Serves the login form (wrong passwords) and the personal links (tokens that match
+    nothing): both are places where someone could guess a secret by trying many. The
+    attempts are counted in `store`: this process's memory by default, Redis when several
+    workers (or hosts) serve the site, so that they share one count.
+    """
+
+    def __init__(self, limit: int = 10, window_seconds: float = 15 * 60, *,
+                 name: str = "attempts", store: AttemptStore | None = None) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self.name = name
+        self.store: AttemptStore = store if store is not None else MemoryAttempts()
 
     def blocked(self, address: str) -> bool:
         """Whether `address` used up its attempts for now."""
-        now = time.monotonic()
-        with self._lock:
-            attempts = self._failures.get(address)
-            if attempts is None:
-                return False
-            self._prune(attempts, now)
-            if not attempts:
-                del self._failures[address]
-                return False
-            return len(attempts) >= self.limit
+        return self.store.count(f"{self.name}:{address}", self.window) >= self.limit
 
     def failed(self, address: str) -> None:
         """Count one failed attempt from `address`."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) >= self.MAX_ADDRESSES and address not in self._failures:
-                self._forget_stalest(now)
-            self._failures[address].append(now)
-
-    def _forget_stalest(self, now: float) -> None:
-        # Many addresses (an IPv6 sweep) must not grow memory without bound.
-        for key in list(self._failures):
-            self._prune(self._failures[key], now)
-            if not self._failures[key]:
-                del self._failures[key]
-        while len(self._failures) >= self.MAX_ADDRESSES:
-            stalest = min(self._failures, key=lambda k: self._failures[k][-1])
-            del self._failures[stalest]
+        self.store.add(f"{self.name}:{address}", self.window, self.limit)
 
 
 #: The name it had when only the login form used it.
@@ -93,13 +225,25 @@ LINK_LIMIT = (30, 15 * 60)
 LINK_BLUEPRINTS = ("sign", "student")
 
 
+def attempt_store(settings: Settings) -> AttemptStore:
+    """Where this service counts failed attempts (DOCSERVICE_RATE_LIMIT_STORE)."""
+    if settings.rate_limit_store == "redis":
+        return RedisAttempts.from_url(settings.queue.redis_url,
+                                      f"{settings.queue.namespace}:ratelimit:")
+    return MemoryAttempts()
+
+
 @bp.record_once
 def _attach_limiters(state: Any) -> None:
     config = state.app.config
     login_limit, login_window = config.get("DOCSERVICE_LOGIN_LIMIT", LOGIN_LIMIT)
     link_limit, link_window = config.get("DOCSERVICE_LINK_LIMIT", LINK_LIMIT)
-    state.app.extensions["docservice.login_limiter"] = AttemptLimiter(login_limit, login_window)
-    state.app.extensions["docservice.link_limiter"] = AttemptLimiter(link_limit, link_window)
+    store = attempt_store(config["DOCSERVICE_SETTINGS"])
+    state.app.extensions["docservice.attempts"] = store
+    state.app.extensions["docservice.login_limiter"] = AttemptLimiter(
+        login_limit, login_window, name="login", store=store)
+    state.app.extensions["docservice.link_limiter"] = AttemptLimiter(
+        link_limit, link_window, name="link", store=store)
     state.app.before_request(_refuse_link_guessers)
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from docservice import create_app
 from docservice.config import CHECKOUT
-from docservice.web.auth import AttemptLimiter, is_local_path
+from docservice.web.auth import AttemptLimiter, MemoryAttempts, is_local_path
 from tests.desk.test_authorisation import _url
 from tests.hardening.conftest import FUZZ
 from tests.web.helpers import PASSWORD, csrf_token, make_user
@@ -151,10 +151,11 @@ def test_limiter_forgets_old_attempts_and_bounds_its_memory(monkeypatch):
     assert limiter.blocked("a")
     now[0] += 61
     assert not limiter.blocked("a")
-    monkeypatch.setattr(AttemptLimiter, "MAX_ADDRESSES", 50)
+    monkeypatch.setattr(MemoryAttempts, "MAX_KEYS", 50)
     for i in range(500):
         limiter.failed(f"2001:db8::{i:x}")
-    assert len(limiter._failures) <= 50
+    assert isinstance(limiter.store, MemoryAttempts)
+    assert len(limiter.store._failures) <= 50
 
 
 @pytest.mark.parametrize("target", [
