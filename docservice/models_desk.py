@@ -98,3 +98,17 @@ class StoredFileCheck(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class QueuedVerification(Base):
+    """A stored PDF whose verification was handed to the `verify_revisions` job.
+
+    Written in the transaction that stores the revision; removed once a verdict is made. While
+    it is younger than the desk's grace period, pages show the PDF as pending instead of
+    verifying it themselves; an older one (the job failed, no worker runs) is ignored.
+    """
+
+    __tablename__ = "desk_verification_queue"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

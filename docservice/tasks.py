@@ -66,6 +66,20 @@ def generate_documents(rt: Any, year: str | None = None) -> int:
     return len(made)
 
 
+@job("verify_revisions")
+def verify_revisions(rt: Any, *shas: str) -> int:
+    """Check and verify the stored revisions named by these SHA-256 values, so that the desk's
+    pages only read verdicts; what is cached already is not verified again. The number
+    verified."""
+    from docservice.db import unit_of_work
+    from docservice.services import desk_verification
+
+    with unit_of_work(rt.db) as session:
+        stats = desk_verification.refresh(session, rt, shas, now=datetime.now(UTC))
+        desk_verification.forget_queued(session, shas)  # verified, cached, changed or missing
+    return stats.verified
+
+
 # Modules that own jobs register them when imported.
 from docservice.services import archive as _archive  # noqa: E402, F401  (archive_envelope)
 from docservice.services import outbox as _outbox  # noqa: E402, F401  (send_mail)

@@ -100,10 +100,14 @@ class DeskSettings:
     page_size: int = 50
     verify_budget_seconds: float = 5.0  # per dashboard request, for PDFs not verified yet
     status_cache_seconds: float = 60.0  # at most this stale, for changes the trail misses
+    # A new revision's verification is queued as a job; pages show it pending this long, then
+    # verify it themselves (the job failed, or no worker runs).
+    verify_grace_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DeskSettings:
-        """DOCSERVICE_REMINDER_OFFSETS (e.g. "14,7,3,1") and DOCSERVICE_RISK_WINDOW_DAYS."""
+        """DOCSERVICE_REMINDER_OFFSETS (e.g. "14,7,3,1"), DOCSERVICE_RISK_WINDOW_DAYS and
+        DOCSERVICE_VERIFY_GRACE_SECONDS."""
         env = os.environ if env is None else env
         settings = cls()
         offsets = env.get("DOCSERVICE_REMINDER_OFFSETS")
@@ -120,6 +124,17 @@ class DeskSettings:
             if days < 0:
                 raise ConfigurationError("DOCSERVICE_RISK_WINDOW_DAYS must not be negative")
             settings = replace(settings, risk_window_days=days)
+        grace = env.get("DOCSERVICE_VERIFY_GRACE_SECONDS")
+        if grace:
+            try:
+                seconds = float(grace)
+            except ValueError as e:
+                raise ConfigurationError("DOCSERVICE_VERIFY_GRACE_SECONDS must be a number of "
+                                         "seconds") from e
+            if not 0 <= seconds < float("inf"):
+                raise ConfigurationError("DOCSERVICE_VERIFY_GRACE_SECONDS must be 0 or more "
+                                         "seconds")
+            settings = replace(settings, verify_grace_seconds=seconds)
         return settings
 
 

@@ -13,6 +13,11 @@ The coordinator's "signed" comes from here, not from the signature_requests tabl
 Verdicts are keyed by the SHA-256 of the bytes verified: unchanged PDFs are verified once.
 A verdict that did not pass is verified again after `RETRY_FAILED_AFTER` (a CRL or the TSA may
 have been out of reach; the file itself may have been repaired).
+
+A signature's new revisions are verified by the `verify_revisions` job right after the commit
+that stored them (`queue_verification`), so that the desk's pages only read verdicts. Until the
+job has run they are marked as queued, and pages asked to (`refresh(wait_for_queued=...)`)
+leave them pending for that long rather than verify them during a request.
 """
 
 from __future__ import annotations
@@ -28,13 +33,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from docservice.db import after_commit
 from docservice.documents.catalogue import SIGNER_ROLES
 from docservice.metrics import VERIFICATION_FAILURES
-from docservice.models_desk import StoredFileCheck, VerificationCache
+from docservice.models_desk import QueuedVerification, StoredFileCheck, VerificationCache
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ STRICT_ENGINE = "verify_pdf"
 INTERIM_ENGINE = "check_signatures"
 MISSING = "missing"
 RETRY_FAILED_AFTER = timedelta(hours=20)
+VERIFY_JOB = "verify_revisions"
 _CHUNK = 500
 
 
@@ -243,28 +250,66 @@ class CheckStats:
     verified: int = 0
     cached: int = 0
     skipped: int = 0  # left for later: over the time budget
+    queued: int = 0  # left to the verify_revisions job, queued a moment ago
     engine: str = ""
     notes: list[str] = field(default_factory=list)
+    queued_shas: set[str] = field(default_factory=set)
 
     def merge(self, other: CheckStats) -> None:
         for name in ("files_checked", "files_rehashed", "files_changed", "verified", "cached",
-                     "skipped"):
+                     "skipped", "queued"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.queued_shas |= other.queued_shas
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """An INSERT into `model`'s table that can say ON CONFLICT (SQLite and PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model.__table__)
+    if dialect == "sqlite":
+        return sqlite.insert(model.__table__)
+    raise NotImplementedError(dialect)  # pragma: no cover - the service runs on these two
 
 
 def _upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
     """Insert or update one cache row by its unique key (two requests may race on it)."""
-    dialect = session.get_bind().dialect.name
-    table = model.__table__
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**values)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values)
-    else:  # pragma: no cover - the service runs on SQLite or PostgreSQL
-        raise NotImplementedError(dialect)
+    stmt = _insert(session, model).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=keys, set_={k: v for k, v in values.items() if k not in keys})
     session.execute(stmt)
+
+
+def queue_verification(session: Session, runtime: Any, shas: Iterable[str], *,
+                       now: datetime) -> None:
+    """Have the revisions named `shas` verified by the `verify_revisions` job after the commit.
+
+    They are marked as queued in the caller's transaction, so the mark exists exactly when the
+    revisions do; pages that see it leave the verification to the job for a while.
+    """
+    wanted = sorted(set(shas))
+    if not wanted:
+        return
+    stmt = _insert(session, QueuedVerification).values(
+        [{"sha256": sha, "queued_at": now} for sha in wanted])
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["sha256"], set_={"queued_at": stmt.excluded.queued_at}))
+    after_commit(session, lambda: runtime.enqueue(VERIFY_JOB, *wanted))
+
+
+def forget_queued(session: Session, shas: Iterable[str]) -> None:
+    """Remove the queued marks of `shas` (their verification is done, or no longer wanted)."""
+    for chunk in _chunks(sorted(set(shas))):
+        session.execute(delete(QueuedVerification).where(QueuedVerification.sha256.in_(chunk)))
+
+
+def queued_since(session: Session, shas: Iterable[str], since: datetime) -> set[str]:
+    """Which of `shas` were queued for verification at or after `since`."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(shas))):
+        found.update(session.scalars(select(QueuedVerification.sha256).where(
+            QueuedVerification.sha256.in_(chunk), QueuedVerification.queued_at >= since)))
+    return found
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
@@ -273,12 +318,18 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
 
 
 def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetime,
-            budget_seconds: float | None = None, rehash: bool = False) -> CheckStats:
+            budget_seconds: float | None = None, rehash: bool = False,
+            wait_for_queued: timedelta | None = None) -> CheckStats:
     """Check that the stored files named `shas` are intact, and verify what is not cached.
 
     `rehash` reads every file again even when its size and time are unchanged; otherwise a file
     is read only when it changed or was never read. With `budget_seconds`, verification stops
     when the time is up; the rest stays pending. One file is held in memory at a time.
+
+    With `wait_for_queued`, an intact file without a verdict whose verification was queued
+    (`queue_verification`) less than that long ago is left to its job (`CheckStats.queued`,
+    `queued_shas`); one queued longer ago is verified here like any other, so that a failed
+    job or a stopped worker leaves nothing pending for good. The file check is done either way.
     """
     verifier = verifier_for(runtime)
     stats = CheckStats(engine=verifier.engine)
@@ -294,8 +345,15 @@ def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetim
         verdicts.update((v.sha256, v) for v in session.scalars(
             select(VerificationCache).where(VerificationCache.sha256.in_(chunk),
                                             VerificationCache.engine == verifier.engine)))
+    queued: set[str] = set()
+    if wait_for_queued is not None:
+        # Only PDFs without any verdict can be waiting for their job: usually none, no query.
+        unverified = [sha for sha in wanted if sha not in verdicts]
+        if unverified:
+            queued = queued_since(session, unverified, now - wait_for_queued)
     blobs = runtime.blobs
     done: set[str] = set()
+    verified_names: list[str] = []
     for sha in wanted:
         stats.files_checked += 1
         digest, data = _check_file(session, blobs, sha, checks.get(sha), now=now,
@@ -313,6 +371,10 @@ def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetim
         if cached is not None and (cached.passed or cached.verified_at > now - RETRY_FAILED_AFTER):
             stats.cached += 1
             continue
+        if digest == sha and sha in queued:
+            stats.queued += 1
+            stats.queued_shas.add(sha)
+            continue
         if budget_seconds is not None and time.monotonic() - started > budget_seconds:
             stats.skipped += 1
             continue
@@ -326,6 +388,9 @@ def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetim
             VERIFICATION_FAILURES.labels(where="desk").inc()
         store_verdict(session, verdict, now=now)
         stats.verified += 1
+        verified_names.append(sha)
+    if verified_names:
+        forget_queued(session, verified_names)  # a verdict replaces the queued mark
     stats.notes = list(verifier.notes)
     return stats
 

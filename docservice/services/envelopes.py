@@ -35,7 +35,7 @@ from docservice.models import (
     SignatureRequest,
 )
 from docservice.runtime import Runtime
-from docservice.services import links, notifications
+from docservice.services import desk_verification, links, notifications
 from docservice.services.placements import parse_email, placements_query
 from docservice.signing.certificates import SignerIdentity
 from docservice.signing.pades import PadesSigner
@@ -215,6 +215,9 @@ def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,
             AccessLink.signature_request_id == request.id, AccessLink.revoked_at.is_(None))):
         link.revoke(now)  # used: it stops working
     session.flush()
+    # Verified once, by a job after the commit: the desk's pages then only read the verdicts.
+    desk_verification.queue_verification(
+        session, rt, [d.current_revision.sha256 for d in documents], now=now)
     envelope = request.envelope
     audit.record(session, "signer.signed", actor, placement_id=envelope.placement_id,
                  envelope_id=envelope.id, role=request.role, typed_name=request.signed_name,

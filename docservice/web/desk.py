@@ -7,7 +7,7 @@ import io
 import logging
 import math
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -115,18 +115,24 @@ def _statuses(flt: DeskFilter) -> tuple[list[PlacementStatus], dict[str, int]]:
     return shown, counts
 
 
-def _fresh(flt: DeskFilter, rows: list[PlacementStatus]) -> list[PlacementStatus]:
-    """Check the stored PDFs of the rows on screen; re-read their status if a verdict changed."""
-    session, rt = db_session(), runtime()
+def _fresh(rows: list[PlacementStatus]) -> tuple[list[PlacementStatus], set[str]]:
+    """Check the stored PDFs of the rows on screen; re-read their status if a verdict changed.
+
+    A new revision is verified by its job (queued when it was stored); while that job is on its
+    way the PDF is left pending (the second value: their SHA-256s), not verified here.
+    """
+    session, rt, settings = db_session(), runtime(), desk_settings()
     shas = [r.sha256 for r in desk.current_revisions(session, [s.placement_id for s in rows])]
-    stats = desk_verification.refresh(session, rt, shas, now=_now(),
-                                      budget_seconds=desk_settings().verify_budget_seconds)
+    grace = settings.verify_grace_seconds
+    stats = desk_verification.refresh(
+        session, rt, shas, now=_now(), budget_seconds=settings.verify_budget_seconds,
+        wait_for_queued=timedelta(seconds=grace) if grace > 0 else None)
     if not (stats.verified or stats.files_rehashed):
-        return rows
+        return rows, stats.queued_shas
     again = {s.placement_id: s for s in desk.load_statuses(
         session, rt, DeskFilter(placement_ids=tuple(s.placement_id for s in rows)),
-        now=_now(), settings=desk_settings())}
-    return [again.get(s.placement_id, s) for s in rows]
+        now=_now(), settings=settings)}
+    return [again.get(s.placement_id, s) for s in rows], stats.queued_shas
 
 
 def dashboard_page() -> Any:
@@ -136,7 +142,7 @@ def dashboard_page() -> Any:
     size = desk_settings().page_size
     pages = max(1, math.ceil(len(statuses) / size))
     page = min(page, pages)
-    rows = _fresh(flt, statuses[(page - 1) * size: page * size])
+    rows, _pending = _fresh(statuses[(page - 1) * size: page * size])
     session = db_session()
     return render_template(
         "coordinator/dashboard.html", rows=rows, details=desk.load_details(session, runtime(),
@@ -154,7 +160,7 @@ def print_view() -> Any:
     """Every row the filters select, on one page laid out for paper."""
     flt, _ = _filter()
     statuses, counts = _statuses(flt)
-    rows = _fresh(flt, statuses)
+    rows, _pending = _fresh(statuses)
     return render_template("coordinator/desk_print.html", rows=rows,
                            details=desk.load_details(db_session(), runtime(), rows),
                            flt=flt, counts=counts, now=_now(), **_texts())
@@ -243,7 +249,7 @@ def placement(placement_id: int) -> Any:
     """A placement's status, documents as their PDFs say, signers, reminders and history."""
     session = db_session()
     status = _status_or_404(placement_id)
-    [status] = _fresh(DeskFilter(), [status])
+    [status], pending = _fresh([status])
     record = deadlines.placement_or_404(session, placement_id)
     history = list(session.scalars(select(AuditEvent).where(
         AuditEvent.placement_id == placement_id).order_by(AuditEvent.id)))
@@ -258,7 +264,7 @@ def placement(placement_id: int) -> Any:
         envelope=record.envelope, older=older,
         details=desk.load_details(session, runtime(), [status]).of(placement_id),
         history=history, reminders=deadlines.reminders_of(session, placement_id),
-        live_for=live_for, can_act=_can_act(),
+        live_for=live_for, can_act=_can_act(), pending=pending,
         awaiting=own_signatures.awaiting(session, record.envelope) if record.envelope else [],
         full_report="verify.document_report" in current_app.view_functions,
         engine=desk_verification.current_engine(runtime()), **_texts())

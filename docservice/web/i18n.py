@@ -99,6 +99,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg.none": "Geen plaatsingen voor deze filters.",
         "msg.no_documents": "nog geen documenten",
         "msg.not_verified": "PDF nog niet geverifieerd",
+        "msg.verification_pending": "verificatie loopt",
+        "msg.verification_pending_note": "De handtekeningen in deze PDF worden op de "
+                                         "achtergrond geverifieerd; tot dan geldt wat de tabel "
+                                         "zegt. Vernieuw de pagina straks.",
         "msg.disagree": "TABEL EN PDF SPREKEN ELKAAR TEGEN",
         "msg.disagree_table_yes": "{role}: de tabel zegt ondertekend, de PDF niet",
         "msg.disagree_table_no": "{role}: de PDF is ondertekend, de tabel zegt van niet",
@@ -245,6 +249,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg.none": "No placements for these filters.",
         "msg.no_documents": "no documents yet",
         "msg.not_verified": "PDF not verified yet",
+        "msg.verification_pending": "verification pending",
+        "msg.verification_pending_note": "The signatures in this PDF are being verified in the "
+                                         "background; until then the table's word holds. "
+                                         "Reload the page in a moment.",
         "msg.disagree": "TABLE AND PDF DISAGREE",
         "msg.disagree_table_yes": "{role}: the table says signed, the PDF does not",
         "msg.disagree_table_no": "{role}: the PDF is signed, the table says not",
