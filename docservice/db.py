@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,12 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 AfterCommit = Callable[[], None]
 
+#: How JSON columns are written: keys sorted, no spaces, UTF-8 as is. One spelling for one
+#: value, so the audit trail can hash the stored text as it is (`archive.audit`).
+CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
 
 class Database:
     """One engine and its session factory."""
 
     def __init__(self, url: str) -> None:
-        kwargs: dict[str, Any] = {"future": True}
+        kwargs: dict[str, Any] = {"future": True, "json_serializer": CANONICAL_JSON.encode}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from docservice.db import CANONICAL_JSON
 from docservice.models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
@@ -33,10 +34,8 @@ SYSTEM = Actor("system")
 
 def _digest(prev_hash: str, at: datetime, action: str, actor: str, placement_id: int | None,
             detail: dict[str, Any], ip: str | None, user_agent: str | None) -> str:
-    payload = json.dumps(
-        [prev_hash, at.isoformat(), action, actor, placement_id, detail, ip, user_agent],
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-    )
+    payload = CANONICAL_JSON.encode(
+        [prev_hash, at.isoformat(), action, actor, placement_id, detail, ip, user_agent])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -234,7 +233,11 @@ def _check_range(connection: Any, *, progress: Any = None, batch: int = 20_000,
     """Check the entries with ids low..high (all when None); the first one's link is checked
     against GENESIS only when `low` is None (a later range's seam is the caller's)."""
     sqlite = connection.dialect.name == "sqlite"
-    query = ("SELECT id, hash, prev_hash, at, action, actor, placement_id, detail, ip, "
+    # The database hands over text, not objects: the time already in `_digest`'s spelling, the
+    # details as stored (JSON columns are written canonically, see `db.CANONICAL_JSON`).
+    at, detail = (("at", "detail") if sqlite else (
+        "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')", "detail::text"))
+    query = (f"SELECT id, hash, prev_hash, {at}, action, actor, placement_id, {detail}, ip, "
              "user_agent FROM audit_events")
     if low is not None:
         query += f" WHERE id BETWEEN {int(low)} AND {int(high or low)}"
@@ -244,18 +247,16 @@ def _check_range(connection: Any, *, progress: Any = None, batch: int = 20_000,
     before_prev: tuple[int, str] | None = None
     prev: tuple[int, str] | None = None
     first: tuple[int, str] | None = None
-    encode = _ENCODER.encode
-    loads, sha256 = json.loads, hashlib.sha256
-    at_text = _at_text_sqlite if sqlite else _iso_utc_server
+    at_text = _at_text_sqlite if sqlite else _at_text_server
+    sha256 = hashlib.sha256
 
     while rows := cursor.fetchmany(batch):
         for (entry_id, entry_hash, prev_hash, at, action, actor, placement_id, detail, ip,
              user_agent) in rows:
-            if isinstance(detail, str | bytes):
-                detail = loads(detail)
-            payload = encode([prev_hash, at_text(at), action, actor, placement_id, detail, ip,
-                              user_agent])
-            if sha256(payload.encode()).hexdigest() != entry_hash:
+            fields = (prev_hash, at_text(at), action, actor, placement_id, detail, ip,
+                      user_agent)
+            if sha256(_payload_as_stored(*fields).encode()).hexdigest() != entry_hash and (
+                    sha256(_payload_reencoded(*fields).encode()).hexdigest() != entry_hash):
                 return _Range(checked, ChainBreak(
                     "changed", entry_id, "its content no longer matches its hash", checked),
                     first, before_prev, prev)
@@ -276,30 +277,43 @@ def _check_range(connection: Any, *, progress: Any = None, batch: int = 20_000,
     return _Range(checked, None, first if low is not None else None, before_prev, prev)
 
 
-#: `_digest`'s serialisation, built once (json.dumps with options builds an encoder per call).
-_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def _payload_as_stored(prev_hash: str, at: str, action: str, actor: str,
+                       placement_id: int | None, detail: str | None, ip: str | None,
+                       user_agent: str | None) -> str:
+    """`_digest`'s payload with the stored details spliced in as they are: the same text as
+    re-encoding them whenever they were stored canonically (every entry since that became
+    the rule), without parsing and re-encoding a million small documents."""
+    return (f"[{_quote(prev_hash)},{_quote(at)},{_quote(action)},{_quote(actor)},"
+            f"{'null' if placement_id is None else int(placement_id)},"
+            f"{'null' if detail is None else detail},"
+            f"{'null' if ip is None else _quote(ip)},"
+            f"{'null' if user_agent is None else _quote(user_agent)}]")
+
+
+def _payload_reencoded(prev_hash: str, at: str, action: str, actor: str,
+                       placement_id: int | None, detail: str | bytes | None, ip: str | None,
+                       user_agent: str | None) -> str:
+    """`_digest`'s payload, the details parsed and encoded again (entries stored before the
+    canonical spelling, or by a driver that spells JSON its own way)."""
+    value = json.loads(detail) if detail is not None else None
+    return CANONICAL_JSON.encode([prev_hash, at, action, actor, placement_id, value, ip,
+                                  user_agent])
 
 
 def _at_text_sqlite(value: Any) -> str:
     """SQLite keeps naive UTC text ("2024-01-01 00:00:01.000000"); `_digest` wants ISO 8601."""
     if isinstance(value, str) and len(value) >= 19 and value[19:] in ("", ".000000"):
         return f"{value[:10]}T{value[11:19]}+00:00"
-    return _iso_utc(value, True)
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return str((value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat())
 
 
-def _iso_utc_server(value: Any) -> str:
-    return _iso_utc(value, False)
-
-
-def _iso_utc(value: Any, sqlite: bool) -> str:
-    """`at` as `_digest` formats it (ISO 8601, UTC offset), from whatever the driver returns."""
-    if isinstance(value, str):  # SQLite keeps naive UTC text, e.g. "2024-01-01 00:00:01.000000"
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    elif not sqlite:
-        value = value.astimezone(UTC)
-    return str(value.isoformat())
+def _at_text_server(value: str) -> str:
+    """PostgreSQL's "2024-01-01T00:00:01.000000" (UTC) as `datetime.isoformat` spells it."""
+    return f"{value[:-7] if value.endswith('.000000') else value}+00:00"
 
 
 def _link_break(entry_id: int, prev_hash: str, prev: tuple[int, str] | None,

@@ -43,13 +43,15 @@ def make_folder_durably(folder: Path) -> None:
         fsync_dir(created.parent)
 
 
-def write_file_once(path: Path, data: bytes, *, replace: bool = False) -> bool:
+def write_file_once(path: Path, data: bytes, *, replace: bool = False,
+                    sync_folder: bool = True) -> bool:
     """Write `data` at `path`, read-only, atomically and durably; never over an existing file
     unless `replace`. Returns False when a file was there already and was left alone.
 
     Temporary file, fsync, then link() (which refuses an existing name, so a racing writer
     simply loses) or rename, then the folder's fsync: a crash leaves the old state or the
-    new one, never half a file.
+    new one, never half a file. Without `sync_folder` the name is durable only once the
+    caller has fsynced the folder (one fsync for several files in it).
     """
     make_folder_durably(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
@@ -71,7 +73,8 @@ def write_file_once(path: Path, data: bytes, *, replace: bool = False) -> bool:
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
-    fsync_dir(path.parent)
+    if sync_folder:
+        fsync_dir(path.parent)
     return created
 
 

@@ -16,7 +16,9 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -77,6 +79,10 @@ class ArchiveStore(Protocol):
     def remove_leftover(self, name: str) -> None:
         """Remove one partial write found by `leftovers`."""
 
+    def batch(self) -> AbstractContextManager[None]:
+        """Several puts and locks made durable together when the block ends (before it
+        returns), where the store can save work that way; nothing is durable before."""
+
 
 def check_key(key: str) -> str:
     """`key` if it is a safe relative key, else NotFound (never a path outside the store)."""
@@ -100,6 +106,7 @@ class FilesystemArchiveStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._batch = threading.local()
 
     def describe(self) -> str:
         return f"folder {self.root}"
@@ -109,7 +116,24 @@ class FilesystemArchiveStore:
 
     def _write_new(self, path: Path, data: bytes, *, replace: bool = False) -> bool:
         """Write `data` at `path` atomically; False if a file is there already (not replaced)."""
-        return write_file_once(path, data, replace=replace)
+        folders: set[Path] | None = getattr(self._batch, "folders", None)
+        if folders is not None:
+            folders.add(path.parent)
+        return write_file_once(path, data, replace=replace, sync_folder=folders is None)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Each file is fsynced as it is written; each folder written to, once at the end."""
+        if getattr(self._batch, "folders", None) is not None:  # nested: the outer one syncs
+            yield
+            return
+        self._batch.folders = folders = set()
+        try:
+            yield
+        finally:
+            self._batch.folders = None
+        for folder in sorted(folders):
+            fsync_dir(folder)
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
@@ -232,6 +256,10 @@ class S3ArchiveStore:
             except ClientError:
                 self._object_lock = False
         return self._object_lock
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Every put is durable when it returns already: nothing to gather."""
+        return nullcontext()
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         from botocore.exceptions import BotoCoreError, ClientError

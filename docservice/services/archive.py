@@ -403,10 +403,12 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
                   canonical_json({"id": anchor[0], "hash": anchor[1]}),
                   content_type="application/json")
     # Beside-objects first, the PDF last: whatever a crash leaves, it is swept as one orphan.
-    store.put(report_key, report_bytes, content_type="application/json")
-    store.put(html_key, records.render_report_html(report), content_type="text/html")
-    store.put(manifest_key, manifest_bytes, content_type="application/json")
-    store.put(pdf_key, pdf, content_type="application/pdf")
+    # All durable before the row is committed; their folder is fsynced once, at the end.
+    with store.batch():
+        store.put(report_key, report_bytes, content_type="application/json")
+        store.put(html_key, records.render_report_html(report), content_type="text/html")
+        store.put(manifest_key, manifest_bytes, content_type="application/json")
+        store.put(pdf_key, pdf, content_type="application/pdf")
     if sha256_hex(store.get(pdf_key)) != sha:
         raise ArchiveDamaged(f"the store returned other bytes for {pdf_key}")
     return _Prepared(
@@ -486,8 +488,9 @@ def lock_entry(rt: Runtime, entry_id: int) -> bool:
         sha, until = entry.sha256, entry.retention_until
     store = archive_store(rt)
     try:
-        for key in object_keys(sha):
-            store.lock(key, until)
+        with store.batch():
+            for key in object_keys(sha):
+                store.lock(key, until)
     except (StoreUnavailable, NotFound) as e:
         log.warning("locking %s failed (retry or verify locks it later): %s", sha, e)
         return False

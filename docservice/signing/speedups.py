@@ -14,7 +14,8 @@ Names: asn1crypto compares two X.509 names by RFC 5280's rules, preparing every 
 LDAP string first (about 0.4 ms a comparison). Path building compares names hundreds of times,
 nearly always a name with the same name. Two names with the same DER bytes are equal under any
 rule, so that case now returns at once; different bytes compare each name's prepared form,
-made once per name.
+made once per name. The same prepared form is `Name.hashable`, the key of pyhanko's
+certificate registry: it is kept too, instead of being prepared at every lookup.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _WHITESPACE = b" \n\r\t\f\x00"
 _HEX = b"0123456789abcdefABCDEF"
 _original = generic.read_hex_string_from_stream
 _name_eq = asn1_x509.Name.__eq__
+_name_hashable = asn1_x509.Name.hashable.fget
 
 
 def read_hex_string_from_stream(stream: IO[bytes]) -> Any:
@@ -70,7 +72,7 @@ def _prepared(name: asn1_x509.Name) -> str:
     if found is None:
         if len(_PREPARED) > 4096:
             _PREPARED.clear()
-        found = _PREPARED[der] = name.hashable
+        found = _PREPARED[der] = _name_hashable(name)
     return found
 
 
@@ -88,3 +90,5 @@ def install() -> None:
     """Put the fast versions in place (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
     asn1_x509.Name.__eq__ = name_eq  # type: ignore[method-assign]
+    # The certificate registry keys names by `hashable`: the same prepared form, kept.
+    asn1_x509.Name.hashable = property(_prepared)  # type: ignore[method-assign, assignment]

@@ -61,6 +61,29 @@ def test_a_changed_detail_and_a_re_hashed_entry_are_named(runtime):
     assert broken is not None and (broken.kind, broken.entry_id) == ("changed", ids[2])
 
 
+def test_details_verify_in_any_json_spelling_and_a_changed_value_is_found(runtime):
+    """Entries written before details were stored canonically (spaces, insertion order) still
+    verify; changing a value in the stored text is still found."""
+    ids = _trail(runtime, 4)
+    with unit_of_work(runtime.db) as session:
+        stored = session.execute(text(
+            "SELECT CAST(detail AS TEXT) FROM audit_events WHERE id = :id"),
+            {"id": ids[1]}).scalar_one()
+        assert stored == '{"nested":{"i":1},"note":"n1"}'  # what is written now
+        cast = "CAST(:d AS JSON)" if session.get_bind().dialect.name == "postgresql" else ":d"
+        # The old spelling of the same value: the entry is unchanged.
+        session.execute(text(f"UPDATE audit_events SET detail = {cast} WHERE id = :id"),
+                        {"d": '{"note": "n1", "nested": {"i": 1}}',
+                         "id": ids[1]})
+        # A changed value in either spelling is a change.
+        session.execute(text(f"UPDATE audit_events SET detail = {cast} WHERE id = :id"),
+                        {"d": '{"nested": {"i": 3}, "note": "n2"}', "id": ids[2]})
+    with unit_of_work(runtime.db) as session:
+        checked, broken = audit.verify_chain(session)
+    assert broken is not None and (broken.kind, broken.entry_id) == ("changed", ids[2])
+    assert checked == 2
+
+
 def test_a_removed_entry_is_named(runner, runtime):
     ids = _trail(runtime)
     with unit_of_work(runtime.db) as session:

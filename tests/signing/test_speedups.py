@@ -49,3 +49,15 @@ def test_names_compare_as_rfc_5280_says() -> None:
     assert speedups.name_eq(a, other_case) == speedups._name_eq(a, other_case) is True
     assert not speedups.name_eq(a, other) and a != other
     assert not speedups.name_eq(a, "Zoë Peeters")
+
+
+def test_names_key_the_registry_as_asn1crypto_does() -> None:
+    from asn1crypto.x509 import Name
+
+    import docservice.signing  # noqa: F401 - installs it
+
+    a = Name.build({"common_name": "Zoë Peeters", "organization_name": "Acme"})
+    other_case = Name.build({"common_name": "ZOË  peeters", "organization_name": "acme"})
+    other = Name.build({"common_name": "Jan Peeters", "organization_name": "Acme"})
+    assert a.hashable == speedups._name_hashable(a) == speedups._name_hashable(other_case)
+    assert other_case.hashable == a.hashable != other.hashable == speedups._name_hashable(other)
