@@ -210,6 +210,7 @@ class _Verification:
         self.limits = limits
         self.sha256 = sha256
         self.deadline = _Deadline(limits.seconds)
+        self._contexts: dict[tuple[datetime, bool], ValidationContext] = {}
         self.warnings: list[str] = []
 
     # -- reading -----------------------------------------------------------------------------
@@ -377,11 +378,17 @@ class _Verification:
             sig.problems.append(Verdict(TOTAL_FAILED, FORMAT_FAILURE, tuple(problems)))
 
     def _context(self, moment: datetime, *, retroactive: bool) -> ValidationContext:
-        # The same contexts as validate.check_signatures: offline, hard-fail revocation.
-        return ValidationContext(
-            trust_roots=list(self.trust.roots), other_certs=list(self.trust.other_certs),
-            crls=list(self.trust.crls), allow_fetching=False, revocation_mode="hard-fail",
-            moment=moment, best_signature_time=moment, retroactive_revinfo=retroactive)
+        """The same contexts as validate.check_signatures: offline, hard-fail revocation. One
+        per moment for the whole document: the timestamps of every signature, and the document
+        timestamp, share the "now" one, so a path it validated (the TSA's) is known to it."""
+        key = (moment, retroactive)
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._contexts[key] = ValidationContext(
+                trust_roots=list(self.trust.roots), other_certs=list(self.trust.other_certs),
+                crls=list(self.trust.crls), allow_fetching=False, revocation_mode="hard-fail",
+                moment=moment, best_signature_time=moment, retroactive_revinfo=retroactive)
+        return context
 
     def _validate(self, sig: _Sig) -> None:
         emb = sig.embedded
