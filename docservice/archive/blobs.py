@@ -6,7 +6,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,39 +43,60 @@ def make_folder_durably(folder: Path) -> None:
         fsync_dir(created.parent)
 
 
-def write_file_once(path: Path, data: bytes, *, replace: bool = False,
-                    sync_folder: bool = True) -> bool:
+def write_file_once(path: Path, data: bytes, *, replace: bool = False) -> bool:
     """Write `data` at `path`, read-only, atomically and durably; never over an existing file
     unless `replace`. Returns False when a file was there already and was left alone.
 
     Temporary file, fsync, then link() (which refuses an existing name, so a racing writer
     simply loses) or rename, then the folder's fsync: a crash leaves the old state or the
-    new one, never half a file. Without `sync_folder` the name is durable only once the
-    caller has fsynced the folder (one fsync for several files in it).
+    new one, never half a file.
     """
-    make_folder_durably(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
+    return write_files_once([(path, data, replace)])[0]
+
+
+def write_files_once(files: Sequence[tuple[Path, bytes, bool]]) -> list[bool]:
+    """`write_file_once` for each (path, data, replace), at the cost of about one.
+
+    Every temporary file is written first, then each is fsynced (on a journalling file
+    system the first flush carries the others' data, so the rest cost little), then each
+    is linked or renamed to its name, then each folder is fsynced once. No name appears
+    before its file's bytes are durable; nothing is durable before this returns.
+    """
+    pending: list[tuple[str, int]] = []
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o444)
-        if replace:
-            os.replace(tmp, path)
-            created = True
-        else:
+        for path, data, _replace in files:
+            make_folder_durably(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
+            pending.append((tmp, fd))
+            _write_all(fd, data)
+        for _tmp, fd in pending:
+            os.fsync(fd)
+            os.fchmod(fd, 0o444)
+        created = []
+        for (path, _data, replace), (tmp, _fd) in zip(files, pending, strict=True):
+            if replace:
+                os.replace(tmp, path)
+                created.append(True)
+                continue
             try:
                 os.link(tmp, path)
-                created = True
+                created.append(True)
             except FileExistsError:
-                created = False
+                created.append(False)
     finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    if sync_folder:
-        fsync_dir(path.parent)
+        for tmp, fd in pending:
+            os.close(fd)
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+    for folder in sorted({path.parent for path, _data, _replace in files}):
+        fsync_dir(folder)
     return created
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class FilesystemBlobStore:

@@ -24,7 +24,12 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
 
-from docservice.archive.blobs import TEMPORARY_PREFIX, fsync_dir, write_file_once
+from docservice.archive.blobs import (
+    TEMPORARY_PREFIX,
+    fsync_dir,
+    write_file_once,
+    write_files_once,
+)
 from docservice.errors import AlreadyExists, ConfigurationError, DocserviceError, NotFound
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,200}$")
@@ -115,25 +120,30 @@ class FilesystemArchiveStore:
         return self.root / check_key(key)
 
     def _write_new(self, path: Path, data: bytes, *, replace: bool = False) -> bool:
-        """Write `data` at `path` atomically; False if a file is there already (not replaced)."""
-        folders: set[Path] | None = getattr(self._batch, "folders", None)
-        if folders is not None:
-            folders.add(path.parent)
-        return write_file_once(path, data, replace=replace, sync_folder=folders is None)
+        """Write `data` at `path` atomically; False if a file is there already (not replaced).
+        In a batch the write waits for the end of the batch (and counts as new till then)."""
+        pending: list[tuple[Path, bytes, bool]] | None = getattr(self._batch, "files", None)
+        if pending is not None:
+            pending.append((path, data, replace))
+            return True
+        return write_file_once(path, data, replace=replace)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Each file is fsynced as it is written; each folder written to, once at the end."""
-        if getattr(self._batch, "folders", None) is not None:  # nested: the outer one syncs
+        """The puts and locks of the block are written together when it ends: every file
+        fsynced, then named, then each folder fsynced once (see `write_files_once`)."""
+        if getattr(self._batch, "files", None) is not None:  # nested: the outer one writes
             yield
             return
-        self._batch.folders = folders = set()
+        self._batch.files = files = []
         try:
             yield
         finally:
-            self._batch.folders = None
-        for folder in sorted(folders):
-            fsync_dir(folder)
+            self._batch.files = None
+        for (path, data, _replace), created in zip(files, write_files_once(files), strict=True):
+            if not created and path.read_bytes() != data:
+                raise AlreadyExists(f"archive object {path.relative_to(self.root)} exists "
+                                    "with other content")
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)

@@ -396,15 +396,15 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
         "trail_anchor": {"id": anchor[0], "hash": anchor[1]} if anchor else None,
     }
     manifest_bytes = canonical_json(manifest)
-    if anchor:
-        # A witness of the trail's length outside the database: `audit verify` finds entries
-        # removed from the end of the trail by comparing with the newest one.
-        store.put(records.checkpoint_key(anchor[0], anchor[1]),
-                  canonical_json({"id": anchor[0], "hash": anchor[1]}),
-                  content_type="application/json")
     # Beside-objects first, the PDF last: whatever a crash leaves, it is swept as one orphan.
-    # All durable before the row is committed; their folder is fsynced once, at the end.
+    # All durable before the row is committed, written together (see `store.batch`).
     with store.batch():
+        if anchor:
+            # A witness of the trail's length outside the database: `audit verify` finds
+            # entries removed from the end of the trail by comparing with the newest one.
+            store.put(records.checkpoint_key(anchor[0], anchor[1]),
+                      canonical_json({"id": anchor[0], "hash": anchor[1]}),
+                      content_type="application/json")
         store.put(report_key, report_bytes, content_type="application/json")
         store.put(html_key, records.render_report_html(report), content_type="text/html")
         store.put(manifest_key, manifest_bytes, content_type="application/json")
