@@ -69,13 +69,15 @@ def generate_documents(rt: Any, year: str | None = None) -> int:
 @job("verify_revisions")
 def verify_revisions(rt: Any, *shas: str) -> int:
     """Check and verify the stored revisions named by these SHA-256 values, so that the desk's
-    pages only read verdicts; what is cached already is not verified again. The number
-    verified."""
+    pages only read verdicts; what is cached already is not verified again. A revision that
+    a later signature has replaced meanwhile is left alone: the desk shows current revisions
+    (and verifies an older one when someone opens it). The number verified."""
     from docservice.db import unit_of_work
     from docservice.services import desk_verification
 
     with unit_of_work(rt.db) as session:
-        stats = desk_verification.refresh(session, rt, shas, now=datetime.now(UTC))
+        current = desk_verification.still_current(session, shas)
+        stats = desk_verification.refresh(session, rt, current, now=datetime.now(UTC))
         desk_verification.forget_queued(session, shas)  # verified, cached, changed or missing
     return stats.verified
 

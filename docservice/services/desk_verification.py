@@ -33,13 +33,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from docservice.db import after_commit
 from docservice.documents.catalogue import SIGNER_ROLES
 from docservice.metrics import VERIFICATION_FAILURES
+from docservice.models import Revision
 from docservice.models_desk import QueuedVerification, StoredFileCheck, VerificationCache
 
 log = logging.getLogger(__name__)
@@ -301,6 +302,19 @@ def forget_queued(session: Session, shas: Iterable[str]) -> None:
     """Remove the queued marks of `shas` (their verification is done, or no longer wanted)."""
     for chunk in _chunks(sorted(set(shas))):
         session.execute(delete(QueuedVerification).where(QueuedVerification.sha256.in_(chunk)))
+
+
+def still_current(session: Session, shas: Iterable[str]) -> list[str]:
+    """Those of `shas` that are the newest revision of their document."""
+    wanted = sorted(set(shas))
+    newer = aliased(Revision)
+    found: list[str] = []
+    for chunk in _chunks(wanted):
+        found += session.scalars(select(Revision.sha256).where(
+            Revision.sha256.in_(chunk),
+            ~exists().where(newer.document_id == Revision.document_id,
+                            newer.number > Revision.number))).all()
+    return sorted(set(found))
 
 
 def queued_since(session: Session, shas: Iterable[str], since: datetime) -> set[str]:

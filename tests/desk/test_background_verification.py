@@ -177,3 +177,21 @@ def test_the_grace_period_comes_from_the_environment():
     for wrong in ("soon", "-1", "inf", "nan"):
         with pytest.raises(ConfigurationError):
             DeskSettings.from_env({"DOCSERVICE_VERIFY_GRACE_SECONDS": wrong})
+
+
+def test_a_revision_replaced_before_its_job_ran_is_left_to_the_page(
+        flow: Flow, desk_year: Year, held_jobs: list[tuple[Any, ...]],
+        verifications: list[str]):
+    p, student_sha = _signed_by_student(flow, desk_year)
+    flow.sign(p, "company")  # the worker is behind: both jobs still wait
+    with unit_of_work(flow.runtime.db) as session:
+        [document] = session.scalars(select(Document)).all()
+        company_sha = document.current_revision.sha256
+    assert [list(args) for args in held_jobs] == [[student_sha], [company_sha]]
+    verifications.clear()  # what the pages verified so far (the generated PDF)
+    for args in held_jobs:
+        tasks.REGISTRY[desk_verification.VERIFY_JOB](flow.runtime, *args)
+    # Only the current revision was worth verifying; neither stays marked as queued.
+    assert verifications == [company_sha]
+    assert _verdict(flow, student_sha) is None and _verdict(flow, company_sha) is not None
+    assert _queued(flow) == []
