@@ -37,16 +37,21 @@ from docservice.config import Settings
 
 log = logging.getLogger(__name__)
 
-MAIL_QUEUE, JOBS_QUEUE = "mail", "jobs"
-#: Actor name per queue; a lower priority number runs first among prefetched messages.
-ACTORS = {MAIL_QUEUE: ("docservice_mail", 0), JOBS_QUEUE: ("docservice_job", 10)}
+MAIL_QUEUE, VERIFY_QUEUE, JOBS_QUEUE = "mail", "verify", "jobs"
+#: Actor name per queue; a lower priority number runs first among prefetched messages. Each
+#: queue is consumed on its own, so mail and the desk's verifications (a page waits for them)
+#: never wait behind a cohort's archiving or generation.
+ACTORS = {MAIL_QUEUE: ("docservice_mail", 0), VERIFY_QUEUE: ("docservice_verify", 5),
+          JOBS_QUEUE: ("docservice_job", 10)}
+_QUEUE_OF = {"send_mail": MAIL_QUEUE, "send_mails": MAIL_QUEUE,
+             "verify_revisions": VERIFY_QUEUE}
 
 #: The runtime of this worker process (set by `run_worker`); the actors run jobs with it.
 _worker_runtime: Any = None
 
 
 def queue_of(job_name: str) -> str:
-    return MAIL_QUEUE if job_name in ("send_mail", "send_mails") else JOBS_QUEUE
+    return _QUEUE_OF.get(job_name, JOBS_QUEUE)
 
 
 def make_broker(settings: Settings) -> RedisBroker:
