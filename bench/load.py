@@ -279,13 +279,17 @@ class Flow:
             for image in sorted(set(re.findall(r'src="(/sign/[^"]+\.png)"', page.text))):
                 self.stats.timed("GET /sign/<token>/documents/<id>/pages/<n>.png",
                                  lambda image=image: browser.get(self.base + image))
-        if self.think:  # reading the documents before signing
-            time.sleep(random.uniform(0, 2 * self.think))
+        self.reading()  # the documents, before signing
         done = self.stats.timed(f"POST /sign/<token> ({role})", lambda: browser.post(
             self.base + path, data={"csrf_token": _csrf(page.text), "full_name": name,
                                     "consent": "yes"}))
         if 'id="signed"' not in done.text:
             raise FlowError(f"{role} {address}: the page does not confirm the signature")
+
+    def reading(self) -> None:
+        """A person reads a page before acting on it: `--think` seconds on average."""
+        if self.think:
+            time.sleep(random.uniform(0, 2 * self.think))
 
     def run(self, i: int, placement_id: int) -> None:
         self.sign("student", f"student{i}@student.example.org",
@@ -295,6 +299,7 @@ class Flow:
         page_path = f"{self.base}/coordinator/placements/{placement_id}"
         page = self.stats.timed("GET /coordinator/placements/<id>",
                                 lambda: coordinator.get(page_path))
+        self.reading()  # the coordinator checks the placement before approving
         self.stats.timed("POST /coordinator/placements/<id>/envelope/approve",
                          lambda: coordinator.post(page_path + "/envelope/approve",
                                                   data={"csrf_token": _csrf(page.text)},
@@ -383,7 +388,8 @@ def main() -> None:
     parser.add_argument("--previews", action="store_true",
                         help="signers also load the page images of the review page")
     parser.add_argument("--think", type=float, default=0.0,
-                        help="mean seconds a signer reads before signing (0: back to back)")
+                        help="mean seconds a signer (and the coordinator) reads a page before "
+                             "signing (uniform between 0 and twice it; 0: back to back)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
