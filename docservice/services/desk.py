@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, or_, select, true
@@ -57,6 +57,8 @@ from docservice.services.desk_verification import (
 )
 from docservice.text import fold
 
+T = TypeVar("T", int, float)
+
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
@@ -78,6 +80,21 @@ STAGES = (State.DRAFT, State.WAITING_STUDENT, State.WAITING_COMPANY, State.WAITI
           State.COMPLETE, State.DECLINED)
 WAITING = {"student": State.WAITING_STUDENT, "company": State.WAITING_COMPANY,
            "school": State.WAITING_SCHOOL}
+
+
+def _at_least_zero(env: Mapping[str, str], name: str, kind: Callable[[str], T],
+                   what: str) -> T | None:
+    """The setting `name` as `kind` (0 or more), None when unset; a clear error otherwise."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be {what}") from e
+    if not 0 <= value < float("inf"):  # type: ignore[operator]
+        raise ConfigurationError(f"{name} must be 0 or more, not {raw}")
+    return value
 
 
 def _offsets(text: str, name: str) -> tuple[int, ...]:
@@ -114,27 +131,13 @@ class DeskSettings:
         if offsets:
             settings = replace(settings, reminder_offsets=_offsets(
                 offsets, "DOCSERVICE_REMINDER_OFFSETS"))
-        window = env.get("DOCSERVICE_RISK_WINDOW_DAYS")
-        if window:
-            try:
-                days = int(window)
-            except ValueError as e:
-                raise ConfigurationError("DOCSERVICE_RISK_WINDOW_DAYS must be a whole number "
-                                         "of days") from e
-            if days < 0:
-                raise ConfigurationError("DOCSERVICE_RISK_WINDOW_DAYS must not be negative")
-            settings = replace(settings, risk_window_days=days)
-        grace = env.get("DOCSERVICE_VERIFY_GRACE_SECONDS")
-        if grace:
-            try:
-                seconds = float(grace)
-            except ValueError as e:
-                raise ConfigurationError("DOCSERVICE_VERIFY_GRACE_SECONDS must be a number of "
-                                         "seconds") from e
-            if not 0 <= seconds < float("inf"):
-                raise ConfigurationError("DOCSERVICE_VERIFY_GRACE_SECONDS must be 0 or more "
-                                         "seconds")
-            settings = replace(settings, verify_grace_seconds=seconds)
+        window = _at_least_zero(env, "DOCSERVICE_RISK_WINDOW_DAYS", int, "a whole number of days")
+        if window is not None:
+            settings = replace(settings, risk_window_days=window)
+        grace = _at_least_zero(env, "DOCSERVICE_VERIFY_GRACE_SECONDS", float,
+                               "a number of seconds")
+        if grace is not None:
+            settings = replace(settings, verify_grace_seconds=grace)
         return settings
 
 

@@ -29,22 +29,11 @@ from docservice.web.auth import LINK_LIMIT, LOGIN_LIMIT, AttemptLimiter, RedisAt
 from tests.faults.conftest import instance_env
 from tests.faults.procs import serving
 from tests.faults.web import Client, Gunicorn
+from tests.jobs.conftest import REDIS_URL, _redis
 from tests.web.helpers import PASSWORD, csrf_token, make_user
 
-REDIS_URL = os.environ.get("DOCSERVICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 NOBODY = "redis://127.0.0.1:1/0"  # nobody listens there
 EMAIL = "coordinator@school.example.org"
-
-
-def _redis() -> Any:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        pytest.skip(f"no Redis reachable at {REDIS_URL} ({e}); set DOCSERVICE_TEST_REDIS_URL")
-    return client
 
 
 def _delete_namespace(client: Any, namespace: str) -> None:
