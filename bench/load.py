@@ -7,7 +7,10 @@ real SMTP server in this process that receives every invitation. Then it imports
 placements, generates their documents (`docservice documents generate`, LibreOffice), opens
 the envelopes (`docservice envelopes open`) and lets `--concurrency` simulated signers each
 take an envelope through the flow: the student opens the e-mailed link and signs, the
-company opens theirs and signs, a coordinator approves. Finally it waits until every
+company opens theirs and signs, a coordinator approves. Each person reads the page before
+acting on it, `--think` seconds on average (uniform between 0 and twice it; default 5 s,
+quick for a contract); `--think 0` fires the requests back to back, a stress test in which
+every latency is the time spent queueing for the two cores. Finally it waits until every
 document is archived and runs `docservice archive verify --all`.
 
 Prints throughput, p50/p95/p99 latency per endpoint, errors, peak RSS of every process
@@ -15,7 +18,7 @@ Prints throughput, p50/p95/p99 latency per endpoint, errors, peak RSS of every p
 until everything is archived, and the targets of issue 7 beside the figures.
 
     .venv/bin/python bench/load.py [--placements 300] [--concurrency 20] [--jobs redis|thread]
-                                   [--sqlite] [--previews] [--think 0] [--timeout 1200]
+                                   [--sqlite] [--previews] [--think 5] [--timeout 1200]
                                    [--keep]
 
 Bounded: at most --placements envelopes and --timeout seconds; everything lives in a
@@ -387,7 +390,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--previews", action="store_true",
                         help="signers also load the page images of the review page")
-    parser.add_argument("--think", type=float, default=0.0,
+    parser.add_argument("--think", type=float, default=5.0,
                         help="mean seconds a signer (and the coordinator) reads a page before "
                              "signing (uniform between 0 and twice it; 0: back to back)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds for the whole run")
