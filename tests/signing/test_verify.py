@@ -16,7 +16,7 @@ from docservice.signing.certificates import issue_one_shot_certificate
 from docservice.signing.pades import DevTimeStamper, PadesSigner, StampText
 from docservice.signing.pki import Pki, init_dev_pki, refresh_crls
 from docservice.signing.verify import Expected, Report, Trust, verify_pdf
-from tests.signing import tamper
+from tests.signing import attacks, tamper
 from tests.signing.conftest import MENTOR, STUDENT, SignedContract
 from tests.signing.samples import ROLES, contract_pdf, field_name
 
@@ -279,3 +279,37 @@ def test_a_libreoffice_contract_is_recognised_by_its_reference_and_passes(
     assert report.passed, report.reasons
     assert report.document_reference == reference and report.policy == "strict"
     assert [s.role for s in report.signatures] == list(ROLES)
+
+
+# -- updates two readers resolve differently (issue: verification you can bet a contract on) --
+
+ATTACKS = {
+    "the same object listed twice in one section": (
+        attacks.duplicate_entry, "more than once in one cross-reference section"),
+    "/Info pointed at the page content": (
+        lambda pdf: attacks.point_role_at_content(pdf, "info"), "changes the content of page 1"),
+    "/Metadata pointed at the page content": (
+        lambda pdf: attacks.point_role_at_content(pdf, "metadata"),
+        "changes the content of page 1"),
+    "a DSS /VRI entry pointed at the page content": (
+        lambda pdf: attacks.point_role_at_content(pdf, "vri"), "changes the content of page 1"),
+    "a free entry with next generation 0": (
+        lambda pdf: attacks.free_with_generation(pdf, 0), "deletes 1 object(s)"),
+    "a free entry with next generation 65535": (
+        lambda pdf: attacks.free_with_generation(pdf, 65535), "deletes 1 object(s)"),
+    "an object body no entry lists": (
+        attacks.unlisted_body, "that no cross-reference entry lists"),
+    "a redefinition under a bumped generation": (
+        attacks.bumped_generation, "under generation 1"),
+}
+
+
+@pytest.mark.parametrize("policy", ["strict", "standard"])
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_an_update_readers_resolve_differently_fails(
+        signed_contract: SignedContract, trust: Trust, attack: str, policy: str) -> None:
+    make, reason = ATTACKS[attack]
+    tampered = make(signed_contract.by_school)
+    report = verify_pdf(tampered, trust=trust, policy=policy)  # type: ignore[arg-type]
+    assert report.indication == "TOTAL_FAILED", report.to_text()
+    assert reason in reasons(report), report.to_text()

@@ -36,6 +36,25 @@ TAGGING_CATALOG_KEYS = frozenset({"/StructTreeRoot", "/MarkInfo", "/Lang"})
 HIDDEN_FLAGS = 2 | 32  # annotation flags Hidden and NoView
 
 
+class Role(enum.Enum):
+    """What an object is in the revision a signature covers (never what a later one claims)."""
+
+    CATALOG = "catalog"
+    ACROFORM = "acroform"
+    FIELDS_ARRAY = "fields_array"
+    FIELD = "field"
+    PAGE = "page"
+    PAGE_TREE = "page_tree"
+    ANNOTS_ARRAY = "annots_array"
+    ANNOTATION = "annotation"
+    PAGE_CONTENT = "page_content"  # reachable from a page's contents, resources, boxes
+    APPEARANCE = "appearance"  # reachable from an annotation's or widget's appearance
+    INFO = "info"
+    METADATA = "metadata"
+    VALIDATION_DATA = "validation_data"
+    OTHER = "other"
+
+
 class Kind(enum.Enum):
     """What sort of change a finding is."""
 
@@ -125,8 +144,69 @@ class _View:
     metadata_ref: Ref | None = None
     dss_refs: set[Ref] = field(default_factory=set)
 
+    content: dict[Ref, int] | None = None  # page content closure -> page (built on demand)
+    appearances: dict[Ref, int] | None = None  # annotation appearance closure -> page
+
     def get(self, ref: Ref) -> generic.PdfObject:
         return self.resolver(generic.Reference(ref[0], ref[1], pdf=self.resolver))
+
+    def role(self, ref: Ref) -> Role:
+        """What `ref` is in this revision; what people see wins over what metadata claims."""
+        if ref == self.root_ref:
+            return Role.CATALOG
+        if ref == self.acroform_ref:
+            return Role.ACROFORM
+        if ref == self.fields_array_ref:
+            return Role.FIELDS_ARRAY
+        if ref in self.fields:
+            return Role.FIELD
+        if ref in self.pages:
+            return Role.PAGE
+        if ref in self.page_nodes:
+            return Role.PAGE_TREE
+        if ref in self.annots_arrays:
+            return Role.ANNOTS_ARRAY
+        if ref in self.annots:
+            return Role.ANNOTATION
+        if ref in self.content_closure():
+            return Role.PAGE_CONTENT
+        if ref in self.appearance_closure():
+            return Role.APPEARANCE
+        if ref == self.info_ref:
+            return Role.INFO
+        if ref == self.metadata_ref:
+            return Role.METADATA
+        if ref in self.dss_refs:
+            return Role.VALIDATION_DATA
+        return Role.OTHER
+
+    def content_closure(self) -> dict[Ref, int]:
+        """Every object a page's content, resources or boxes reach, with the page."""
+        if self.content is None:
+            self.content = {}
+            for page_ref, page in sorted(self.pages.items(), key=lambda item: item[1]):
+                node = self.get(page_ref)
+                if not isinstance(node, generic.DictionaryObject):
+                    continue
+                for key in PAGE_CONTENT_KEYS | {"/Thumb", "/PieceInfo", "/Metadata", "/B"}:
+                    if key in node:
+                        for ref in _closure(self, node.raw_get(key)):
+                            self.content.setdefault(ref, page)
+        return self.content
+
+    def appearance_closure(self) -> dict[Ref, int]:
+        """Every object an annotation's appearance (or a widget's field value) reaches."""
+        if self.appearances is None:
+            self.appearances = {}
+            for annot_ref, page in self.annots.items():
+                node = self.get(annot_ref)
+                if not isinstance(node, generic.DictionaryObject):
+                    continue
+                for key in ("/AP", "/MK", "/Popup", "/RC"):
+                    if key in node:
+                        for ref in _closure(self, node.raw_get(key)):
+                            self.appearances.setdefault(ref, page)
+        return self.appearances
 
 
 def _as_ref(value: object) -> Ref | None:
@@ -253,6 +333,31 @@ def _closure(view: _View, start: generic.PdfObject) -> set[Ref]:
     return found
 
 
+def reachable(reader: PdfFileReader, revision: int, wanted: set[Ref]) -> set[Ref]:
+    """Which of `wanted` revision `revision` still reaches from its trailer."""
+    resolver = reader.get_historical_resolver(revision)
+    trailer = resolver.trailer_view
+    stack: list[Ref] = [r for key in ("/Root", "/Info", "/Encrypt") if key in trailer
+                        for r in refs_in(trailer.raw_get(key))]
+    seen: set[Ref] = set()
+    while stack and len(seen) < WALK_LIMIT:
+        ref = stack.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        if ref in wanted:
+            continue
+        try:
+            obj = resolver(generic.Reference(ref[0], ref[1], pdf=resolver))
+        except Exception:  # noqa: BLE001 - a dangling reference reaches nothing
+            continue
+        if isinstance(obj, generic.StreamObject):
+            stack.extend(refs_in(generic.DictionaryObject(obj)))
+        else:
+            stack.extend(refs_in(obj))
+    return seen & wanted
+
+
 def _rect(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
     try:
         x0, y0, x1, y1 = (float(v) for v in obj["/Rect"])
@@ -281,11 +386,13 @@ def paints(obj: generic.DictionaryObject) -> bool:
 
 
 def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _View,
-                     planted: set[Ref]) -> RevisionChanges:
+                     planted: set[Ref], deleted: frozenset[Ref] = frozenset()) -> RevisionChanges:
     """Every change revision `index` makes to revision `index - 1`, as findings.
 
     `planted` holds the references written in earlier revisions' bytes: a new object with such
     a number was pointed to before it existed, a way to slip content under a signature.
+    `deleted` holds the objects the strict reader saw freed (every free entry of an object in
+    use before, whatever its next generation: pyhanko ignores some that viewers honour).
     """
     xrefs = reader.xrefs
     findings: list[Finding] = []
@@ -298,10 +405,17 @@ def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _Vie
     freed = {(r.idnum, r.generation) for r in xrefs.refs_freed_in_revision(index)}
     freed_existing = {r for r in freed
                       if xrefs.get_historical_ref(generic.Reference(*r), index - 1) is not None}
+    freed_existing |= deleted
     written -= freed
-    if freed_existing:
-        findings.append(Finding(Kind.CONTENT, f"deletes {len(freed_existing)} object(s) of the "
-                                "signed document"))
+    gone = {number for number, _ in deleted}
+    written = {r for r in written if r[0] not in gone}
+    validation_only = {r for r in freed_existing if old.role(r) is Role.VALIDATION_DATA}
+    if validation_only:
+        findings.append(Finding(Kind.VALIDATION_DATA, f"removes {len(validation_only)} "
+                                "validation data object(s) (DSS)"))
+    if freed_existing - validation_only:
+        findings.append(Finding(Kind.CONTENT, f"deletes {len(freed_existing - validation_only)} "
+                                "object(s) of the signed document"))
     if old.root_ref != new.root_ref:
         findings.append(Finding(Kind.CONTENT, "replaces the document catalog with another one"))
     if not same(pdf_get(old.resolver.trailer_view, "/Encrypt"), pdf_get(new.resolver.trailer_view, "/Encrypt")):
@@ -358,21 +472,32 @@ def _fields_signed(old: _View, new: _View) -> dict[str, str]:
 def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, old: _View,
               new: _View, new_refs: set[Ref], signed_now: dict[str, str],
               added_widgets: set[Ref]) -> Iterator[Finding]:
-    if ref == old.root_ref:
+    # By the role the object had in the revision before, never by the one the new revision
+    # gives it: pointing /Info or a DSS entry at a page's content does not make it metadata.
+    role = old.role(ref)
+    if role is Role.CATALOG:
         yield from _catalog(before, after, old, new, new_refs, added_widgets)
-    elif ref in (old.acroform_ref, new.acroform_ref):
+    elif role is Role.ACROFORM:
         yield from _acroform(before, after, old, new, new_refs, added_widgets)
-    elif ref == old.fields_array_ref:
+    elif role is Role.FIELDS_ARRAY:
         return  # judged with the form as a whole (_fields_list)
-    elif ref in old.fields:
+    elif role is Role.FIELD:
         yield from _field(old.fields[ref], before, after, new_refs, signed_now)
-    elif ref in (old.info_ref, new.info_ref):
+    elif role is Role.INFO:
         yield Finding(Kind.METADATA, "updates the document information (producer, dates)")
-    elif ref in (old.metadata_ref, new.metadata_ref):
+    elif role is Role.METADATA:
         yield Finding(Kind.METADATA, "updates the XMP metadata")
-    elif ref in old.dss_refs:
+    elif role is Role.VALIDATION_DATA:
         yield Finding(Kind.VALIDATION_DATA, "updates validation data (DSS)")
-    elif ref in old.pages:
+    elif role is Role.PAGE_CONTENT:
+        page = old.content_closure()[ref]
+        yield Finding(Kind.CONTENT, f"changes the content of page {page + 1} (its content "
+                      "stream, fonts, images or other resources)", page=page)
+    elif role is Role.APPEARANCE:
+        page = old.appearance_closure()[ref]
+        yield Finding(Kind.CONTENT, f"changes the appearance of an annotation or signature on "
+                      f"page {page + 1} in place", page=page)
+    elif role is Role.PAGE:
         page = old.pages[ref]
         keys = changed_keys(before, after) if isinstance(before, generic.DictionaryObject) and \
             isinstance(after, generic.DictionaryObject) else {"(the whole page)"}
@@ -384,11 +509,11 @@ def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, 
         elif keys:
             yield Finding(Kind.UNEXPLAINED, f"changes page {page + 1}'s properties "
                           f"({', '.join(sorted(keys))})", page=page)
-    elif ref in old.page_nodes:
+    elif role is Role.PAGE_TREE:
         yield Finding(Kind.CONTENT, "changes the page tree (pages added, removed or reordered)")
-    elif ref in old.annots_arrays:
+    elif role is Role.ANNOTS_ARRAY:
         return  # see _page_annotations
-    elif ref in old.annots:
+    elif role is Role.ANNOTATION:
         page = old.annots[ref]
         subtype = pdf_get(after, "/Subtype", "?") if isinstance(after, generic.DictionaryObject) else "?"
         rect = _rect(after) if isinstance(after, generic.DictionaryObject) else None
@@ -583,16 +708,6 @@ def _page_annotations(changed: dict[Ref, tuple[generic.PdfObject, generic.PdfObj
 
 
 def _describe_other(ref: Ref, after: generic.PdfObject, old: _View) -> Finding:
-    for page_ref, page in old.pages.items():
-        page_obj = old.get(page_ref)
-        if not isinstance(page_obj, generic.DictionaryObject):
-            continue
-        if "/Contents" in page_obj and ref in set(ref_list(page_obj.raw_get("/Contents"))) | \
-                set(ref_list(_deref(page_obj.raw_get("/Contents")))):
-            return Finding(Kind.CONTENT, f"changes the content of page {page + 1}", page=page)
-        if "/Resources" in page_obj and ref in _closure(old, page_obj.raw_get("/Resources")):
-            return Finding(Kind.CONTENT, f"changes fonts, images or other resources used by page "
-                           f"{page + 1}", page=page)
     kind = ""
     if isinstance(after, generic.DictionaryObject):
         kind = " " + " ".join(str(after[k]) for k in ("/Type", "/Subtype") if k in after)

@@ -10,12 +10,15 @@ report, within a time budget.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -41,13 +44,21 @@ from docservice.signing.errors import SigningError
 from docservice.signing.pades import run_async
 from docservice.signing.validate import SignatureCheck, _claimed_timestamp, _summarise
 from docservice.signing.verify import changes as changes_module
-from docservice.signing.verify.changes import Finding, Kind, RevisionChanges, build_view
+from docservice.signing.verify import cmsforms
+from docservice.signing.verify.changes import (
+    Finding,
+    Kind,
+    RevisionChanges,
+    build_view,
+    reachable,
+)
 from docservice.signing.verify.reference import find_reference
 from docservice.signing.verify.report import (
     FORMAT_FAILURE,
     HASH_FAILURE,
     INDETERMINATE,
     NO_CERTIFICATE_CHAIN_FOUND,
+    NO_POE,
     NO_SIGNATURE_FOUND,
     SIG_CONSTRAINTS_FAILURE,
     SIG_CRYPTO_FAILURE,
@@ -62,8 +73,8 @@ from docservice.signing.verify.structure import (
     check_byte_range,
     mentioned_refs,
     pdf_get,
-    read_layout,
 )
+from docservice.signing.verify.reader import read_revisions
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +82,7 @@ Policy = Literal["auto", "strict", "standard"]
 #: The fields the service prepares, as docservice.documents.catalogue names them.
 SERVICE_FIELDS = {role: f"Signature_{role}" for role in ROLES}
 _FIELD_ROLE = re.compile(r"Signature_([a-z]+)$")
-SIGNATURE_SUBFILTERS = ("/adbe.pkcs7.detached", "/ETSI.CAdES.detached")
+SIGNATURE_SUBFILTERS = cmsforms.SIGNATURE_SUBFILTERS
 STRICT_PERMITTED = frozenset({Kind.SIGNATURE, Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA,
                               Kind.METADATA})
 STANDARD_PERMITTED = frozenset({Kind.SIGNATURE, Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA,
@@ -91,6 +102,14 @@ class UnreadablePdf(SigningError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"not a readable PDF: {reason}")
         self.reason = reason
+
+
+class UnreadableStructure(SigningError):
+    """The file's revisions cannot be read unambiguously: nothing about it can be trusted."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class VerificationTimeout(SigningError):
@@ -158,11 +177,14 @@ def verify_pdf(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
     sha256 = hashlib.sha256(pdf).hexdigest()
     chosen = "strict" if policy == "strict" or (policy == "auto" and expected) else policy
     try:
-        return _Verification(pdf, trust=trust, policy=policy, expected=expected,
-                             at=(at or datetime.now(UTC)).astimezone(UTC), limits=limits,
-                             sha256=sha256).run()
+        with _quiet_libraries():
+            return _Verification(pdf, trust=trust, policy=policy, expected=expected,
+                                 at=(at or datetime.now(UTC)).astimezone(UTC), limits=limits,
+                                 sha256=sha256).run()
     except UnreadablePdf as e:
         return _failed(sha256, len(pdf), chosen, [e.reason], readable=False)
+    except UnreadableStructure as e:
+        return _failed(sha256, len(pdf), chosen, e.problems)
     except VerificationTimeout as e:
         return _failed(sha256, len(pdf), chosen,
                        [f"verification was stopped after {e.seconds:g} s: the file is too "
@@ -176,6 +198,45 @@ def verify_pdf(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
         logger.warning("verification of %s failed", sha256, exc_info=True)
         return _failed(sha256, len(pdf), chosen,
                        [f"the file's structure cannot be read ({type(e).__name__}: {e})"])
+
+
+_quiet = threading.local()
+_LIBRARIES = ("pyhanko", "pyhanko_certvalidator")
+
+
+class _LibraryNoise(logging.Filter):
+    """While `verify_pdf` runs in this thread, pyhanko's warnings are findings, not log events.
+
+    Validating a stranger's PDF makes pyhanko log each expected failure (an untrusted chain, a
+    disallowed algorithm, a dangling reference) as a WARNING, often with a traceback; the
+    report says what matters. Such records are demoted to DEBUG, and kept only where DEBUG is
+    enabled for that logger (for whoever debugs pyhanko).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(_quiet, "on", False) or record.levelno >= logging.CRITICAL:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_NOISE = _LibraryNoise()
+
+
+@contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    # A filter on a logger applies to that logger only: every library logger gets one (those
+    # a module imported since the last call created, too).
+    for name, item in list(logging.root.manager.loggerDict.items()):
+        if isinstance(item, logging.Logger) and name.split(".")[0] in _LIBRARIES \
+                and _NOISE not in item.filters:
+            item.addFilter(_NOISE)
+    previous = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = previous
 
 
 def _failed(sha256: str, size: int, policy: str, reasons: list[str], *,
@@ -197,6 +258,8 @@ class _Sig:
     status: PdfSignatureStatus | DocumentTimestampStatus | None = None
     check: SignatureCheck | None = None
     role: str | None = None
+    value_problem: str | None = None  # why the signature value is invalid, when pyhanko's
+    # validation accepted it
 
 
 class _Verification:
@@ -234,8 +297,21 @@ class _Verification:
         return reader
 
     def run(self) -> Report:
+        # Our own reader first, on the raw bytes: it refuses a chain it cannot follow safely
+        # (a declared billion entries, a loop) before pyhanko allocates anything for it.
+        layout = read_revisions(self.pdf, max_revisions=self.limits.max_revisions) \
+            if self.pdf.startswith(b"%PDF-") and len(self.pdf) <= self.limits.max_bytes else None
+        if layout is not None and layout.fatal:
+            raise UnreadableStructure(layout.problems)
         reader = self._read()
         self.reader = reader
+        assert layout is not None
+        self.layout = layout
+        if not layout.same_chain([reader.xrefs.get_xref_container_info(i).start_location
+                                  for i in range(reader.xrefs.total_revisions)]):
+            raise UnreadableStructure(["pyhanko follows a different cross-reference chain than "
+                                       "a strict reading of the file: readers would disagree on "
+                                       "its revisions"])
         revisions = reader.xrefs.total_revisions
         if revisions > self.limits.max_revisions:
             return self._report([Verdict(TOTAL_FAILED, FORMAT_FAILURE, (
@@ -249,8 +325,6 @@ class _Verification:
                     "the document is encrypted with a password: its signatures cannot be "
                     "checked",))], [], "standard", None)
         self.deadline.check()
-        layout = read_layout(self.pdf, reader)
-        self.layout = layout
         reference = find_reference(reader.get_historical_resolver(0))
         sigs = self._signatures()
         self._all_sigs = sigs
@@ -266,10 +340,17 @@ class _Verification:
         self.expected_effective = expected
 
         document: list[Verdict] = []
-        problems = list(layout.problems) + (list(layout.strict_problems) if policy == "strict"
-                                            else [])
-        if policy == "standard":
-            self.warnings.extend(layout.strict_problems)
+        # After the first signature, anything two readers could resolve apart is a failure;
+        # in the bytes a signature covers it is what the signer signed: reported, and refused
+        # only for the service's own documents, which never contain such things.
+        first = min((s.signed_revision for s in sigs), default=reader.xrefs.total_revisions - 1)
+        problems = list(layout.problems) + layout.problems_after(first) + \
+            self._regenerated_in_use(first)
+        signed_problems = layout.problems_up_to(first)
+        if policy == "strict":
+            problems += signed_problems
+        else:
+            self.warnings.extend(signed_problems)
         if problems:
             document.append(Verdict(TOTAL_FAILED, FORMAT_FAILURE, tuple(problems)))
         if len(sigs) > self.limits.max_signatures:
@@ -290,6 +371,21 @@ class _Verification:
             document.append(Verdict(INDETERMINATE, NO_SIGNATURE_FOUND,
                                     ("the document has no signature",)))
         return self._report(document, reports, policy, reference)
+
+    def _regenerated_in_use(self, first: int) -> list[str]:
+        """Objects an update redefines under a new generation while the document still uses
+        the old one: one reader shows the old body, another (MuPDF) the new."""
+        problems = []
+        for revision in self.layout.revisions:
+            if revision.index <= first or not revision.regenerated:
+                continue
+            old = {(n, gens[0]) for n, gens in revision.regenerated.items()}
+            for number, generation in sorted(reachable(self.reader, revision.index, old)):
+                problems.append(
+                    f"revision {revision.index + 1} redefines object {number} under generation "
+                    f"{revision.regenerated[number][1]} while the document still uses "
+                    f"{number} {generation} R: readers disagree on which one it shows")
+        return problems
 
     def _report(self, document: list[Verdict], signatures: list[SignatureReport], policy: str,
                 reference: str | None) -> Report:
@@ -351,8 +447,11 @@ class _Verification:
                 sig.embedded = EmbeddedPdfSignature(self.reader, field_ref, name)
                 sig.signed_revision = sig.embedded.signed_revision
             except Exception as e:  # noqa: BLE001 - a malformed signature is a finding
+                contents = pdf_get(sig_dict, "/Contents")
+                reason = cmsforms.unreadable_reason(bytes(contents)) if isinstance(
+                    contents, generic.ByteStringObject | generic.TextStringObject) else None
                 sig.problems.append(Verdict(TOTAL_FAILED, FORMAT_FAILURE, (
-                    f"its signature value cannot be read ({type(e).__name__}: {e})",)))
+                    reason or f"its signature value cannot be read ({type(e).__name__}: {e})",)))
         sigs.sort(key=lambda s: s.signed_revision)
         return sigs
 
@@ -387,7 +486,8 @@ class _Verification:
             context = self._contexts[key] = ValidationContext(
                 trust_roots=list(self.trust.roots), other_certs=list(self.trust.other_certs),
                 crls=list(self.trust.crls), allow_fetching=False, revocation_mode="hard-fail",
-                moment=moment, best_signature_time=moment, retroactive_revinfo=retroactive)
+                moment=moment, best_signature_time=moment, retroactive_revinfo=retroactive,
+                signature_validator=cmsforms.SIGNATURE_VALIDATOR)
         return context
 
     def _validate(self, sig: _Sig) -> None:
@@ -395,32 +495,50 @@ class _Verification:
         if emb is None or any(v.indication == TOTAL_FAILED for v in sig.problems):
             return
         try:
-            if sig.kind == "document_timestamp":
-                sig.status = run_async(async_validate_pdf_timestamp(
-                    emb, validation_context=self._context(self.at, retroactive=False),
-                    skip_diff=True))
-                return
-            # Point-in-time validation at the time the signature timestamp claims, as
-            # check_signatures does; judged as of `at` when that time is not proven.
-            claimed = _claimed_timestamp(emb)
-            status = None
-            now_context = self._context(self.at, retroactive=False)
-            if claimed is not None:
-                status = run_async(async_validate_pdf_signature(
-                    emb, signer_validation_context=self._context(claimed, retroactive=True),
-                    ts_validation_context=now_context, skip_diff=True))
-                tst = status.timestamp_validity
-                if tst is None or not (tst.intact and tst.valid and tst.trusted):
-                    status = None
-            if status is None:
-                status = run_async(async_validate_pdf_signature(
-                    emb, signer_validation_context=now_context,
-                    ts_validation_context=now_context, skip_diff=True))
-            sig.status = status
-            sig.check = _summarise(emb, status)
+            self._validate_cms(sig, emb)
         except Exception as e:  # noqa: BLE001 - a CMS pyhanko cannot process is a finding
             sig.problems.append(Verdict(TOTAL_FAILED, FORMAT_FAILURE, (
                 f"its signature cannot be validated ({type(e).__name__}: {e})",)))
+            return
+        status = sig.status
+        if status is not None and status.intact and status.valid:
+            # pyhanko verifies over the signed attributes as written; CMS signs their DER
+            # encoding (RFC 5652, 5.4), as Bouncy Castle (the EU DSS validator) verifies.
+            problem = cmsforms.der_problem(emb)
+            if problem is not None:
+                sig.value_problem = problem
+                sig.status = dataclasses.replace(status, valid=False)
+                if isinstance(sig.status, PdfSignatureStatus):
+                    sig.check = _summarise(emb, sig.status)
+
+    def _validate_cms(self, sig: _Sig, emb: EmbeddedPdfSignature) -> None:
+        problem = cmsforms.precheck(emb)
+        if problem is not None:
+            sig.problems.append(Verdict(problem.indication, problem.sub_indication,
+                                        (problem.reason,)))
+            return
+        if sig.kind == "document_timestamp":
+            sig.status = run_async(async_validate_pdf_timestamp(
+                emb, validation_context=self._context(self.at, retroactive=False),
+                skip_diff=True))
+            return
+        # Point-in-time validation at the time the signature timestamp claims, as
+        # check_signatures does; judged as of `at` when that time is not proven.
+        claimed = _claimed_timestamp(emb)
+        status = None
+        now_context = self._context(self.at, retroactive=False)
+        if claimed is not None:
+            status = run_async(cmsforms.validate_signature(
+                emb, self.pdf, signer_context=self._context(claimed, retroactive=True),
+                ts_context=now_context))
+            tst = status.timestamp_validity
+            if tst is None or not (tst.intact and tst.valid and tst.trusted):
+                status = None
+        if status is None:
+            status = run_async(cmsforms.validate_signature(
+                emb, self.pdf, signer_context=now_context, ts_context=now_context))
+        sig.status = status
+        sig.check = _summarise(emb, status)
 
     # -- changes -----------------------------------------------------------------------------
 
@@ -440,8 +558,12 @@ class _Verification:
         for index in range(first + 1, total):
             self.deadline.check()
             views[index] = build_view(self.reader, index)
+            own = self.layout.revision(index)
+            deleted = frozenset(own.deleted.items()) if own is not None and own.index == index \
+                else frozenset()
             result[index] = changes_module.analyse_revision(
-                self.reader, index, old=views[index - 1], new=views[index], planted=planted)
+                self.reader, index, old=views[index - 1], new=views[index], planted=planted,
+                deleted=deleted)
             views.pop(index - 1)
             own = self.layout.revision(index)
             if own is not None:
@@ -655,20 +777,29 @@ class _Verification:
     def _crypto_verdicts(self, sig: _Sig, status: PdfSignatureStatus | DocumentTimestampStatus,
                          later_timestamp: bool) -> list[Verdict]:
         what = "timestamp" if sig.kind == "document_timestamp" else "signature"
+        form = cmsforms.form_of(sig.embedded) if sig.embedded is not None else "detached"
         if not status.intact:
             return [Verdict(TOTAL_FAILED, HASH_FAILURE, (
-                f"the signed bytes were changed after the {what} was made",))]
+                f"the signed bytes were changed after the {what} was made"
+                if form == "detached" or sig.embedded is None
+                else cmsforms.content_reason(sig.embedded),))]
         if not status.valid:
             return [Verdict(TOTAL_FAILED, SIG_CRYPTO_FAILURE, (
-                f"the {what} value does not match the signed bytes",))]
+                sig.value_problem or f"the {what} value does not match the signed bytes",))]
         verdicts: list[Verdict] = []
         if not status.trusted:
             verdicts.append(_trust_verdict(status, what))
         if isinstance(status, PdfSignatureStatus):
             tst = status.timestamp_validity
             if tst is not None and not (tst.intact and tst.valid):
-                verdicts.append(Verdict(TOTAL_FAILED, SIG_CRYPTO_FAILURE, (
-                    "its signature timestamp is broken (it does not match the signature)",)))
+                reason = "its signature timestamp is broken (it does not match the signature)"
+                if self.policy == "strict":
+                    verdicts.append(Verdict(TOTAL_FAILED, SIG_CRYPTO_FAILURE, (reason,)))
+                else:
+                    # As the EU DSS validator: a broken timestamp proves no time, but the
+                    # signature itself stands (the signing time is then simply not proven).
+                    verdicts.append(Verdict(INDETERMINATE, NO_POE, (
+                        f"{reason}: nothing proves when it was signed",)))
             elif tst is not None and not tst.trusted:
                 reason = "its signature timestamp comes from an untrusted timestamp authority"
                 if self.policy == "strict":

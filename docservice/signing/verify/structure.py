@@ -9,6 +9,7 @@ own /Contents hex string.
 
 from __future__ import annotations
 
+import decimal
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -249,6 +250,10 @@ def same(a: object, b: object, depth: int = 0) -> bool:
     if isinstance(a, generic.TextStringObject | generic.ByteStringObject):
         return (isinstance(b, generic.TextStringObject | generic.ByteStringObject)
                 and a.original_bytes == b.original_bytes)
+    numbers = (int, float, decimal.Decimal)  # pyhanko's FloatObject is a Decimal
+    if isinstance(a, numbers) and isinstance(b, numbers) and \
+            not isinstance(a, bool) and not isinstance(b, bool):
+        return float(a) == float(b)  # 595 and 595.0 are one number to every viewer
     return type(a) is type(b) and a == b
 
 

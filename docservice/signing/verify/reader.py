@@ -1,0 +1,779 @@
+"""A strict reader of a PDF's revisions, run on the raw bytes before pyhanko ever parses them.
+
+pyhanko, poppler, MuPDF and pdf.js each repair a malformed file in their own way: a section
+that lists an object twice, an object body no section lists, a redefinition under another
+generation number, a free entry that "deletes" nothing by pyhanko's reckoning. Any such
+ambiguity after a signature lets a viewer show what the engine never compared. This reader
+follows the cross-reference chain itself and, for every incremental update, accounts for every
+byte: each object body listed by exactly one entry of its own section, every object of its
+object streams listed, nothing between them but whitespace and comments, the section, its
+trailer and one `startxref`/`%%EOF`. Declared sizes are checked against the bytes that could
+hold them before anything is allocated, so a 259-byte file cannot ask for a billion entries.
+
+The result names each revision's bytes and entries; `problems_after(n)` says what is wrong in
+the updates that follow revision `n` (an update no reader may interpret differently), the rest
+is reported for the revisions a signature covers, where the signer's bytes are what they are.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+WHITESPACE = b"\x00\t\n\x0c\r "
+DELIMITERS = b"()<>[]{}/%"
+_WS = re.compile(rb"[\x00\t\n\x0c\r ]*")
+_WS_OR_COMMENTS = re.compile(rb"(?:[\x00\t\n\x0c\r ]+|%[^\r\n]*)*")
+_EOF_MARKER = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,12})[\x00\t\n\x0c\r ]+%%EOF")
+_EOL = re.compile(rb"\r\n|\r|\n")
+_OBJ_HEADER = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+obj(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
+_NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
+_INT = re.compile(rb"\d{1,10}")
+_REF_TAIL = re.compile(rb"[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+R(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
+_REGULAR = re.compile(rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]*")
+_SUBSECTION = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,10})[\x00\t\n\x0c\r ]*")
+_TABLE_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?:\r\n| \r| \n|\r|\n| )?")
+_STREAM_START = re.compile(rb"stream(?:\r\n|\n)")
+_ENDSTREAM = re.compile(rb"(?:\r\n|\r|\n)?endstream")
+_INT_BODY = re.compile(rb"[\x00\t\n\x0c\r ]*(\d{1,12})[\x00\t\n\x0c\r ]+endobj")
+_ENDOBJ = re.compile(rb"[\x00\t\n\x0c\r ]*endobj")
+
+MAX_DEPTH = 64
+MAX_ENTRIES = 5_000_000  # more objects than any document this service verifies
+MAX_DECODED = 64 * 1024 * 1024
+DEFLATE_MAX_RATIO = 1032  # zlib cannot expand one byte into more than this many
+
+
+class Ref(NamedTuple):
+    """An indirect reference "number generation R"."""
+
+    number: int
+    generation: int
+
+
+class Name(str):
+    """A PDF name, without its slash."""
+
+
+class Keyword(str):
+    """A bare word that is no PDF value (kept so that the reader can go on)."""
+
+
+Value = object  # int | float | bool | None | bytes | Name | Ref | list[Value] | dict[str, Value]
+
+
+class PdfSyntaxError(ValueError):
+    """The bytes at an offset are not the PDF syntax the reader expected there."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cross-reference entry: in use at an offset, in an object stream, or free."""
+
+    number: int
+    generation: int
+    kind: Literal["in_use", "compressed", "free"]
+    offset: int = 0  # in_use: byte offset; compressed: the object stream's number
+    index: int = 0  # compressed: position in the object stream
+
+
+@dataclass(frozen=True)
+class Section:
+    """One cross-reference section (a table with its trailer, or a stream) as written."""
+
+    offset: int
+    end: int  # after the trailer dictionary or the stream's endobj
+    kind: Literal["table", "stream"]
+    entries: tuple[Entry, ...]
+    trailer: dict[str, Value]
+    stream_number: int | None = None  # the number of a cross-reference stream object
+    body_start: int = 0  # a table's first subsection, after "xref"
+
+    @property
+    def prev(self) -> int | None:
+        """The /Prev offset, if any."""
+        value = self.trailer.get("Prev")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass
+class Revision:
+    """One revision: the original document or one incremental update, and its bytes."""
+
+    index: int  # 0 = the oldest, as pyhanko numbers its cross-reference sections
+    start: int
+    eof_end: int  # just after its "%%EOF"
+    end: int  # after the end-of-line that follows it
+    sections: list[Section]
+    entries: dict[int, Entry] = field(default_factory=dict)
+    deleted: dict[int, int] = field(default_factory=dict)  # in use before, freed here: number
+    # -> the generation it had
+    regenerated: dict[int, tuple[int, int]] = field(default_factory=dict)  # number -> (old, new)
+    problems: list[str] = field(default_factory=list)  # ambiguities two readers may resolve apart
+
+    @property
+    def numbers(self) -> range:
+        """pyhanko's revision numbers for these bytes: a linearized or hybrid original
+        document has two cross-reference sections, and pyhanko counts each as a revision."""
+        return range(self.index, self.index + len(self.sections))
+
+
+@dataclass
+class Layout:
+    """Every revision of a file, oldest first, with what is wrong with each."""
+
+    revisions: list[Revision]
+    problems: list[str]  # about the file as a whole: no chain, trailing bytes, bombs
+    fatal: bool = False  # the chain cannot be followed safely: nothing else may parse the file
+
+    def revision(self, index: int) -> Revision | None:
+        """The revision pyhanko numbers `index` (a linearized first revision has two numbers)."""
+        for revision in self.revisions:
+            if index in revision.numbers:
+                return revision
+        return None
+
+    def revision_at(self, offset: int) -> Revision | None:
+        """The revision whose bytes hold `offset`."""
+        for revision in self.revisions:
+            if revision.start <= offset < revision.end:
+                return revision
+        return None
+
+    def same_chain(self, starts: list[int]) -> bool:
+        """Whether another reader's sections (oldest first; a table's start may be given
+        after its "xref" keyword) are the ones this reader followed."""
+        mine = [s for r in self.revisions for s in r.sections]
+        return len(mine) == len(starts) and all(
+            start == s.offset or (s.kind == "table" and s.offset < start <= s.body_start)
+            for s, start in zip(mine, starts, strict=True))
+
+    def problems_after(self, index: int) -> list[str]:
+        """What is wrong in the updates that follow pyhanko's revision `index`."""
+        covered = self.revision(index)
+        start = covered.end if covered is not None else 0
+        return [p for r in self.revisions if r.start >= start for p in r.problems]
+
+    def problems_up_to(self, index: int) -> list[str]:
+        """What is wrong in the revisions a signature of pyhanko's revision `index` covers."""
+        covered = self.revision(index)
+        end = covered.end if covered is not None else 0
+        return [p for r in self.revisions if r.end <= end for p in r.problems]
+
+
+# -- objects ---------------------------------------------------------------------------------
+
+
+class _Parser:
+    """Reads single PDF values from `data`; never follows a reference."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def skip_ws(self, pos: int) -> int:
+        match = _WS_OR_COMMENTS.match(self.data, pos)
+        return match.end() if match else pos
+
+    def value(self, pos: int, depth: int = 0) -> tuple[Value, int]:
+        if depth > MAX_DEPTH:
+            raise PdfSyntaxError("objects nested too deeply")
+        data = self.data
+        pos = self.skip_ws(pos)
+        if pos >= len(data):
+            raise PdfSyntaxError("the file ends inside an object")
+        char = data[pos:pos + 1]
+        if char == b"/":
+            match = _REGULAR.match(data, pos + 1)
+            end = match.end() if match else pos + 1
+            return Name(_unescape_name(data[pos + 1:end])), end
+        if data.startswith(b"<<", pos):
+            return self._dict(pos + 2, depth)
+        if char == b"<":
+            end = data.find(b">", pos)
+            if end < 0:
+                raise PdfSyntaxError("unterminated hex string")
+            digits = bytes(c for c in data[pos + 1:end] if c not in WHITESPACE)
+            try:
+                return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode("ascii")), end + 1
+            except ValueError:
+                raise PdfSyntaxError("a hex string holds other characters") from None
+        if char == b"(":
+            return self._string(pos)
+        if char == b"[":
+            items: list[Value] = []
+            pos += 1
+            while True:
+                pos = self.skip_ws(pos)
+                if data[pos:pos + 1] == b"]":
+                    return items, pos + 1
+                if pos >= len(data):
+                    raise PdfSyntaxError("unterminated array")
+                item, pos = self.value(pos, depth + 1)
+                items.append(item)
+        match = _NUMBER.match(data, pos)
+        if match:
+            text = match.group(0)
+            if b"." not in text:
+                number = int(text)
+                tail = _REF_TAIL.match(data, match.end())
+                if tail and _INT.fullmatch(text):
+                    return Ref(number, int(tail.group(1))), tail.end()
+                return number, match.end()
+            return float(text), match.end()
+        match = _REGULAR.match(data, pos)
+        word = match.group(0) if match else b""
+        if word == b"true":
+            return True, match.end()  # type: ignore[union-attr]
+        if word == b"false":
+            return False, match.end()  # type: ignore[union-attr]
+        if word == b"null":
+            return None, match.end()  # type: ignore[union-attr]
+        if word:  # a stray keyword (an operator, "#INF"): kept as written, as viewers do
+            return Keyword(word.decode("latin-1")), match.end()  # type: ignore[union-attr]
+        raise PdfSyntaxError(f"unexpected {data[pos:pos + 12]!r}")
+
+    def _dict(self, pos: int, depth: int) -> tuple[dict[str, Value], int]:
+        data = self.data
+        result: dict[str, Value] = {}
+        while True:
+            pos = self.skip_ws(pos)
+            if data.startswith(b">>", pos):
+                return result, pos + 2
+            if pos >= len(data):
+                raise PdfSyntaxError("unterminated dictionary")
+            key, pos = self.value(pos, depth + 1)
+            if not isinstance(key, Name):
+                raise PdfSyntaxError("a dictionary key is not a name")
+            item, pos = self.value(pos, depth + 1)
+            result[str(key)] = item
+
+    def _string(self, pos: int) -> tuple[bytes, int]:
+        data = self.data
+        level = 0
+        i = pos
+        out = bytearray()
+        while i < len(data):
+            c = data[i]
+            if c == 0x5C:  # backslash: the next byte is escaped
+                out += data[i:i + 2]
+                i += 2
+                continue
+            if c == 0x28:
+                level += 1
+                if level == 1:
+                    i += 1
+                    continue
+            elif c == 0x29:
+                level -= 1
+                if level == 0:
+                    return bytes(out), i + 1
+            out.append(c)
+            i += 1
+        raise PdfSyntaxError("unterminated string")
+
+
+def _unescape_name(raw: bytes) -> str:
+    def hexchar(m: re.Match[bytes]) -> bytes:
+        return bytes([int(m.group(1), 16)])
+
+    return re.sub(rb"#([0-9A-Fa-f]{2})", hexchar, raw).decode("latin-1")
+
+
+@dataclass(frozen=True)
+class Body:
+    """An indirect object's body as written at an offset: its extent and its value."""
+
+    number: int
+    generation: int
+    start: int
+    end: int  # after "endobj"
+    value: Value
+    stream: tuple[int, int] | None = None  # [start, end) of the raw stream data
+
+
+def read_body(parser: _Parser, offset: int, *,
+              length_of: Callable[[int], int | None] | None = None) -> Body:
+    """The object whose "N G obj" header starts at `offset`, read to its "endobj"."""
+    data = parser.data
+    offset = _WS.match(data, offset).end()  # type: ignore[union-attr]  # off by a blank: tolerated
+    header = _OBJ_HEADER.match(data, offset)
+    if header is None:
+        raise PdfSyntaxError(f"no object header at byte {offset}")
+    value, pos = parser.value(header.end())
+    stream = None
+    after = parser.skip_ws(pos)
+    start = _STREAM_START.match(data, after)
+    if start is not None:
+        if not isinstance(value, dict):
+            raise PdfSyntaxError("stream data follows something other than a dictionary")
+        length = value.get("Length")
+        if isinstance(length, Ref):
+            length = length_of(length.number) if length_of is not None else None
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0 or \
+                start.end() + length > len(data):
+            raise PdfSyntaxError(f"object {header.group(1).decode()}'s stream has no usable "
+                                 "/Length")
+        end_data = start.end() + length
+        closing = _ENDSTREAM.match(data, end_data)
+        if closing is None:
+            raise PdfSyntaxError(f"object {header.group(1).decode()}'s stream data is not "
+                                 "/Length bytes long (endstream is elsewhere)")
+        stream = (start.end(), end_data)
+        pos = closing.end()
+    end = _ENDOBJ.match(data, pos)
+    if end is None or not data.startswith(b"endobj", end.end() - 6):
+        raise PdfSyntaxError(f"object {header.group(1).decode()} does not end with endobj")
+    return Body(int(header.group(1)), int(header.group(2)), offset, end.end(), value, stream)
+
+
+def decode_stream(data: bytes, body: Body, *, expected: int | None = None,
+                  limit: int = MAX_DECODED) -> bytes:
+    """A stream's data, inflated (FlateDecode) and un-predicted, within `limit` bytes."""
+    assert body.stream is not None
+    raw = data[body.stream[0]:body.stream[1]]
+    assert isinstance(body.value, dict)
+    filters = body.value.get("Filter")
+    params = body.value.get("DecodeParms")
+    if isinstance(filters, list):
+        if len(filters) > 1:
+            raise PdfSyntaxError("a chain of stream filters where one is expected")
+        filters = filters[0] if filters else None
+        params = params[0] if isinstance(params, list) and params else params
+    predictor, columns = 1, 1
+    if isinstance(params, dict):
+        predictor = params.get("Predictor", 1) if isinstance(params.get("Predictor"), int) else 1
+        columns = params.get("Columns", 1) if isinstance(params.get("Columns"), int) else 1
+    if filters is None:
+        decoded = raw
+    elif filters == "FlateDecode":
+        bound = limit if expected is None else expected + (expected // max(columns, 1) + 1
+                                                           if predictor >= 10 else 0)
+        if len(raw) * DEFLATE_MAX_RATIO + 1024 < (expected or 0):
+            raise PdfSyntaxError("declares more data than its compressed bytes can hold")
+        inflater = zlib.decompressobj()
+        try:
+            decoded = inflater.decompress(raw, min(bound, limit) + 1)
+        except zlib.error as e:
+            raise PdfSyntaxError(f"its compressed data is damaged ({e})") from None
+        if len(decoded) > min(bound, limit):
+            raise PdfSyntaxError("inflates to more data than it declares")
+    else:
+        raise PdfSyntaxError(f"an unsupported filter ({filters})")
+    if predictor >= 10:
+        decoded = _png_unpredict(decoded, columns)
+    elif predictor not in (1, None):
+        raise PdfSyntaxError(f"an unsupported predictor ({predictor})")
+    return decoded
+
+
+def _png_unpredict(data: bytes, columns: int) -> bytes:
+    if columns <= 0 or columns > 1024:
+        raise PdfSyntaxError("a predictor with an unusable /Columns")
+    row_length = columns + 1
+    if len(data) % row_length:
+        raise PdfSyntaxError("predicted rows do not fill the data")
+    out = bytearray()
+    previous = bytearray(columns)
+    for start in range(0, len(data), row_length):
+        kind = data[start]
+        row = bytearray(data[start + 1:start + row_length])
+        if kind == 2:
+            for i in range(columns):
+                row[i] = (row[i] + previous[i]) & 0xFF
+        elif kind == 1:
+            for i in range(1, columns):
+                row[i] = (row[i] + row[i - 1]) & 0xFF
+        elif kind != 0:
+            raise PdfSyntaxError(f"an unsupported PNG predictor row type {kind}")
+        out += row
+        previous = row
+    return bytes(out)
+
+
+# -- cross-reference sections ----------------------------------------------------------------
+
+
+def _read_table(data: bytes, parser: _Parser, offset: int) -> tuple[Section, list[str]]:
+    problems: list[str] = []
+    if not data.startswith(b"xref", offset):
+        raise PdfSyntaxError(f"no cross-reference table at byte {offset}")
+    pos = parser.skip_ws(offset + 4)
+    entries: list[Entry] = []
+    while not data.startswith(b"trailer", pos):
+        header = _SUBSECTION.match(data, pos)
+        if header is None:
+            raise PdfSyntaxError(f"a cross-reference table at byte {offset} is malformed")
+        first, count = int(header.group(1)), int(header.group(2))
+        pos = header.end()
+        if count * 18 > len(data) - pos or len(entries) + count > MAX_ENTRIES:
+            raise PdfSyntaxError(f"a cross-reference table at byte {offset} declares {count} "
+                                 "entries, more than the file can hold")
+        for number in range(first, first + count):
+            entry = _TABLE_ENTRY.match(data, pos)
+            if entry is None:
+                raise PdfSyntaxError(f"entry {number} of the cross-reference table at byte "
+                                     f"{offset} is malformed")
+            pos = entry.end()
+            value, generation = int(entry.group(1)), int(entry.group(2))
+            entries.append(Entry(number, generation, "in_use" if entry.group(3) == b"n"
+                                 else "free", value))
+        pos = parser.skip_ws(pos)
+    trailer, end = parser.value(pos + 7)
+    if not isinstance(trailer, dict):
+        raise PdfSyntaxError(f"the trailer at byte {pos} is not a dictionary")
+    return Section(offset, end, "table", tuple(entries), trailer,
+                   body_start=parser.skip_ws(offset + 4)), problems
+
+
+def _read_xref_stream(data: bytes, parser: _Parser, offset: int) -> Section:
+    header = _OBJ_HEADER.match(data, offset)
+    if header is None:
+        raise PdfSyntaxError(f"no cross-reference table or stream at byte {offset}")
+    value, pos = parser.value(header.end())
+    if not isinstance(value, dict) or value.get("Type") != "XRef":
+        raise PdfSyntaxError(f"the object at byte {offset} is not a cross-reference stream")
+    widths = value.get("W")
+    size = value.get("Size")
+    if not (isinstance(widths, list) and len(widths) == 3
+            and all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= 8
+                    for w in widths) and widths[1] > 0):
+        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} has an unusable /W")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_ENTRIES:
+        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} declares /Size "
+                             f"{size}, more than this service reads")
+    index = value.get("Index", [0, size])
+    if not (isinstance(index, list) and len(index) % 2 == 0
+            and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in index)):
+        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} has an unusable "
+                             "/Index")
+    pairs = list(zip(index[0::2], index[1::2], strict=True))
+    total = sum(count for _, count in pairs)
+    row = sum(widths)  # type: ignore[arg-type]
+    length = value.get("Length")
+    if not isinstance(length, int) or isinstance(length, bool):
+        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} has no direct /Length")
+    room = length * DEFLATE_MAX_RATIO + 1024 if value.get("Filter") else length
+    if total > MAX_ENTRIES or total * row > min(room, MAX_DECODED):
+        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} declares {total} "
+                             f"entries, but its {length} bytes of data cannot hold them")
+    if any(first + count > size for first, count in pairs):
+        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} lists objects "
+                             "beyond its /Size")
+    body = read_body(parser, offset)
+    decoded = decode_stream(data, body, expected=total * row)
+    if len(decoded) != total * row:
+        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} declares {total} "
+                             f"entries, its data holds {len(decoded) // max(row, 1)}")
+    entries: list[Entry] = []
+    w0, w1, w2 = widths  # type: ignore[misc]
+    at = 0
+    for first, count in pairs:
+        for number in range(first, first + count):
+            kind = int.from_bytes(decoded[at:at + w0], "big") if w0 else 1
+            f2 = int.from_bytes(decoded[at + w0:at + w0 + w1], "big")
+            f3 = int.from_bytes(decoded[at + w0 + w1:at + row], "big") if w2 else 0
+            at += row
+            if kind == 0:
+                entries.append(Entry(number, f3, "free", f2))
+            elif kind == 1:
+                entries.append(Entry(number, f3, "in_use", f2))
+            elif kind == 2:
+                entries.append(Entry(number, 0, "compressed", f2, f3))
+    return Section(offset, body.end, "stream", tuple(entries), value, int(header.group(1)))
+
+
+def _read_section(data: bytes, parser: _Parser, offset: int) -> tuple[Section, list[str]]:
+    if offset >= len(data):
+        raise PdfSyntaxError(f"startxref points to byte {offset}, beyond the end of the file")
+    offset = _WS.match(data, offset).end()  # type: ignore[union-attr]  # every reader skips it
+    if data.startswith(b"xref", offset):
+        return _read_table(data, parser, offset)
+    return _read_xref_stream(data, parser, offset), []
+
+
+# -- the chain -------------------------------------------------------------------------------
+
+
+def read_revisions(pdf: bytes, *, max_revisions: int = 1000) -> Layout:
+    """Follow the cross-reference chain from the last `startxref` and account for every byte."""
+    parser = _Parser(pdf)
+    markers = [(int(m.group(1)), m.start(), m.end()) for m in _EOF_MARKER.finditer(pdf)]
+    if not markers:
+        return Layout([], ["the file has no startxref/%%EOF: it is not a complete PDF"], True)
+    chain: list[Section] = []
+    hybrids: dict[int, Section] = {}
+    offset: int | None = markers[-1][0]
+    seen: set[int] = set()
+    try:
+        while offset is not None:
+            if offset in seen:
+                return Layout([], [f"the cross-reference chain loops back to byte {offset}"],
+                              True)
+            if len(chain) >= max_revisions + 1:
+                return Layout([], [f"the file has more than {max_revisions} revisions, more "
+                                   "than this service verifies"], True)
+            seen.add(offset)
+            section, _ = _read_section(pdf, parser, offset)
+            chain.append(section)
+            stm = section.trailer.get("XRefStm")
+            if section.kind == "table" and isinstance(stm, int) and not isinstance(stm, bool) \
+                    and stm < len(pdf):
+                hybrids[section.offset] = _read_xref_stream(
+                    pdf, parser, _WS.match(pdf, stm).end())  # type: ignore[union-attr]
+            offset = section.prev
+    except PdfSyntaxError as e:
+        return Layout([], [f"the cross-reference chain cannot be read strictly: {e}"], True)
+    except (RecursionError, MemoryError):
+        return Layout([], ["the cross-reference chain is too complex to read"], True)
+    chain.reverse()  # oldest first
+    return _layout(pdf, parser, chain, hybrids, markers)
+
+
+def _is_linearized_pair(main: Section, first_page: Section) -> bool:
+    """pyhanko's first two sections of a linearized file: the main one at the end, the
+    first-page one near the start whose /Prev points forward to it."""
+    return first_page.offset < main.offset and first_page.prev == main.offset
+
+
+def _is_hybrid_companion(first: Section, second: Section, hybrids: dict[int, Section]) -> bool:
+    """A word processor's original document: an empty table right after the first one, whose
+    trailer only attaches a cross-reference stream written among the first one's objects."""
+    stream = hybrids.get(second.offset)
+    return (second.kind == "table" and not [e for e in second.entries if e.kind != "free"]
+            and stream is not None and stream.offset < first.end <= second.offset
+            and second.prev == first.offset)
+
+
+def _layout(pdf: bytes, parser: _Parser, chain: list[Section], hybrids: dict[int, Section],
+            markers: list[tuple[int, int, int]]) -> Layout:
+    problems: list[str] = []
+    revisions: list[Revision] = []
+    linearized = len(chain) >= 2 and _is_linearized_pair(chain[0], chain[1])
+    two = linearized or (len(chain) >= 2 and _is_hybrid_companion(chain[0], chain[1], hybrids))
+    groups: list[list[Section]] = [chain[:2]] if two else [chain[:1]]
+    groups += [[s] for s in chain[(2 if two else 1):]]
+    previous_end = 0
+    pyhanko_index = 0
+    for number, sections in enumerate(groups):
+        last = max(sections, key=lambda s: s.end)
+        hybrid = [hybrids[s.offset] for s in sections if s.offset in hybrids]
+        section_end = max([last.end] + [h.end for h in hybrid])
+        marker = next(((value, at, end) for value, at, end in markers
+                       if at >= section_end), None)
+        if marker is None:
+            problems.append(f"revision {number + 1} does not end with startxref and %%EOF "
+                            "after its cross-reference section")
+            return Layout(revisions, problems, True)
+        eol = _EOL.match(pdf, marker[2])
+        end = eol.end() if eol else marker[2]
+        revision = Revision(pyhanko_index, previous_end, marker[2], end, sections)
+        pyhanko_index += len(sections)
+        for section in sections:
+            if not previous_end <= section.offset < end:
+                revision.problems.append(
+                    f"revision {number + 1}'s cross-reference section lies outside its own bytes")
+        if number > 0 and sections[0].prev is not None and sections[0].prev >= sections[0].offset:
+            revision.problems.append(f"revision {number + 1}'s /Prev does not point backwards")
+        declared = _WS.match(pdf, min(marker[0], len(pdf))).end()  # type: ignore[union-attr]
+        wanted = chain[1].offset if linearized and number == 0 else sections[-1].offset
+        if declared != wanted and not (linearized and number == 0 and declared == sections[0].offset):
+            revision.problems.append(f"revision {number + 1}: startxref points to byte "
+                                     f"{declared}, but its cross-reference section starts at "
+                                     f"byte {wanted}")
+        revisions.append(revision)
+        previous_end = end
+    trailing = pdf[previous_end:]
+    if trailing and _WS.fullmatch(trailing) is None:
+        problems.append(f"{len(trailing)} bytes after the final %%EOF are not a complete "
+                        "incremental update (no cross-reference section and trailer of their own)")
+    layout = Layout(revisions, problems)
+    state: dict[int, Entry] = {}
+    for revision in revisions:
+        sections = list(revision.sections)
+        sections += [hybrids[s.offset] for s in revision.sections if s.offset in hybrids]
+        _entries(revision, sections, state, first=revision.index == 0)
+        if revision.index > 0:
+            _account_for_bytes(pdf, parser, revision, sections, state)
+        for number, entry in revision.entries.items():
+            if entry.kind == "free":
+                state.pop(number, None)
+            else:
+                state[number] = entry
+    return layout
+
+
+def _entries(revision: Revision, sections: list[Section], state: dict[int, Entry], *,
+             first: bool) -> None:
+    """Merge a revision's sections into one entry per object, noting every ambiguity."""
+    label = f"revision {_label(revision)}"
+    listed: dict[int, Entry] = {}
+    duplicates: set[int] = set()
+    for section in sections:
+        own: set[int] = set()
+        for entry in section.entries:
+            if entry.number in own:
+                duplicates.add(entry.number)
+                continue
+            own.add(entry.number)
+            # A hybrid file's stream supplements the table: the table's in-use entries win.
+            earlier = listed.get(entry.number)
+            if earlier is not None and earlier.kind != "free" and section.kind == "stream":
+                continue
+            if earlier is None or earlier.kind == "free" or section.kind == "table":
+                listed[entry.number] = entry
+    if duplicates:
+        revision.problems.append(f"{label} lists object(s) {_some(duplicates)} more than once in "
+                                 "one cross-reference section (readers disagree on which entry "
+                                 "counts)")
+    for number, entry in listed.items():
+        if number == 0:
+            continue
+        before = state.get(number)
+        if entry.kind == "free":
+            if before is not None:
+                revision.deleted[number] = 0 if before.kind == "compressed" else before.generation
+            continue
+        if first:
+            continue
+        generation = 0 if entry.kind == "compressed" else entry.generation
+        if before is not None:
+            old = 0 if before.kind == "compressed" else before.generation
+            if old != generation:  # harmless only if nothing uses the old one any more
+                revision.regenerated[number] = (old, generation)
+        elif generation != 0:
+            revision.problems.append(f"{label} adds object {number} with generation "
+                                     f"{generation}, which no earlier revision freed")
+    # An entry that repeats the one in force (a hybrid update that carries the original's
+    # cross-reference stream forward) changes nothing for any reader.
+    revision.entries = {n: e for n, e in listed.items()
+                        if n != 0 and (first or state.get(n) != e)}
+
+
+def _account_for_bytes(pdf: bytes, parser: _Parser, revision: Revision,
+                       sections: list[Section], state: dict[int, Entry]) -> None:
+    """Every byte of an incremental update: its listed objects, its sections, one %%EOF."""
+    label = f"revision {_label(revision)}"
+    pieces: list[tuple[int, int, str]] = []
+
+    def length_of(number: int) -> int | None:
+        entry = revision.entries.get(number) or state.get(number)
+        return _direct_int(pdf, entry) if entry is not None and entry.kind == "in_use" else None
+
+    bodies: dict[int, Body] = {}
+    outside: list[int] = []
+    for number, entry in revision.entries.items():
+        if entry.kind != "in_use":
+            continue
+        if not revision.start <= entry.offset < revision.end:
+            outside.append(number)
+            continue
+        try:
+            body = read_body(parser, entry.offset, length_of=length_of)
+        except PdfSyntaxError as e:
+            revision.problems.append(f"{label}: object {number} cannot be read where its entry "
+                                     f"points ({e})")
+            continue
+        if (body.number, body.generation) != (number, entry.generation):
+            revision.problems.append(f"{label}'s entry for object {number} {entry.generation} "
+                                     f"points at object {body.number} {body.generation}")
+            continue
+        bodies[number] = body
+        pieces.append((body.start, body.end, f"object {number}"))
+    if outside:
+        revision.problems.append(f"{label} places object(s) {_some(outside)} outside its own "
+                                 "bytes (in an earlier revision or beyond the file)")
+    for section in sections:
+        stream_number = section.stream_number
+        if section.kind == "stream" and stream_number is not None:
+            entry = revision.entries.get(stream_number)
+            if entry is not None and entry.kind == "in_use" and entry.offset == section.offset:
+                pieces = [p for p in pieces if p[0] != section.offset]
+        if revision.start <= section.offset < revision.end:
+            pieces.append((section.offset, section.end, "cross-reference section"))
+    marker_start = pdf.rfind(b"startxref", revision.start, revision.eof_end)
+    pieces.append((marker_start, revision.end, "startxref"))
+    pieces.sort()
+    cursor = revision.start
+    for start, end, what in pieces:
+        if start < cursor:
+            revision.problems.append(f"{label}: {what} overlaps other bytes of the update")
+        elif _WS_OR_COMMENTS.fullmatch(pdf, cursor, start) is None:
+            found = _OBJ_HEADER.search(pdf, cursor, start)
+            hint = (f" (an object {found.group(1).decode()} {found.group(2).decode()} that no "
+                    "cross-reference entry lists)") if found else ""
+            revision.problems.append(f"{label} holds {start - cursor} byte(s) at {cursor} that "
+                                     f"no cross-reference entry accounts for{hint}")
+        cursor = max(cursor, end)
+    _object_streams(pdf, revision, bodies, label)
+
+
+def _object_streams(pdf: bytes, revision: Revision, bodies: dict[int, Body], label: str) -> None:
+    """An update's compressed objects: each in one of its own object streams, all listed."""
+    compressed = {n: e for n, e in revision.entries.items() if e.kind == "compressed"}
+    streams = {e.offset for e in compressed.values()}
+    for stream_number in sorted(streams):
+        body = bodies.get(stream_number)
+        if body is None:
+            revision.problems.append(f"{label} puts object(s) in object stream {stream_number}, "
+                                     "which it does not define itself")
+            continue
+        listed = {(e.number, e.index) for e in compressed.values() if e.offset == stream_number}
+        try:
+            header = _objstm_header(pdf, body)
+        except PdfSyntaxError as e:
+            revision.problems.append(f"{label}: object stream {stream_number} cannot be read "
+                                     f"({e})")
+            continue
+        held = {(number, index) for index, number in enumerate(header)}
+        if len(set(header)) != len(header):
+            revision.problems.append(f"{label}: object stream {stream_number} holds an object "
+                                     "twice")
+        unlisted = sorted(n for n, _ in held - listed)
+        if unlisted:
+            revision.problems.append(f"{label}: object stream {stream_number} holds object(s) "
+                                     f"{_some(unlisted)} that no cross-reference entry lists")
+        missing = sorted(n for n, _ in listed - held)
+        if missing:
+            revision.problems.append(f"{label} lists object(s) {_some(missing)} in object "
+                                     f"stream {stream_number}, which does not hold them there")
+    for number, body in bodies.items():
+        if number in streams or not isinstance(body.value, dict):
+            continue
+        if body.value.get("Type") == "ObjStm":
+            revision.problems.append(f"{label} defines object stream {number}, but lists no "
+                                     "object in it")
+
+
+def _objstm_header(pdf: bytes, body: Body) -> list[int]:
+    assert isinstance(body.value, dict)
+    count, first = body.value.get("N"), body.value.get("First")
+    if not (isinstance(count, int) and isinstance(first, int) and 0 <= count <= 100_000
+            and first >= 0):
+        raise PdfSyntaxError("unusable /N or /First")
+    data = decode_stream(pdf, body)
+    numbers = re.findall(rb"\d+", data[:first])
+    if len(numbers) < 2 * count:
+        raise PdfSyntaxError("its header lists fewer objects than /N")
+    return [int(n) for n in numbers[0:2 * count:2]]
+
+
+def _direct_int(pdf: bytes, entry: Entry) -> int | None:
+    """The value of an in-use object when it is a plain integer (a stream's /Length)."""
+    header = _OBJ_HEADER.match(pdf, _WS.match(pdf, entry.offset).end())  # type: ignore[union-attr]
+    if header is None:
+        return None
+    match = _INT_BODY.match(pdf, header.end())
+    return int(match.group(1)) if match else None
+
+
+def _label(revision: Revision) -> str:
+    return str(revision.index + 1)
+
+
+def _some(numbers: Iterator[int] | set[int] | list[int]) -> str:
+    ordered = sorted(numbers)
+    shown = ", ".join(str(n) for n in ordered[:5])
+    return shown + (f" and {len(ordered) - 5} more" if len(ordered) > 5 else "")
