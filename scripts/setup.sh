@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   libreoffice-writer-nogui python3-uno   # DOCX -> PDF over UNO
   poppler-utils                          # pdftoppm previews, pdfsig second opinion
+  mupdf-tools                            # mutool draw: second renderer for the visual check
   fonts-dejavu fonts-liberation2 fonts-crosextra-carlito  # metric-compatible fonts
   softhsm2 libnss3-tools                 # PKCS#11 seal in tests, pdfsig trust store
   chromium                               # end-to-end browser tests

@@ -356,7 +356,7 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
         pdf = ltv.renew(source, sources, now=now)
     facts_of_pdf = ltv.lta_facts(pdf, sources.trust_roots)
     report = verify_bytes(pdf, sources, long_term_at=until, now=now, deep=False,
-                          lta=facts_of_pdf)
+                          lta=facts_of_pdf, signers=facts.signers)
     if report["verdict"] != "passed":
         raise ArchiveRefused(report["problems"])
     sha = sha256_hex(pdf)
@@ -553,7 +553,8 @@ def retry(rt: Runtime, *, progress: Callable[[ArchiveOutcome], None] | None = No
 def verify_bytes(pdf: bytes, sources: ltv.LtvSources, *, long_term_at: date | None = None,
                  now: datetime | None = None,
                  current_crls: Sequence[asn1_crl.CertificateList] | None = None,
-                 deep: bool = True, lta: ltv.LtaFacts | None = None) -> dict[str, Any]:
+                 deep: bool = True, lta: ltv.LtaFacts | None = None,
+                 signers: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The verification report of an archived (or to-be-archived) PDF, as JSON.
 
     Always the verification engine's verdict. `deep` adds pyhanko's AdES long-term validation
@@ -563,7 +564,7 @@ def verify_bytes(pdf: bytes, sources: ltv.LtvSources, *, long_term_at: date | No
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     problems: list[str] = []
-    engine = _engine_verdict(pdf, sources)
+    engine = _engine_verdict(pdf, sources, signers)
     if not engine["passed"]:
         problems += [f"verification engine: {r}" for r in engine["reasons"]] or [
             f"verification engine: {engine['indication']}"]
@@ -671,8 +672,10 @@ def _report(pdf: bytes, sources: ltv.LtvSources, engine: dict[str, Any], problem
     }
 
 
-def _engine_verdict(pdf: bytes, sources: ltv.LtvSources) -> dict[str, Any]:
-    """The verification engine's verdict (docservice.signing.verify), or check_signatures'."""
+def _engine_verdict(pdf: bytes, sources: ltv.LtvSources,
+                    signers: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The verification engine's verdict on a final document: every party's signature there,
+    each in the name of that party (or of the one the coordinator accepted)."""
     try:
         from docservice.signing.verify import Expected, Trust, verify_pdf
     except ImportError:
@@ -680,7 +683,9 @@ def _engine_verdict(pdf: bytes, sources: ltv.LtvSources) -> dict[str, Any]:
     try:
         report = verify_pdf(pdf, trust=Trust(roots=sources.trust_roots, crls=sources.crls),
                             expected=Expected(roles_in_order=ROLES,
-                                              field_names={r: f"Signature_{r}" for r in ROLES}))
+                                              field_names={r: f"Signature_{r}" for r in ROLES},
+                                              signer_names=_certificate_names(signers),
+                                              due=len(ROLES)))
         data = report.to_json()
     except Exception as e:  # noqa: BLE001 - the engine must not take the archive down with it
         log.exception("the verification engine failed")
@@ -690,6 +695,14 @@ def _engine_verdict(pdf: bytes, sources: ltv.LtvSources) -> dict[str, Any]:
     return {"name": "docservice.signing.verify", "passed": bool(report.passed),
             "indication": data.get("indication"), "reasons": list(data.get("reasons", [])),
             "report": data, "signatures": sigs}
+
+
+def _certificate_names(signers: Sequence[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """The names a person's certificate may carry: the party's, or the name recorded when the
+    signature was made (a certificate in another name that the coordinator accepted). The
+    school signs with the organisation's seal, whose name is no person's."""
+    return {s["role"]: tuple(n for n in (s.get("name"), s.get("typed_name")) if n)
+            for s in signers if s.get("role") in ("student", "company")}
 
 
 def _fallback_verdict(pdf: bytes, sources: ltv.LtvSources) -> dict[str, Any]:
@@ -733,6 +746,7 @@ def check_entry(rt: Runtime, entry: ArchiveEntry, *, signatures: bool = True,
     pdf_key, manifest_key, report_key, html_key = object_keys(entry.sha256)
     problems: list[str] = []
     repaired: list[str] = []
+    signers: Sequence[dict[str, Any]] = ()
     pdf = _read(store, pdf_key, problems)
     if pdf is not None and sha256_hex(pdf) != entry.sha256:
         problems.append(f"{pdf_key}: the stored bytes changed (SHA-256 {sha256_hex(pdf)})")
@@ -743,6 +757,7 @@ def check_entry(rt: Runtime, entry: ArchiveEntry, *, signatures: bool = True,
             problems.append(f"{manifest_key}: the manifest changed")
         else:
             manifest = json.loads(manifest_bytes)
+            signers = manifest.get("signers", ())
             if manifest["pdf"]["sha256"] != entry.sha256:
                 problems.append(f"{manifest_key}: names another PDF")
             report_bytes = _read(store, report_key, problems)
@@ -761,7 +776,8 @@ def check_entry(rt: Runtime, entry: ArchiveEntry, *, signatures: bool = True,
             problems.append(f"retention lock: {e}")
     if pdf is not None and signatures and not problems:
         sources = ltv_sources(rt, now=now)
-        report = verify_bytes(pdf, sources, now=now, current_crls=current_crls)
+        report = verify_bytes(pdf, sources, now=now, current_crls=current_crls,
+                              signers=signers)
         problems += report["problems"]
     return EntryCheck(entry.sha256, not problems, tuple(problems), tuple(repaired))
 

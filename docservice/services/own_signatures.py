@@ -50,9 +50,16 @@ class UploadOutcome:
 
 
 def _expected(request: SignatureRequest) -> Expected:
-    roles = tuple(r.role for r in request.envelope.requests if r.position <= request.position)
-    return Expected(roles_in_order=roles,
+    """Every signature of the envelope in order, this signer's the last one due; the earlier
+    ones in the names the service recorded. This signer's own name is compared by the caller
+    (another name goes to the coordinator, not back to the signer)."""
+    requests = sorted(request.envelope.requests, key=lambda r: r.position)
+    names = {r.role: tuple(n for n in (r.signer_name, r.signed_name) if n)
+             for r in requests if r.position < request.position and r.role != "school"}
+    return Expected(roles_in_order=tuple(r.role for r in requests),
                     field_names={role: signature_field_name(role) for role in SIGNER_ROLES},
+                    signer_names=names,
+                    due=sum(1 for r in requests if r.position <= request.position),
                     allow_untimestamped_last=True)
 
 

@@ -77,7 +77,7 @@ def test_expected_signers_in_order_pass_and_a_wrong_name_is_indeterminate(
     report = verify_pdf(signed_contract.by_student, trust=trust, expected=wrong)
     assert (report.indication, report.sub_indication) == ("INDETERMINATE",
                                                           "SIG_CONSTRAINTS_FAILURE")
-    assert "expected student signer is 'Iemand Anders'" in reasons(report)
+    assert "the student of this envelope is 'Iemand Anders'" in reasons(report)
 
 
 def test_a_signature_in_the_wrong_field_is_refused(pades: PadesSigner, trust: Trust) -> None:
@@ -204,6 +204,34 @@ def test_an_object_planted_before_signing_and_defined_after_is_refused(
     expect(report, "TOTAL_FAILED", "SIG_CONSTRAINTS_FAILURE", "content planted before signing")
 
 
+def test_an_object_planted_in_the_resources_before_signing_is_refused(
+        pades: PadesSigner, trust: Trust) -> None:
+    prepared, define = tamper.plant_then_define(contract_pdf(), where="resources")
+    (signed,) = pades.sign_as(STUDENT, [(prepared, field_name("student"))]).pdfs
+    report = verify_pdf(define(signed), trust=trust, policy="standard")
+    expect(report, "TOTAL_FAILED", "SIG_CONSTRAINTS_FAILURE", "content planted before signing")
+
+
+def test_rewriting_what_shows_the_same_passes_only_the_standard_policy(
+        signed_contract: SignedContract, trust: Trust) -> None:
+    rewritten = tamper.rewrite_without_visible_change(signed_contract.by_company)
+    standard = verify_pdf(rewritten, trust=trust, policy="standard")
+    assert standard.indication != "TOTAL_FAILED", standard.reasons
+    strict = verify_pdf(rewritten, trust=trust, policy="strict")
+    expect(strict, "TOTAL_FAILED", "SIG_CONSTRAINTS_FAILURE",
+           "rewrites page 1's /Resources without changing what it shows")
+    assert "changes private data of the page tree (/ITXT)" in reasons(strict)
+
+
+def test_a_broken_signature_timestamp_fails_strict_and_proves_no_time_in_standard(
+        signed_contract: SignedContract, trust: Trust) -> None:
+    broken = tamper.copy_signature_timestamp(signed_contract.by_company)
+    strict = verify_pdf(broken, trust=trust, policy="strict")
+    expect(strict, "TOTAL_FAILED", "SIG_CRYPTO_FAILURE", "its signature timestamp is broken")
+    standard = verify_pdf(broken, trust=trust, policy="standard")
+    expect(standard, "INDETERMINATE", "NO_POE", "nothing proves when it was signed")
+
+
 def test_a_certificate_from_an_untrusted_ca_is_indeterminate(
         tmp_path: Path, trust: Trust) -> None:
     init_dev_pki(tmp_path / "other")
@@ -313,3 +341,19 @@ def test_an_update_readers_resolve_differently_fails(
     report = verify_pdf(tampered, trust=trust, policy=policy)  # type: ignore[arg-type]
     assert report.indication == "TOTAL_FAILED", report.to_text()
     assert reason in reasons(report), report.to_text()
+
+
+def test_a_contract_cut_back_to_the_student_revision_says_what_is_missing(
+        signed_contract: SignedContract, trust: Trust) -> None:
+    report = verify_pdf(signed_contract.by_student, trust=trust)
+    assert report.passed, report.reasons  # a genuine stage
+    assert not report.complete and report.missing == ("company", "school")
+    assert "onvolledig: bedrijf en hogeschool nog niet ondertekend" in report.to_text()
+    assert [(e.role, e.present) for e in report.expected_signatures] == [
+        ("student", True), ("company", False), ("school", False)]
+    # ...and a caller who needs the final document (archiving) gets no pass for it
+    final = Expected(roles_in_order=ROLES, field_names={r: field_name(r) for r in ROLES}, due=3)
+    expect(verify_pdf(signed_contract.by_student, trust=trust, expected=final),
+           "INDETERMINATE", "SIG_CONSTRAINTS_FAILURE", "onvolledig: bedrijf en hogeschool")
+    assert verify_pdf(signed_contract.by_school, trust=trust, expected=final).passed
+    assert verify_pdf(signed_contract.by_school, trust=trust).complete

@@ -23,6 +23,7 @@ from docservice import create_app
 from docservice.db import unit_of_work
 from docservice.models import Envelope, ExternalSignature, Placement, Revision
 from docservice.signing.verify import verify_pdf
+from tests.signing import attacks
 from tests.signing.tamper import add_free_text_annotation
 from tests.web.helpers import csrf_token
 from tests.web.test_signing_flow import COMPANY, COORDINATOR, STUDENT, _open_envelope, _prepare, _sign, _sign_link
@@ -223,6 +224,14 @@ def test_wrong_field_stale_revision_extra_changes_and_untrusted_ca_are_refused(
         s, t, "Signature_company", key, cert, external_ca.root_pem))
     annotated = {i: add_free_text_annotation(pdf) for i, pdf in good.items()}
     refused(annotated, "annotation")
+
+    # A correctly signed revision that also carries an update two readers resolve apart:
+    # the document's /Info pointed at page 1's content, which the update rewrites.
+    (tmp_path / "e").mkdir()
+    hijacked = {i: attacks.point_role_at_content(pdf, "info") for i, pdf in current.items()}
+    refused(_sign_all(hijacked, tmp_path / "e", lambda s, t: _sign_with_pyhanko_cli(
+        s, t, "Signature_company", key, cert, external_ca.root_pem)),
+        "changes the content of page 1")
 
     stranger_ca = ExternalCa(tmp_path / "stranger", "Unknown CA")
     skey, scert, _ = stranger_ca.signer("Els Janssens")

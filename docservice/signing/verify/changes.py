@@ -9,6 +9,7 @@ does not recognise. The policies (`policy.py`) decide which of these are permitt
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -33,6 +34,13 @@ PAGE_CONTENT_KEYS = frozenset({"/Contents", "/Resources", "/MediaBox", "/CropBox
                                "/UserUnit", "/Group", "/BleedBox", "/TrimBox", "/ArtBox"})
 METADATA_CATALOG_KEYS = frozenset({"/Metadata", "/Extensions", "/Version"})
 TAGGING_CATALOG_KEYS = frozenset({"/StructTreeRoot", "/MarkInfo", "/Lang"})
+#: Producers' private data in the catalog, pages and page tree: no viewer interprets it (iText
+#: stamps /ITXT with its version; /PieceInfo and /LastModified are application data, ISO
+#: 32000-1, 14.5). The EU DSS validator ignores /ITXT and counts /PieceInfo as form filling.
+PRIVATE_KEYS = frozenset({"/ITXT", "/PieceInfo", "/LastModified"})
+#: What a page-tree node holds that viewers use: its structure and inheritable attributes.
+PAGE_TREE_KEYS = frozenset({"/Type", "/Parent", "/Kids", "/Count", "/Resources", "/MediaBox",
+                            "/CropBox", "/Rotate"})
 HIDDEN_FLAGS = 2 | 32  # annotation flags Hidden and NoView
 
 
@@ -68,6 +76,8 @@ class Kind(enum.Enum):
     ANNOTATION = "annotation"  # a comment, stamp, drawing, link...
     CONTENT = "content"  # page content, pages, catalog actions, replaced signatures...
     UNEXPLAINED = "unexplained"  # not recognised here; the standard policy asks pyhanko
+    PRIVATE_DATA = "private_data"  # a producer's private marker no viewer interprets (/ITXT)
+    REWRITTEN = "rewritten"  # page entries written anew that show the same (equal /Resources)
 
 
 #: What each category of the report's "changes after" means.
@@ -78,6 +88,8 @@ CATEGORY_OF = {
     Kind.DOC_TIMESTAMP: "timestamps_and_validation_data",
     Kind.VALIDATION_DATA: "timestamps_and_validation_data",
     Kind.METADATA: "timestamps_and_validation_data",
+    Kind.PRIVATE_DATA: "timestamps_and_validation_data",
+    Kind.REWRITTEN: "signatures_and_form_filling",
 }
 CATEGORY_ORDER = ("none", "timestamps_and_validation_data", "signatures_and_form_filling", "other")
 
@@ -358,12 +370,22 @@ def reachable(reader: PdfFileReader, revision: int, wanted: set[Ref]) -> set[Ref
     return seen & wanted
 
 
+def annotation_rect(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
+    """An annotation's /Rect, normalised (x0 <= x1, y0 <= y1), or None when unusable."""
+    return _rect(obj)
+
+
 def _rect(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
     try:
         x0, y0, x1, y1 = (float(v) for v in obj["/Rect"])
     except (KeyError, TypeError, ValueError):
         return None
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def rect_of(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
+    """An annotation's /Rect, normalised to (left, bottom, right, top), if it has one."""
+    return _rect(obj)
 
 
 def paints(obj: generic.DictionaryObject) -> bool:
@@ -441,12 +463,44 @@ def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _Vie
     # annotations added to pages are judged once every added field's widgets are known
     findings.extend(_page_annotations(changed, old, new, added_widgets))
 
-    hidden = sorted(new_refs & planted)
+    # Only content: an earlier number a DSS, VRI or other validation data reuses was merely
+    # reserved; one that pages, resources, annotations, the form or actions reach shows.
+    hidden = sorted(_content_reached(new, new_refs & planted)) if new_refs & planted else []
     if hidden:
         findings.append(Finding(Kind.CONTENT, f"defines object(s) {', '.join(str(r[0]) for r in hidden[:5])} "
                                 "that content signed earlier already pointed to (content planted "
                                 "before signing)"))
     return RevisionChanges(index, tuple(findings), tuple(sorted(signed_now)), frozenset(new_refs))
+
+
+#: Catalog entries whose objects nobody sees: validation data and metadata.
+_NOT_CONTENT_KEYS = frozenset({"/DSS", "/Metadata"})
+
+
+def _content_reached(view: _View, candidates: set[Ref]) -> set[Ref]:
+    """Which of `candidates` the document's content reaches in `view`'s revision: everything
+    from the catalog (pages, resources, annotations, the form, actions, names) but validation
+    data and metadata. All of them when the walk is cut short: unknown is not harmless."""
+    found: set[Ref] = set()
+    seen: set[Ref] = set()
+    stack: list[object] = [view.root.raw_get(k) for k in view.root if k not in _NOT_CONTENT_KEYS]
+    steps = 0
+    while stack and found != candidates:
+        steps += 1
+        if steps > WALK_LIMIT:
+            return set(candidates)
+        item = stack.pop()
+        ref = _as_ref(item)
+        if ref is not None:
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if ref in candidates:
+                found.add(ref)
+            item = view.get(ref)
+        stack.extend(generic.IndirectObject(r[0], r[1], view.resolver)
+                     for r in refs_in(item))  # type: ignore[arg-type]
+    return found
 
 
 def _fields_signed(old: _View, new: _View) -> dict[str, str]:
@@ -502,15 +556,24 @@ def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, 
         keys = changed_keys(before, after) if isinstance(before, generic.DictionaryObject) and \
             isinstance(after, generic.DictionaryObject) else {"(the whole page)"}
         keys.discard("/Annots")  # see _page_annotations
+        rewritten = _unchanged_in_effect(keys & PAGE_CONTENT_KEYS, before, after, old, new)
+        if rewritten:
+            keys -= rewritten
+            yield Finding(Kind.REWRITTEN, f"rewrites page {page + 1}'s "
+                          f"{', '.join(sorted(rewritten))} without changing what it shows",
+                          page=page)
         content = sorted(keys & PAGE_CONTENT_KEYS)
         if content:
             yield Finding(Kind.CONTENT, f"changes page {page + 1} ({', '.join(content)})",
                           page=page)
+        elif keys and keys <= PRIVATE_KEYS:
+            yield Finding(Kind.PRIVATE_DATA, f"changes private data of page {page + 1} "
+                          f"({', '.join(sorted(keys))})", page=page)
         elif keys:
             yield Finding(Kind.UNEXPLAINED, f"changes page {page + 1}'s properties "
                           f"({', '.join(sorted(keys))})", page=page)
     elif role is Role.PAGE_TREE:
-        yield Finding(Kind.CONTENT, "changes the page tree (pages added, removed or reordered)")
+        yield from _page_tree_node(before, after, old, new)
     elif role is Role.ANNOTS_ARRAY:
         return  # see _page_annotations
     elif role is Role.ANNOTATION:
@@ -543,10 +606,158 @@ def _catalog(before: generic.PdfObject, after: generic.PdfObject, old: _View, ne
             yield Finding(Kind.METADATA, f"updates the catalog's {key}")
         elif key in TAGGING_CATALOG_KEYS:
             yield Finding(Kind.UNEXPLAINED, f"changes the document's tagging ({key})")
+        elif key in PRIVATE_KEYS:
+            yield Finding(Kind.PRIVATE_DATA, f"changes the catalog's private data ({key})")
         else:
             what = "adds" if key not in before else "removes" if key not in after else "changes"
             yield Finding(Kind.CONTENT, f"{what} the document catalog's {key}"
                           + _CATALOG_HINTS.get(key, ""))
+
+
+def _page_tree_node(before: generic.PdfObject, after: generic.PdfObject, old: _View,
+                    new: _View) -> Iterator[Finding]:
+    structural = "changes the page tree (pages added, removed or reordered)"
+    if not (isinstance(before, generic.DictionaryObject)
+            and isinstance(after, generic.DictionaryObject)):
+        yield Finding(Kind.CONTENT, structural)
+        return
+    keys = changed_keys(before, after)
+    rewritten = _unchanged_in_effect(keys & PAGE_TREE_KEYS, before, after, old, new)
+    if rewritten:
+        keys -= rewritten
+        yield Finding(Kind.REWRITTEN, f"rewrites the page tree's {', '.join(sorted(rewritten))} "
+                      "without changing its pages")
+    if keys & PAGE_TREE_KEYS:
+        yield Finding(Kind.CONTENT, f"{structural}: {', '.join(sorted(keys & PAGE_TREE_KEYS))}")
+    elif keys and keys <= PRIVATE_KEYS:
+        yield Finding(Kind.PRIVATE_DATA, "changes private data of the page tree "
+                      f"({', '.join(sorted(keys))})")
+    elif keys:
+        yield Finding(Kind.UNEXPLAINED, f"changes the page tree's {', '.join(sorted(keys))}")
+
+
+_ESCAPED_NAME = re.compile(rb"/[^\x00\t\n\f\r /\[\]()<>{}%]*#")
+#: How many values one comparison of two page entries may visit.
+_EQUIVALENCE_BUDGET = 20_000
+
+
+def _unchanged_in_effect(keys: set[str], before: generic.PdfObject, after: generic.PdfObject,
+                         old: _View, new: _View) -> set[str]:
+    """The `keys` whose values, written differently, show the same thing: the same values
+    behind other (new) objects, and for /Resources, also entries added under names the page's
+    content never uses (a signature appearance's font, say)."""
+    same_effect: set[str] = set()
+    if not (isinstance(before, generic.DictionaryObject)
+            and isinstance(after, generic.DictionaryObject)):
+        return same_effect
+    for key in keys:
+        if key not in before or key not in after:
+            continue
+        budget = [_EQUIVALENCE_BUDGET]
+        a, b = before.raw_get(key), after.raw_get(key)
+        if _equivalent(a, b, old, new, budget) or (
+                key == "/Resources" and _resources_only_extended(a, b, before, old, new, budget)):
+            same_effect.add(key)
+    return same_effect
+
+
+def _equivalent(a: object, b: object, old: _View, new: _View, budget: list[int],
+                depth: int = 0) -> bool:
+    """Whether `a` (read in `old`) and `b` (read in `new`) are the same value, references
+    followed. One reference on both sides is the same object: a change to the object itself is
+    judged where that object is."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 32:
+        return False
+    ref_a, ref_b = _as_ref(a), _as_ref(b)
+    if ref_a is not None and ref_a == ref_b:
+        return True
+    if ref_a is not None:
+        a = old.get(ref_a)
+    if ref_b is not None:
+        b = new.get(ref_b)
+    if (isinstance(a, generic.StreamObject) or isinstance(b, generic.StreamObject)) and not (
+            isinstance(a, generic.StreamObject) and isinstance(b, generic.StreamObject)
+            and a.encoded_data == b.encoded_data):
+        return False
+    if isinstance(a, generic.DictionaryObject):
+        return (isinstance(b, generic.DictionaryObject) and set(a) == set(b)
+                and all(_equivalent(a.raw_get(k), b.raw_get(k), old, new, budget, depth + 1)
+                        for k in a if k != "/Length"))
+    if isinstance(a, generic.ArrayObject):
+        return (isinstance(b, generic.ArrayObject) and len(a) == len(b)
+                and all(_equivalent(x, y, old, new, budget, depth + 1)
+                        for x, y in zip(a, b, strict=True)))
+    return same(a, b)
+
+
+def _resources_only_extended(a: object, b: object, page: generic.DictionaryObject, old: _View,
+                             new: _View, budget: list[int]) -> bool:
+    """Whether resources `b` are resources `a` plus entries under names the page's content
+    streams never use (content that names a missing resource would show it once added)."""
+    a, b = _deref_in(a, old), _deref_in(b, new)
+    if not (isinstance(a, generic.DictionaryObject) and isinstance(b, generic.DictionaryObject)):
+        return False
+    added: set[str] = set()
+    for category in set(a) | set(b):
+        if category == "/ProcSet":
+            continue  # obsolete: ignored by viewers (ISO 32000-1, 14.2)
+        if category not in b:
+            return False
+        sub_b = _deref_in(b.raw_get(category), new)
+        if category not in a:
+            if not isinstance(sub_b, generic.DictionaryObject):
+                return False
+            added |= {str(name) for name in sub_b}
+            continue
+        sub_a = _deref_in(a.raw_get(category), old)
+        if not (isinstance(sub_a, generic.DictionaryObject)
+                and isinstance(sub_b, generic.DictionaryObject)):
+            return _equivalent(a.raw_get(category), b.raw_get(category), old, new, budget)
+        for name in set(sub_a) | set(sub_b):
+            if name not in sub_b:
+                return False
+            if name not in sub_a:
+                added.add(str(name))
+            elif not _equivalent(sub_a.raw_get(name), sub_b.raw_get(name), old, new, budget):
+                return False
+    return not added or not _content_uses(page, old, added)
+
+
+def _deref_in(value: object, view: _View) -> object:
+    ref = _as_ref(value)
+    return view.get(ref) if ref is not None else value
+
+
+def _content_uses(page: generic.DictionaryObject, view: _View, names: set[str]) -> bool:
+    """Whether the page's content streams, or form XObjects that use the page's resources,
+    name any of `names` (content that cannot be read, or escaped names: yes)."""
+    try:
+        contents = _deref_in(page.raw_get("/Contents"), view) if "/Contents" in page else None
+        streams = list(contents) if isinstance(contents, generic.ArrayObject) else [contents]
+        resources = _deref_in(page.raw_get("/Resources"), view) if "/Resources" in page else None
+        xobjects = _deref_in(resources.raw_get("/XObject"), view) if isinstance(
+            resources, generic.DictionaryObject) and "/XObject" in resources else None
+        if isinstance(xobjects, generic.DictionaryObject):
+            for key in xobjects:
+                xobject = _deref_in(xobjects.raw_get(key), view)
+                if isinstance(xobject, generic.StreamObject) and "/Resources" not in xobject:
+                    streams.append(xobject)  # a form that uses the page's resources
+        data = b"".join(s.data for s in (_deref_in(x, view) for x in streams)
+                        if isinstance(s, generic.StreamObject))
+    except Exception:  # noqa: BLE001 - content that cannot be decoded may use anything
+        return True
+    if _ESCAPED_NAME.search(data):
+        return True
+    for name in names:
+        token = name.encode("latin-1", "replace")
+        at = data.find(token)
+        while at >= 0:
+            end = at + len(token)
+            if end >= len(data) or data[end:end + 1] in b" \t\r\n\f\0/[]()<>{}%":
+                return True
+            at = data.find(token, end)
+    return False
 
 
 _CATALOG_HINTS = {

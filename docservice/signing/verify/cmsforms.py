@@ -178,8 +178,9 @@ def form_of(emb: EmbeddedPdfSignature) -> str:
     subfilter = str(emb.sig_object.get("/SubFilter", ""))
     if subfilter == SHA1_SUBFILTER:
         return "sha1"
-    content = emb.signed_data["encap_content_info"]["content"]
-    return "enveloping" if _has_content(content) else "detached"
+    info = emb.signed_data["encap_content_info"]
+    enveloping = info["content_type"].native == "data" and _has_content(info["content"])
+    return "enveloping" if enveloping else "detached"
 
 
 async def validate_signature(emb: EmbeddedPdfSignature, pdf: bytes, *,

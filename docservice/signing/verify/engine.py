@@ -33,7 +33,6 @@ from pyhanko.sign.diff_analysis.policy_api import SuspiciousModification
 from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import (
     EmbeddedPdfSignature,
-    async_validate_pdf_signature,
     async_validate_pdf_timestamp,
 )
 from pyhanko.sign.validation.status import DocumentTimestampStatus, PdfSignatureStatus
@@ -44,14 +43,16 @@ from docservice.signing.errors import SigningError
 from docservice.signing.pades import run_async
 from docservice.signing.validate import SignatureCheck, _claimed_timestamp, _summarise
 from docservice.signing.verify import changes as changes_module
-from docservice.signing.verify import cmsforms
+from docservice.signing.verify import cmsforms, visual
 from docservice.signing.verify.changes import (
     Finding,
     Kind,
     RevisionChanges,
+    annotation_rect,
     build_view,
     reachable,
 )
+from docservice.signing.verify.reader import read_revisions
 from docservice.signing.verify.reference import find_reference
 from docservice.signing.verify.report import (
     FORMAT_FAILURE,
@@ -64,9 +65,11 @@ from docservice.signing.verify.report import (
     SIG_CRYPTO_FAILURE,
     TOTAL_FAILED,
     TOTAL_PASSED,
+    ExpectedSignature,
     Report,
     SignatureReport,
     Verdict,
+    incomplete_sentence,
 )
 from docservice.signing.verify.structure import (
     Ref,
@@ -74,7 +77,6 @@ from docservice.signing.verify.structure import (
     mentioned_refs,
     pdf_get,
 )
-from docservice.signing.verify.reader import read_revisions
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +88,14 @@ SIGNATURE_SUBFILTERS = cmsforms.SIGNATURE_SUBFILTERS
 STRICT_PERMITTED = frozenset({Kind.SIGNATURE, Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA,
                               Kind.METADATA})
 STANDARD_PERMITTED = frozenset({Kind.SIGNATURE, Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA,
-                                Kind.METADATA, Kind.NEW_SIGNATURE_FIELD, Kind.FORM_FILLING})
+                                Kind.METADATA, Kind.NEW_SIGNATURE_FIELD, Kind.FORM_FILLING,
+                                Kind.PRIVATE_DATA, Kind.REWRITTEN})
 #: What a certification signature's DocMDP permission P allows after it (ISO 32000-2, 12.8.2.2).
 DOCMDP_PERMITTED = {
     MDPPerm.NO_CHANGES: frozenset({Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA, Kind.METADATA}),
     MDPPerm.FILL_FORMS: frozenset({Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA, Kind.METADATA,
                                    Kind.SIGNATURE, Kind.NEW_SIGNATURE_FIELD, Kind.FORM_FILLING,
-                                   Kind.NEW_FIELD}),
+                                   Kind.NEW_FIELD, Kind.PRIVATE_DATA, Kind.REWRITTEN}),
 }
 
 
@@ -134,9 +137,14 @@ class Trust:
 class Expected:
     """What a service document must contain (strict policy): who signed, in which fields."""
 
-    roles_in_order: tuple[str, ...]
+    roles_in_order: tuple[str, ...]  # every signature the document must end up with
     field_names: Mapping[str, str]
-    signer_names: Mapping[str, str] = field(default_factory=dict)
+    # role -> the names its certificate may carry: the party's, or the one the coordinator
+    # accepted for a signature made with someone else's certificate
+    signer_names: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    # How many of them must be there now: fewer is INDETERMINATE. None: any genuine stage
+    # passes, and the report says which are still missing ("onvolledig: ...").
+    due: int | None = None
     # An upload signed with the signer's own tool may lack a timestamp; the service adds a
     # document timestamp once it accepts the upload, which makes the signature B-T.
     allow_untimestamped_last: bool = False
@@ -150,6 +158,7 @@ class Limits:
     max_revisions: int = 1000
     max_signatures: int = 200
     seconds: float = 30.0
+    visual: bool = True  # render each signed revision and the final file, compare the pages
     decode: DecodeLimits = field(default_factory=lambda: DecodeLimits(
         per_stream=StreamDecodeLimits(max_output_size=64 * 1024 * 1024),
         document_budget=DocumentDecodeBudget(base_allowance=256 * 1024 * 1024, max_ratio=50)))
@@ -275,6 +284,7 @@ class _Verification:
         self.deadline = _Deadline(limits.seconds)
         self._contexts: dict[tuple[datetime, bool], ValidationContext] = {}
         self.warnings: list[str] = []
+        self.expected_signatures: tuple[ExpectedSignature, ...] = ()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -302,6 +312,8 @@ class _Verification:
         layout = read_revisions(self.pdf, max_revisions=self.limits.max_revisions) \
             if self.pdf.startswith(b"%PDF-") and len(self.pdf) <= self.limits.max_bytes else None
         if layout is not None and layout.fatal:
+            if not layout.revisions:  # not even the original document could be read
+                raise UnreadablePdf("; ".join(layout.problems))
             raise UnreadableStructure(layout.problems)
         reader = self._read()
         self.reader = reader
@@ -334,8 +346,12 @@ class _Verification:
             policy = "strict" if service or self.expected is not None else "standard"
         expected = self.expected
         if expected is None and policy == "strict" and service:
-            count = sum(1 for s in sigs if s.kind == "signature")
-            expected = Expected(roles_in_order=ROLES[:count], field_names=SERVICE_FIELDS)
+            # Nothing says which stage this is: the report lists every signature field the
+            # service prepared and says which are still empty.
+            fields = self._field_names()
+            expected = Expected(roles_in_order=tuple(r for r in ROLES
+                                                     if SERVICE_FIELDS[r] in fields),
+                                field_names=SERVICE_FIELDS)
         self.policy = policy
         self.expected_effective = expected
 
@@ -366,11 +382,63 @@ class _Verification:
             self._validate(sig)
         self._judge_changes(sigs, revision_changes, document)
         self._judge_order(sigs, document)
+        if self.limits.visual and not any(v.indication == TOTAL_FAILED for v in document):
+            self._judge_visual(sigs, document)
         reports = [self._signature_report(s, sigs, revision_changes) for s in sigs]
         if not sigs:
-            document.append(Verdict(INDETERMINATE, NO_SIGNATURE_FOUND,
-                                    ("the document has no signature",)))
+            document.insert(0, Verdict(INDETERMINATE, NO_SIGNATURE_FOUND,
+                                       ("the document has no signature",)))
         return self._report(document, reports, policy, reference)
+
+    def _judge_visual(self, sigs: list[_Sig], document: list[Verdict]) -> None:
+        """What viewers show, compared: every page of each signed revision and of the final
+        file, drawn by poppler and by MuPDF; any difference outside the masked widgets fails."""
+        ends = sorted({revision.end for s in sigs
+                       if (revision := self.layout.revision(s.signed_revision)) is not None
+                       and revision.end < len(self.pdf)})
+        if not ends:
+            return
+        self.deadline.check()
+        try:
+            *signed, final = visual.render_many([self.pdf[:end] for end in ends] + [self.pdf],
+                                                deadline=self.deadline.until)
+        except visual.VisualTimeout:
+            raise VerificationTimeout(self.limits.seconds) from None
+        except visual.RendererUnavailable as e:
+            document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
+                f"what viewers show could not be compared ({e})",)))
+            return
+        masks = self._visual_masks()
+        self.warnings.extend(f"visual comparison: {p}" for p in final.problems)
+        for end, rendering in zip(ends, signed, strict=True):
+            reasons = visual.differences(rendering, final, masks=masks)
+            if not reasons:
+                continue
+            document.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, tuple(
+                f"what viewers show is not what was signed: {r}" for r in reasons)))
+            for sig in sigs:
+                revision = self.layout.revision(sig.signed_revision)
+                if revision is not None and revision.end == end:
+                    sig.problems.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, tuple(
+                        f"what viewers show is not what this signature signed: {r}"
+                        for r in reasons)))
+
+    def _visual_masks(self) -> dict[int, list[visual.Rect]]:
+        """The rectangles a later revision may paint in: the signature widgets (their
+        appearance is judged by the change analysis), and under the standard policy every
+        annotation, whose additions that policy judges by what they cover."""
+        view = build_view(self.reader, self.reader.xrefs.total_revisions - 1)
+        signature_widgets = {w for info in view.fields.values() if info.field_type == "/Sig"
+                             for w in ([info.ref] if info.widget_of is None else []) + info.widgets}
+        masks: dict[int, list[visual.Rect]] = {}
+        for ref, page in view.annots.items():
+            if self.policy == "strict" and ref not in signature_widgets:
+                continue
+            annot = view.get(ref)
+            rect = annotation_rect(annot) if isinstance(annot, generic.DictionaryObject) else None
+            if rect is not None:
+                masks.setdefault(page, []).append(rect)
+        return masks
 
     def _regenerated_in_use(self, first: int) -> list[str]:
         """Objects an update redefines under a new generation while the document still uses
@@ -398,7 +466,8 @@ class _Verification:
             reasons=verdict.reasons, sha256=self.sha256,
             revisions=self.reader.xrefs.total_revisions, policy=policy,
             signatures=tuple(signatures), document_reference=reference, size=len(self.pdf),
-            warnings=tuple(dict.fromkeys(self.warnings)))
+            warnings=tuple(dict.fromkeys(self.warnings)),
+            expected_signatures=self.expected_signatures)
 
     def _field_names(self) -> set[str]:
         try:
@@ -447,9 +516,9 @@ class _Verification:
                 sig.embedded = EmbeddedPdfSignature(self.reader, field_ref, name)
                 sig.signed_revision = sig.embedded.signed_revision
             except Exception as e:  # noqa: BLE001 - a malformed signature is a finding
-                contents = pdf_get(sig_dict, "/Contents")
-                reason = cmsforms.unreadable_reason(bytes(contents)) if isinstance(
-                    contents, generic.ByteStringObject | generic.TextStringObject) else None
+                contents = getattr(pdf_get(sig_dict, "/Contents"), "original_bytes", None)
+                reason = cmsforms.unreadable_reason(contents) if isinstance(
+                    contents, bytes) else None
                 sig.problems.append(Verdict(TOTAL_FAILED, FORMAT_FAILURE, (
                     reason or f"its signature value cannot be read ({type(e).__name__}: {e})",)))
         sigs.sort(key=lambda s: s.signed_revision)
@@ -571,7 +640,17 @@ class _Verification:
         return result
 
     def _mentioned(self, index: int, start: int, end: int) -> set[Ref]:
-        refs = mentioned_refs(self.pdf[start:end])
+        # Cross-reference sections and trailers are no content: what a trailer points to (/Info,
+        # /Root, a producer's private keys such as LibreOffice's /AdditionalStreams, which name
+        # numbers that a later update may reuse) was never content anyone signed.
+        refs: set[Ref] = set()
+        at = start
+        for span_start, span_end in self._trailer_spans():
+            if span_end <= at or span_start >= end:
+                continue
+            refs |= mentioned_refs(self.pdf[at:max(at, span_start)])
+            at = max(at, span_end)
+        refs |= mentioned_refs(self.pdf[at:end])
         for stream_ref in self.reader.xrefs.object_streams_used_in(index):
             try:
                 stream = self.reader.get_object(stream_ref)
@@ -581,9 +660,28 @@ class _Verification:
                 continue
         return refs
 
+    def _trailer_spans(self) -> list[tuple[int, int]]:
+        """[start, end) of every cross-reference section with its trailer, in file order."""
+        spans = getattr(self, "_spans", None)
+        if spans is None:
+            spans = []
+            for revision in self.layout.revisions:
+                for section in getattr(revision, "sections", ()):
+                    spans.append((section.offset, section.end))
+            xrefs = self.reader.xrefs
+            for index in range(xrefs.total_revisions):
+                hybrid = xrefs.get_xref_data(index).hybrid
+                if hybrid is not None:
+                    spans.append((hybrid.meta_info.start_location, hybrid.meta_info.end_location))
+            spans.sort()
+            self._spans = spans
+        return spans
+
     def _judge_changes(self, sigs: list[_Sig], revision_changes: dict[int, RevisionChanges],
                        document: list[Verdict]) -> None:
         """Attach to each signature the changes after it that its policy does not permit."""
+        if self.policy == "standard" and sigs:
+            self._judge_overlaps(sigs, document)
         if not revision_changes:
             return
         judged: dict[int, list[str]] = {}
@@ -600,6 +698,39 @@ class _Verification:
             if reasons:
                 sig.problems.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, tuple(
                     f"after this signature, {r}" for r in reasons)))
+
+    def _judge_overlaps(self, sigs: list[_Sig], document: list[Verdict]) -> None:
+        """The EU DSS validator's annotation-overlap check, on the document as it is now: on a
+        page, an annotation with an area overlaps another one (whichever revision added them),
+        so one may hide the other or what it marks. DSS reports it for every signature."""
+        boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+        try:
+            view = build_view(self.reader, self.reader.xrefs.total_revisions - 1)
+            for ref, page in view.annots.items():
+                annot = view.get(ref)
+                rect = changes_module.rect_of(annot) if isinstance(
+                    annot, generic.DictionaryObject) else None
+                if rect is not None and rect[2] > rect[0] and rect[3] > rect[1]:
+                    boxes.setdefault(page, []).append(rect)
+        except VerificationTimeout:
+            raise
+        except Exception:  # noqa: BLE001 - an unreadable page tree is judged elsewhere
+            return
+        pages = []
+        for page, rects in sorted(boxes.items()):
+            self.deadline.check()
+            if _any_overlap(rects):
+                pages.append(page)
+        if not pages:
+            return
+        reason = ("annotations overlap one another on page(s) "
+                  + ", ".join(str(p + 1) for p in pages[:10])
+                  + (" and more" if len(pages) > 10 else "")
+                  + ": one may hide another or the content it marks (the EU DSS validator's "
+                  "annotation-overlap check)")
+        document.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, (reason,)))
+        for sig in sigs:
+            sig.problems.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, (reason,)))
 
     def _violations(self, index: int, changes: RevisionChanges, before: list[_Sig]) -> list[str]:
         label = f"revision {index + 1}"
@@ -705,6 +836,11 @@ class _Verification:
             return
         wanted = list(expected.roles_in_order)
         for position, sig in enumerate(signatures):
+            if expected.due is not None and position >= expected.due:
+                sig.problems.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, (
+                    f"signature {position + 1} was not due: only {expected.due} signature(s) "
+                    f"({', '.join(wanted[:expected.due])}) may be in the document now",)))
+                continue
             if position >= len(wanted):
                 sig.problems.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, (
                     f"only {len(wanted)} signature(s) were expected "
@@ -720,15 +856,27 @@ class _Verification:
                     f"is in {sig.field_name} ({what}): wrong field or out of order",)))
                 continue
             sig.role = role
-            name = expected.signer_names.get(role)
+            given = expected.signer_names.get(role, ())
+            names = (given,) if isinstance(given, str) else given
             signer = sig.check.signer_name if sig.check else None
-            if name and signer is not None and _norm(name) != _norm(signer):
+            if names and signer is not None and _norm(signer) not in {_norm(n) for n in names}:
                 sig.problems.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
-                    f"signed by {signer!r}, but the expected {role} signer is {name!r}",)))
+                    f"signed by {signer!r}, but the {role} of this envelope is "
+                    f"{' / '.join(dict.fromkeys(names))!r}: a certificate in someone else's name "
+                    "that the coordinator did not accept",)))
+        self.expected_signatures = tuple(
+            ExpectedSignature(role, expected.field_names.get(role, ""), position < len(signatures),
+                              signatures[position].check.signer_name  # type: ignore[union-attr]
+                              if position < len(signatures) and signatures[position].check
+                              else None)
+            for position, role in enumerate(wanted))
         missing = wanted[len(signatures):]
         if missing:
-            document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
-                "expected signature(s) missing: " + ", ".join(missing),)))
+            sentence = incomplete_sentence(missing)
+            if expected.due is not None and len(signatures) < expected.due:
+                document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (sentence,)))
+            else:
+                self.warnings.append(sentence)
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -777,7 +925,8 @@ class _Verification:
     def _crypto_verdicts(self, sig: _Sig, status: PdfSignatureStatus | DocumentTimestampStatus,
                          later_timestamp: bool) -> list[Verdict]:
         what = "timestamp" if sig.kind == "document_timestamp" else "signature"
-        form = cmsforms.form_of(sig.embedded) if sig.embedded is not None else "detached"
+        form = cmsforms.form_of(sig.embedded) if sig.embedded is not None and \
+            sig.kind == "signature" else "detached"
         if not status.intact:
             return [Verdict(TOTAL_FAILED, HASH_FAILURE, (
                 f"the signed bytes were changed after the {what} was made"
@@ -856,6 +1005,23 @@ class _Verification:
             if isinstance(dss, generic.DictionaryObject) and ("/CRLs" in dss or "/OCSPs" in dss):
                 return index
         return None
+
+
+def _any_overlap(rects: list[tuple[float, float, float, float]],
+                 limit: int = 1_000_000) -> bool:
+    """Whether two of `rects` share an area (touching edges do not count); past `limit`
+    comparisons (a page built to exhaust this check), as if they did."""
+    ordered = sorted(rects)
+    for i, (_x0, y0, x1, y1) in enumerate(ordered):
+        for a0, b0, _a1, b1 in ordered[i + 1:]:
+            limit -= 1
+            if limit < 0:
+                return True
+            if a0 >= x1:
+                break  # sorted by left edge: no later box reaches back into this one
+            if b0 < y1 and y0 < b1:
+                return True
+    return False
 
 
 def _ts_ok(sig: _Sig) -> bool:

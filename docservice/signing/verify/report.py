@@ -43,6 +43,33 @@ class Verdict:
         return Verdict(top.indication, top.sub_indication, reasons)
 
 
+#: How the report names each party in Dutch, the language of the contracts.
+PARTY_NL = {"student": "student", "company": "bedrijf", "school": "hogeschool"}
+
+
+def incomplete_sentence(missing: list[str] | tuple[str, ...]) -> str:
+    """"onvolledig: bedrijf en hogeschool nog niet ondertekend", and the same in English."""
+    parties = [PARTY_NL.get(role, role) for role in missing]
+    listed = parties[0] if len(parties) == 1 else ", ".join(parties[:-1]) + " en " + parties[-1]
+    return (f"onvolledig: {listed} nog niet ondertekend (incomplete: no signature yet of the "
+            f"{' and '.join(missing)})")
+
+
+@dataclass(frozen=True)
+class ExpectedSignature:
+    """One signature a service document must carry, and whether it does."""
+
+    role: str
+    field_name: str
+    present: bool
+    signer_name: str | None  # the name on the certificate of the signature in that place
+
+    def to_json(self) -> dict[str, Any]:
+        """This expectation, JSON-ready."""
+        return {"role": self.role, "field_name": self.field_name, "present": self.present,
+                "signer_name": self.signer_name}
+
+
 @dataclass(frozen=True)
 class SignatureReport:
     """What the engine concluded about one signature or document timestamp."""
@@ -118,11 +145,23 @@ class Report:
     readable: bool = True  # False: not a PDF at all (the CLI exits 2)
     size: int = 0
     warnings: tuple[str, ...] = field(default=())
+    # the signatures a service document must carry (empty for anyone else's PDF)
+    expected_signatures: tuple[ExpectedSignature, ...] = ()
 
     @property
     def passed(self) -> bool:
         """Whether the document is TOTAL_PASSED."""
         return self.indication == TOTAL_PASSED
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The roles whose expected signature is not in the document yet."""
+        return tuple(e.role for e in self.expected_signatures if not e.present)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every expected signature is there (true when nothing was expected)."""
+        return not self.missing
 
     def to_json(self) -> dict[str, Any]:
         """The full report, JSON-ready."""
@@ -137,6 +176,8 @@ class Report:
             "policy": self.policy,
             "readable": self.readable,
             "document_reference": self.document_reference,
+            "complete": self.complete,
+            "expected_signatures": [e.to_json() for e in self.expected_signatures],
             "signatures": [s.to_json() for s in self.signatures],
         }
 
@@ -163,6 +204,13 @@ class Report:
                          f"changes after: {sig.changes_after}; PAdES: {sig.pades_level or '-'}; "
                          f"revision {sig.revision}")
             lines.extend(f"  - {reason}" for reason in sig.reasons)
+        if self.expected_signatures:
+            lines.append("Expected signatures: " + "; ".join(
+                f"{e.role} in {e.field_name}: "
+                + (f"signed by {e.signer_name or '?'}" if e.present else "not signed yet")
+                for e in self.expected_signatures))
+            if self.missing:
+                lines.append("  " + incomplete_sentence(self.missing))
         sub = f" / {self.sub_indication}" if self.sub_indication else ""
         lines.append(f"Document: {self.indication}{sub}")
         lines.extend(f"  - {reason}" for reason in self.reasons)
