@@ -37,7 +37,7 @@ _REGULAR = re.compile(rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]*")
 _SUBSECTION = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,10})[\x00\t\n\x0c\r ]*")
 _TABLE_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?:\r\n| \r| \n|\r|\n| )?")
 _STREAM_START = re.compile(rb"stream(?:\r\n|\n)")
-_ENDSTREAM = re.compile(rb"(?:\r\n|\r|\n)?endstream")
+_ENDSTREAM = re.compile(rb"[\x00\t\n\x0c\r ]*endstream")  # blanks after the data: harmless
 _INT_BODY = re.compile(rb"[\x00\t\n\x0c\r ]*(\d{1,12})[\x00\t\n\x0c\r ]+endobj")
 _ENDOBJ = re.compile(rb"[\x00\t\n\x0c\r ]*endobj")
 
