@@ -403,7 +403,10 @@ class _Verification:
             *signed, final = visual.render_many([self.pdf[:end] for end in ends] + [self.pdf],
                                                 deadline=self.deadline.until)
         except visual.VisualTimeout:
-            raise VerificationTimeout(self.limits.seconds) from None
+            document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
+                f"what viewers show could not be compared within {self.limits.seconds:g} s "
+                f"({len(ends) + 1} revisions to draw)",)))
+            return
         except visual.RendererUnavailable as e:
             document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
                 f"what viewers show could not be compared ({e})",)))

@@ -432,7 +432,7 @@ def _read_xref_stream(data: bytes, parser: _Parser, offset: int) -> Section:
     header = _OBJ_HEADER.match(data, offset)
     if header is None:
         raise PdfSyntaxError(f"no cross-reference table or stream at byte {offset}")
-    value, pos = parser.value(header.end())
+    value, _ = parser.value(header.end())
     if not isinstance(value, dict) or value.get("Type") != "XRef":
         raise PdfSyntaxError(f"the object at byte {offset} is not a cross-reference stream")
     widths = value.get("W")
@@ -688,8 +688,8 @@ def _account_for_bytes(pdf: bytes, parser: _Parser, revision: Revision,
     for section in sections:
         stream_number = section.stream_number
         if section.kind == "stream" and stream_number is not None:
-            entry = revision.entries.get(stream_number)
-            if entry is not None and entry.kind == "in_use" and entry.offset == section.offset:
+            own = revision.entries.get(stream_number)
+            if own is not None and own.kind == "in_use" and own.offset == section.offset:
                 pieces = [p for p in pieces if p[0] != section.offset]
         if revision.start <= section.offset < revision.end:
             pieces.append((section.offset, section.end, "cross-reference section"))
