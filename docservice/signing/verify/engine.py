@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -209,21 +210,23 @@ def verify_pdf(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
                        [f"the file's structure cannot be read ({type(e).__name__}: {e})"])
 
 
-_quiet = threading.local()
-_LIBRARIES = ("pyhanko", "pyhanko_certvalidator")
+_LIBRARIES = ("pyhanko", "pyhanko_certvalidator", "pypdf")  # what reads the stranger's file
+_verifying = 0  # how many verifications run now, in any thread
+_verifying_lock = threading.Lock()
 
 
 class _LibraryNoise(logging.Filter):
-    """While `verify_pdf` runs in this thread, pyhanko's warnings are findings, not log events.
+    """While a verification runs, the PDF libraries' warnings are findings, not log events.
 
     Validating a stranger's PDF makes pyhanko log each expected failure (an untrusted chain, a
-    disallowed algorithm, a dangling reference) as a WARNING, often with a traceback; the
-    report says what matters. Such records are demoted to DEBUG, and kept only where DEBUG is
-    enabled for that logger (for whoever debugs pyhanko).
+    disallowed algorithm, a dangling reference) as a WARNING, often with a traceback, and pypdf
+    each repair it makes; the report says what matters. Such records are demoted to DEBUG and
+    kept only where DEBUG is enabled for that logger. Process-wide, not per thread: the visual
+    comparison reads pages in worker threads of its own.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(_quiet, "on", False) or record.levelno >= logging.CRITICAL:
+        if not _verifying or record.levelno >= logging.CRITICAL:
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
@@ -234,18 +237,24 @@ _NOISE = _LibraryNoise()
 
 @contextmanager
 def _quiet_libraries() -> Iterator[None]:
-    # A filter on a logger applies to that logger only: every library logger gets one (those
-    # a module imported since the last call created, too).
-    for name, item in list(logging.root.manager.loggerDict.items()):
-        if isinstance(item, logging.Logger) and name.split(".")[0] in _LIBRARIES \
-                and _NOISE not in item.filters:
-            item.addFilter(_NOISE)
-    previous = getattr(_quiet, "on", False)
-    _quiet.on = True
+    global _verifying
+    # A filter on a logger applies to that logger only: every library module's logger gets one
+    # (created here if the module creates it only when it first warns, as pypdf does; pypdf,
+    # imported lazily by the checks that use it, is imported here for that).
+    import pypdf  # noqa: F401
+
+    for name in list(sys.modules):
+        if name.split(".")[0] in _LIBRARIES:
+            module_logger = logging.getLogger(name)
+            if _NOISE not in module_logger.filters:
+                module_logger.addFilter(_NOISE)
+    with _verifying_lock:
+        _verifying += 1
     try:
         yield
     finally:
-        _quiet.on = previous
+        with _verifying_lock:
+            _verifying -= 1
 
 
 def _failed(sha256: str, size: int, policy: str, reasons: list[str], *,
@@ -413,6 +422,10 @@ class _Verification:
             return
         masks = self._visual_masks()
         self.warnings.extend(f"visual comparison: {p}" for p in final.problems)
+        failed = [f"{run.renderer}: {run.failure()}" for run in final.runs if run.failed]
+        if failed:  # what that viewer shows cannot be vouched for, whatever it showed before
+            document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
+                "what viewers show could not be compared: " + "; ".join(failed),)))
         for end, rendering in zip(ends, signed, strict=True):
             reasons = visual.differences(rendering, final, masks=masks)
             if not reasons:

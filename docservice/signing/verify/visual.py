@@ -3,8 +3,9 @@
 The structural reader rejects what two parsers could read differently; this is the backstop
 (as the EU DSS validator's visual-difference check): a signed revision (itself a complete PDF)
 and the final file are rendered by two independent renderers, and any pixel that differs outside
-the signature widgets' rectangles, a different page count, page box or rotation, or a renderer
-that reads one file but not the other, is a difference.
+the signature widgets' rectangles, a different page count, page box, rotation or output intent,
+or a renderer that reads one file but not the other, is a difference. Both renderers failing
+alike on both files is no difference: `Rendering.problems` says the comparison is incomplete.
 
     signed, final = render_many([revision_bytes, final_bytes], deadline=time.monotonic() + 5)
     reasons = differences(signed, final, masks={2: [(60, 120, 210, 170)]})
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import io
 import math
 import os
@@ -29,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pypdf import PdfReader
 
@@ -58,7 +60,8 @@ _NOISE = ("warning: ICC support is not available",)
 # reversing the profile's tone curves each time: ~120 ms a page for LibreOffice's PDF/A sRGB
 # profile, 13 times the rest of the rendering. Renamed in poppler's copy (same length, so every
 # offset and every object stays where it was) the key is ignored and the page drawn to poppler's
-# default sRGB: both revisions get the same treatment, and MuPDF reads the untouched file.
+# default sRGB: both revisions get the same treatment, MuPDF reads the untouched file, and a
+# change of the intents themselves is compared apart (Rendering.output_intents).
 _OUTPUT_INTENTS = b"/OutputIntents"
 _OUTPUT_INTENTS_HIDDEN = b"/OutputIntentX"
 
@@ -145,6 +148,9 @@ class Rendering:
     mupdf: RendererRun
     boxes: tuple[PageBoxes, ...] | None  # None: the page tree could not be read
     boxes_problem: str | None = None
+    #: A digest of the catalog's /OutputIntents ("" when none): poppler-based viewers draw
+    #: through its profile, which poppler's own copy here does not (see _OUTPUT_INTENTS).
+    output_intents: str = ""
     max_pages: int = DEFAULT_MAX_PAGES
 
     @property
@@ -212,7 +218,8 @@ def render_many(pdfs: Sequence[bytes], *, dpi: float = DEFAULT_DPI, deadline: fl
         boxes_reader.shutdown(wait=False, cancel_futures=True)
     runs = {(job.index, job.renderer): job.result() for job in jobs}
     renderings = [Rendering(dpi=dpi, poppler=runs[index, POPPLER], mupdf=runs[index, MUPDF],
-                            boxes=read[index][0], boxes_problem=read[index][1],
+                            boxes=read[index][0], boxes_problem=read[index][2],
+                            output_intents=read[index][1],
                             max_pages=max_pages)
                   for index in range(len(unique))]
     return [renderings[position[pdf]] for pdf in pdfs]
@@ -222,13 +229,18 @@ def differences(signed: Rendering, final: Rendering, *,
                 masks: Mapping[int, Sequence[Rect]]) -> list[str]:
     """Why what viewers show of `final` is not what was signed; an empty list when it is the same.
 
-    Compares page count, page boxes and rotation, and for each renderer and page every pixel
-    outside `masks` (0-based page index -> rectangles in that page's user space, each widened by
-    MASK_MARGIN_PX to absorb anti-aliasing). A renderer or box reader that fails on one file and
-    not on the other is a difference; failing equally on both is not.
+    Compares page count, page boxes and rotation, the output intents' colour profile, and for
+    each renderer and page every pixel outside `masks` (0-based page index -> rectangles in that
+    page's user space, each widened by MASK_MARGIN_PX to absorb anti-aliasing). A renderer or
+    box reader that fails on one file and not on the other is a difference; failing equally on
+    both is not (check `problems` of both renderings for that).
     """
     reasons = _page_count_reasons(signed, final)
     reasons += _box_reasons(signed, final)
+    if signed.boxes is not None and final.boxes is not None and \
+            signed.output_intents != final.output_intents:
+        reasons.append("the colour profile viewers draw with (/OutputIntents) changed after "
+                       "signing")
     for before, after in zip(signed.runs, final.runs, strict=True):
         if after.failed and not before.failed:
             reasons.append(f"{after.renderer} cannot render the document after signing "
@@ -334,10 +346,10 @@ class _Runner:
 
     def finish(self) -> None:
         while self.running or self.waiting:
-            self.start_some()
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 raise VisualTimeout(-remaining)
+            self.start_some()
             for key, _ in self.selector.select(remaining):
                 self._read(key.fileobj, key.data)  # type: ignore[arg-type]
 
@@ -436,23 +448,44 @@ def _pnm_header(data: bytes, at: int) -> tuple[int, int, int, int] | None:
     return values[0], values[1], 1 if magic == b"P5" else 3, at + 1
 
 
-def _read_boxes(pdf: bytes) -> tuple[tuple[PageBoxes, ...] | None, str | None]:
-    """Each page's boxes, or None and why they cannot be read (strictly first: twice as fast)."""
+def _read_boxes(pdf: bytes) -> tuple[tuple[PageBoxes, ...] | None, str, str | None]:
+    """Each page's boxes and the output intents' digest, or None and why they cannot be read
+    (strictly first: twice as fast)."""
     try:
-        return _boxes(PdfReader(io.BytesIO(pdf), strict=True)), None
+        reader = PdfReader(io.BytesIO(pdf), strict=True)
+        return _boxes(reader), _output_intents(reader), None
     except Exception:  # noqa: BLE001 - a sloppy file: read it as viewers do, leniently
         pass
     try:
-        return _boxes(PdfReader(io.BytesIO(pdf), strict=False)), None
+        reader = PdfReader(io.BytesIO(pdf), strict=False)
+        return _boxes(reader), _output_intents(reader), None
     except Exception as e:  # noqa: BLE001 - any unreadable page tree is a finding, not a crash
-        return None, f"{type(e).__name__}: {e}"[:200]
+        return None, "", f"{type(e).__name__}: {e}"[:200]
+
+
+def _output_intents(reader: PdfReader) -> str:
+    try:
+        root: Any = reader.trailer["/Root"].get_object()
+        intents = root.get("/OutputIntents")
+        if intents is None:
+            return ""
+        digest = hashlib.sha256()
+        for item in intents.get_object():
+            intent = item.get_object()
+            digest.update(repr(sorted((str(k), str(v)) for k, v in intent.items()
+                                      if k != "/DestOutputProfile")).encode())
+            profile = intent.get("/DestOutputProfile")
+            digest.update(profile.get_object().get_data() if profile is not None else b"-")
+        return digest.hexdigest()
+    except Exception as e:  # noqa: BLE001 - unreadable intents are compared as such
+        return f"unreadable ({type(e).__name__})"
 
 
 def _boxes(reader: PdfReader) -> tuple[PageBoxes, ...]:
     boxes = []
     for page in reader.pages:
-        media = _normalise(tuple(float(v) for v in page.mediabox))  # type: ignore[arg-type]
-        crop = _normalise(tuple(float(v) for v in page.cropbox))  # type: ignore[arg-type]
+        media = _normalise(tuple(float(v) for v in page.mediabox))
+        crop = _normalise(tuple(float(v) for v in page.cropbox))
         clipped = (max(media[0], crop[0]), max(media[1], crop[1]),
                    min(media[2], crop[2]), min(media[3], crop[3]))
         if clipped[0] >= clipped[2] or clipped[1] >= clipped[3]:
