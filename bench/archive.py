@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,6 +42,10 @@ from docservice.db import Database, unit_of_work  # noqa: E402
 from docservice.models import AuditEvent  # noqa: E402
 from docservice.models_archive import ArchiveEntry, ArchiveTerm  # noqa: E402
 from docservice.services import archive  # noqa: E402
+
+if TYPE_CHECKING:
+    from docservice.runtime import Runtime
+    from tests.archive.conftest import Completed
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KINDS = ("stageovereenkomst", "geheimhoudingsverklaring", "afstand-auteursrecht")
@@ -231,19 +236,18 @@ def bench_search(skip_postgres: bool, count: int) -> None:
 # --- archiving one agreement ----------------------------------------------------------------
 
 
-def bench_archiving(runs: int) -> None:
+def signed_agreements(folder: Path, count: int) -> tuple[Runtime, list[Completed]]:
+    """A testing runtime over `folder` (dev PKI in `folder/pki`, SQLite) and `count` envelopes
+    signed by all three parties with real LibreOffice PDFs, not archived yet (archive them
+    with `archive.archive_document`)."""
     from docservice import tasks
-    from docservice.archive import records
-    from docservice.archive.store import FilesystemArchiveStore
     from docservice.config import CHECKOUT, Settings
     from docservice.documents.convert import ConverterPool
     from docservice.runtime import Runtime
     from docservice.services.years import load_year_file
-    from docservice.signing import ltv
     from docservice.signing.pki import init_dev_pki
     from tests.archive.conftest import complete_envelope
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-archive-"))
     init_dev_pki(folder / "pki")
     settings = Settings(env="testing", secret_key="bench" * 8, instance_path=folder,
                         database_url=f"sqlite:///{folder / 'db.sqlite3'}",
@@ -255,12 +259,22 @@ def bench_archiving(runs: int) -> None:
     migrate.upgrade(rt.db)
     with unit_of_work(rt.db) as session:
         load_year_file(session, CHECKOUT / "data" / "academic-years" / "2023-2024.toml")
-    tasks.REGISTRY["archive_envelope"] = lambda rt, envelope_id: None  # archive by hand below
+    tasks.REGISTRY["archive_envelope"] = lambda rt, envelope_id: None  # the caller archives
     with ConverterPool(size=1) as pool:
         rt.use_converter(pool)
         done = [complete_envelope(rt, n, nda="nee", copyright_waiver="nee")
-                for n in range(runs + 1)]
+                for n in range(count)]
         rt.use_converter(None)
+    return rt, done
+
+
+def bench_archiving(runs: int) -> None:
+    from docservice.archive import records
+    from docservice.archive.store import FilesystemArchiveStore
+    from docservice.signing import ltv
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-archive-"))
+    rt, done = signed_agreements(folder, runs + 1)
     with unit_of_work(rt.db) as session:
         from docservice.models import Document
 

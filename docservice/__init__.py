@@ -24,14 +24,27 @@ def create_app(test_config: dict[str, Any] | None = None, *,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        # The idle timeout: the cookie is signed anew on each request and refused once it is
+        # older than this; the absolute lifetime and revocation are checked in web/auth.py.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_idle_hours),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        # Over https Flask-WTF also wants a same-site Referer, which browsers never send here
+        # (Referrer-Policy: no-referrer keeps link tokens private): the token alone decides.
+        WTF_CSRF_SSL_STRICT=False,
         DOCSERVICE_SETTINGS=settings,
     )
     if test_config:
         app.config.update(test_config)
     configure_logging(settings)
     app.extensions["docservice"] = Runtime(settings)
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address (rate limits, the audit trail) and scheme from the last N hops
+        # of X-Forwarded-For/-Proto; what a client put before them is ignored. The Host stays
+        # the request's own: links never come from it (DOCSERVICE_BASE_URL).
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     from docservice import web
 

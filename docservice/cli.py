@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -16,6 +17,10 @@ from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+# Before the imports below load pyhanko: its warnings become log records (see the module).
+from docservice import warnings_log
+
+# isort: split
 from docservice import create_app, migrate
 from docservice.archive.audit import Actor
 from docservice.config import CHECKOUT
@@ -58,6 +63,8 @@ def main(ctx: click.Context) -> None:
 
     Settings come from DOCSERVICE_* environment variables (see README.md).
     """
+    if ctx.invoked_subcommand == "verify":
+        return  # needs no app, database or PKI: it reads its own settings
     info = ctx.find_object(ScriptInfo)  # set by Flask's test runner: use its app
     if info is not None:
         app = info.load_app()
@@ -67,6 +74,7 @@ def main(ctx: click.Context) -> None:
         except DocserviceError as e:
             raise click.ClickException(str(e)) from e
         ctx.call_on_close(app.extensions["docservice"].close)
+    warnings_log.release()
     ctx.with_resource(app.app_context())
 
 
@@ -104,7 +112,7 @@ def init(demo: bool) -> None:
         for placement in session.scalars(select(Placement).order_by(Placement.id)):
             _, token = links.issue_link(session, placement, purpose=links.STUDENT, now=now,
                                         valid_for=rt.student_link_validity, actor=CLI_ACTOR)
-            click.echo(f"  {placement.student_full_name}: {rt.settings.base_url}/s/{token}")
+            click.echo(f"  {placement.student_full_name}: {rt.settings.public_url('/s/' + token)}")
 
 
 @main.group()
@@ -185,13 +193,18 @@ def serve(host: str, port: int, workers: int) -> None:
         # gunicorn loads docservice.wsgi:app in each worker: settings come from the environment.
         argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
                 "--bind", f"{host}:{port}", "--graceful-timeout", "30",
+                "--logger-class", "docservice.web.serving.GunicornLogger",  # tokens cut short
                 "docservice.wsgi:app"]
         click.echo(f"docservice: gunicorn with {workers} worker(s) on http://{host}:{port}/")
         sys.stdout.flush()
         os.execv(sys.executable, argv)
     click.echo(f"docservice: open http://{host}:{port}/coordinator/ "
                f"(log in with the demo coordinator printed by `docservice init --demo`)")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    from docservice.web.serving import make_dev_server
+
+    # werkzeug's server, without its `Server: Werkzeug/x Python/y` header
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    make_dev_server(app, host, port).serve_forever()
 
 
 @main.group()
@@ -336,7 +349,7 @@ def links_student(student_number: str, year: str, send: bool) -> None:
         link, token = links.issue_link(session, placement, purpose=links.STUDENT,
                                        now=datetime.now(timezone.utc),
                                        valid_for=rt.student_link_validity, actor=CLI_ACTOR)
-        url = f"{rt.settings.base_url}/s/{token}"
+        url = rt.settings.public_url(f"/s/{token}")
         if send:
             notifications.send_student_link(session, rt, placement, url, link.expires_at)
     click.echo(url)
@@ -364,55 +377,145 @@ def users_add(email: str, name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"Added {user.role} {user.email}.")
 
 
+@users_group.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_password(email: str, password_stdin: bool) -> None:
+    """Give an account a new password; every login session of the account ends."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _work() as session:
+        user = users.user_by_email(session, email)
+        users.set_password(session, user, password, actor=CLI_ACTOR)
+    click.echo(f"New password for {user.email}; its sessions have ended.")
+
+
+@users_group.command("deactivate")
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    """Stop an account from logging in; every login session of the account ends now."""
+    with _work() as session:
+        user = users.user_by_email(session, email)
+        users.deactivate(session, user, actor=CLI_ACTOR)
+    click.echo(f"Deactivated {user.email}; its sessions have ended.")
+
+
 @main.group("trust")
 def trust_group() -> None:
-    """Trust store of CAs from EU trusted lists, for signers' own certificates (e.g. eID)."""
+    """EU trusted lists (signature-verified): whom own certificates (eID) may chain to, and
+    which signatures are qualified."""
+
+
+def _trust_warnings(lists: list[Any]) -> None:
+    now = datetime.now(timezone.utc)
+    for info in lists:
+        if info.is_stale(now):
+            due = (f"its next update was due {info.next_update:%Y-%m-%d}" if info.next_update
+                   else "it is closed (no next update)")
+            click.echo(f"warning: the {info.territory} list #{info.sequence_number} is past its "
+                       f"next-update date: {due}; refresh it", err=True)
+        if info.note:
+            click.echo(f"warning: {info.note}", err=True)
+
+
+@trust_group.command("refresh")
+@click.option("--lotl", "lotl_url", default=None, metavar="URL",
+              help="Where to fetch the EU List of Trusted Lists (default: the EU's own address).")
+@click.option("--territory", "territories", multiple=True, metavar="XX",
+              help="Fetch only this territory's list (repeatable; default: every one).")
+@click.option("--tl", "mirrors", multiple=True, metavar="XX=URL",
+              help="Fetch XX's list from URL instead of the address the LOTL gives (repeatable).")
+def trust_refresh(lotl_url: str | None, territories: tuple[str, ...],
+                  mirrors: tuple[str, ...]) -> None:
+    """Fetch the LOTL and the member states' lists, verify every signature, store those that
+    verify. Exit 1 when a list was refused (the others are stored)."""
+    from docservice.signing.trust import EU_LOTL_URL, refresh
+
+    by_territory: dict[str, str] = {}
+    for mirror in mirrors:
+        territory, sep, url = mirror.partition("=")
+        if not sep or not territory.strip() or not url.strip():
+            raise click.BadParameter(f"{mirror!r} is not XX=URL", param_hint="--tl")
+        by_territory[territory.strip().upper()] = url.strip()
+    try:
+        result = refresh(lotl_url=lotl_url or EU_LOTL_URL, territories=territories or None,
+                         mirrors=by_territory)
+    except DocserviceError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"LOTL #{result.lotl.sequence_number} (issued {result.lotl.issued_at:%Y-%m-%d}) "
+               f"verified, signed by {result.lotl.signed_by}.")
+    for info in result.stored:
+        click.echo(f"{info.territory}: list #{info.sequence_number} (issued "
+                   f"{info.issued_at:%Y-%m-%d}) verified and stored.")
+    for territory, reason in sorted(result.refused.items()):
+        kept = next((i for i in result.kept if i.territory == territory), None)
+        click.echo(f"error: {territory}: refused: {reason}"
+                   + (f" (keeping the stored list #{kept.sequence_number})" if kept else ""),
+                   err=True)
+    _trust_warnings([result.lotl, *result.stored, *result.kept])
+    click.echo(f"{len(result.stored)} list(s) stored, {len(result.refused)} refused, "
+               f"in {result.folder}.")
+    if result.refused:
+        sys.exit(1)
 
 
 @trust_group.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def trust_load(file: Path) -> None:
-    """Store the CA/QC identities of an ETSI TS 119 612 trusted list, replacing its country's."""
-    from docservice.signing.trustlist import load_trusted_list
+@click.option("--unsigned-ok", is_flag=True,
+              help="Store the list even if its signature does not verify; every verification "
+                   "that relies on it then says so.")
+def trust_load(file: Path, unsigned_ok: bool) -> None:
+    """Load a list from a file (offline): the LOTL, or a member state's list, which must verify
+    with the certificates the stored LOTL names for it."""
+    from docservice.signing.trust import load_file
 
     try:
-        result = load_trusted_list(file)
+        result = load_file(file, unsigned_ok=unsigned_ok)
     except DocserviceError as e:
         raise click.ClickException(str(e)) from e
-    tl = result.trusted_list
-    click.echo(f"Loaded the {tl.territory} trusted list #{tl.sequence_number} (issued "
-               f"{tl.issued_at:%Y-%m-%d}) into {result.folder}: {len(result.entries)} CA/QC "
-               f"identities, {result.qualified_count} qualified for e-signatures.")
+    info = result.info
+    how = (f"signature verified, signed by {info.signed_by}" if info.verified
+           else "signature NOT verified (--unsigned-ok)")
+    what = "the EU LOTL" if info.is_lotl else f"the {info.territory} trusted list"
+    click.echo(f"Loaded {what} #{info.sequence_number} (issued {info.issued_at:%Y-%m-%d}; "
+               f"{how}) into {result.folder}"
+               + ("." if info.is_lotl else f": {len(result.entries)} CA/QC identities, "
+                  f"{result.qualified_count} granted for e-signatures."))
     if result.belgian_eid_roots:
         click.echo("Belgian eID roots: " + ", ".join(
             f"{e.common_name} ({'qualified' if e.qualified else e.status_name})"
             for e in result.belgian_eid_roots))
-    if tl.is_stale(datetime.now(timezone.utc)):
-        due = (f"its next update was due {tl.next_update:%Y-%m-%d}" if tl.next_update
-               else "it is closed (no next update)")
-        click.echo(f"warning: this list is outdated, {due}; load a current one from its "
-                   "publication address", err=True)
+    _trust_warnings([info])
 
 
 @trust_group.command("list")
 def trust_list() -> None:
-    """Print the trust store's certificates: qualified or not, valid until, subject."""
-    from docservice.signing.trustlist import load_trust_store, trust_store_path
+    """Print the stored lists, then each CA: qualified or not, valid until, subject."""
+    from docservice.signing.trust import load_trust_store, trust_store_path
 
     folder = trust_store_path()
     try:
         store = load_trust_store(folder)
     except DocserviceError as e:
         raise click.ClickException(str(e)) from e
-    if not store.entries:
-        click.echo(f"The trust store in {folder} is empty: "
-                   "run `docservice trust load FILE.xml`.")
+    if not store.lists:
+        click.echo(f"The trust store in {folder} is empty: run `docservice trust refresh` "
+                   "(or `docservice trust load FILE.xml`).")
         return
+    for info in sorted(store.lists, key=lambda i: (not i.is_lotl, i.territory)):
+        click.echo(f"list {info.territory:<3} #{info.sequence_number:<4} issued "
+                   f"{info.issued_at:%Y-%m-%d}, next update "
+                   f"{f'{info.next_update:%Y-%m-%d}' if info.next_update else 'none'}, "
+                   + ("signature verified" if info.verified else "signature NOT verified")
+                   + f", from {info.source}")
     for entry in store.entries:
         click.echo(f"{'qualified' if entry.qualified else 'not qualified':<13}  "
-                   f"{entry.not_after:%Y-%m-%d}  {entry.subject}")
+                   f"{entry.not_after:%Y-%m-%d}  {entry.territory}  {entry.subject}")
     click.echo(f"{len(store.entries)} certificate(s), {len(store.qualified)} qualified, "
-               f"in {folder}")
+               f"from {len(store.lists)} list(s), in {folder}")
+    _trust_warnings(list(store.lists))
 
 
 @main.command("verify")
@@ -424,45 +527,48 @@ def trust_list() -> None:
                    "a signature; standard: as the EU DSS validator; auto: strict for the "
                    "service's own documents.")
 def verify(file: Path, as_json: bool, policy: str) -> None:
-    """Verify a signed PDF: exit 0 passed, 1 failed or indeterminate, 2 not a readable PDF."""
+    """Verify a signed PDF: exit 0 passed, 1 failed or indeterminate, 2 not a readable PDF.
+
+    Needs no database and no PKI of its own: trust comes from the configured roots
+    (DOCSERVICE_TRUST_ROOTS, the PKI folder's root if there is one) and the trusted lists.
+    The file is parsed in a child process bounded by DOCSERVICE_VERIFY_MEMORY_MB and
+    DOCSERVICE_VERIFY_SECONDS. Library logs go to <instance>/logs/verify.log, never here.
+    """
     import json
-    import signal
-    import threading
 
-    from docservice.signing.verify import Limits, VerificationTimeout, verify_pdf
-    from docservice.signing.verify.sources import trust_from_runtime
+    from docservice.config import Settings
+    from docservice.logs import logging_to_file
+    from docservice.signing.verify.sandbox import verify_untrusted
+    from docservice.signing.verify.sources import trust_from_settings
 
     try:
-        pdf = file.read_bytes()
-    except OSError as e:
-        click.echo(f"error: cannot read {file}: {e.strerror or e}", err=True)
-        sys.exit(2)
-    trust, notes = trust_from_runtime(_runtime())
-    for note in notes:
-        click.echo(f"warning: {note}", err=True)
-    limits = Limits()
-
-    def stop(signum: int, frame: object) -> None:
-        raise VerificationTimeout(limits.seconds)
-
-    # A hard stop besides the engine's own checks: a parser stuck inside one call.
-    alarm = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGALRM, stop) if alarm else None
-    if alarm:
-        signal.alarm(int(limits.seconds) + 5)
-    try:
-        report = verify_pdf(pdf, trust=trust, policy=policy,  # type: ignore[arg-type]
-                            limits=limits)
-    finally:
-        if alarm:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
+        settings = Settings.from_env(serving=False)
+    except DocserviceError as e:
+        raise click.ClickException(str(e)) from e
+    with logging_to_file(settings.instance_path / "logs" / "verify.log"):
+        warnings_log.release()
+        try:
+            pdf = file.read_bytes()
+        except OSError as e:
+            click.echo(f"error: cannot read {file}: {e.strerror or e}", err=True)
+            sys.exit(2)
+        try:
+            trust, notes = trust_from_settings(settings)
+        except DocserviceError as e:
+            raise click.ClickException(str(e)) from e
+        for note in notes:
+            click.echo(f"warning: {note}", err=True)
+        report = verify_untrusted(pdf, trust=trust, policy=policy,  # type: ignore[arg-type]
+                                  memory_mb=settings.verify_memory_mb,
+                                  seconds=settings.verify_seconds)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
+    elif report.readable:
         click.echo(f"{file}: " + report.to_text())
+    if not report.readable:
+        reasons = "; ".join(" ".join(reason.split()) for reason in report.reasons)
+        click.echo(f"error: {file} is not a readable PDF: {reasons}", err=True)
     sys.exit(0 if report.passed else 1 if report.readable else 2)
-
 
 
 # --- the coordinator's desk (issue 5): deadlines, account listing, API tokens ------------------

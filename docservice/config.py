@@ -19,6 +19,7 @@ ENVIRONMENTS = ("development", "testing", "production")
 MAIL_SECURITY = ("none", "starttls", "ssl")
 JOB_MODES = ("thread", "inline", "redis")
 RATE_LIMIT_STORES = ("memory", "redis")
+MAX_TRUSTED_PROXIES = 10
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
@@ -39,6 +40,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError as e:
         raise ConfigurationError(f"{name} must be a whole number, got {value!r}") from e
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be a number, got {value!r}") from e
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -147,14 +158,32 @@ class Settings:
     rate_limit_store: str = ""
     max_upload_bytes: int = 5 * 1024 * 1024
     log_format: str = ""  # "json" or "text"; empty: json in production, text elsewhere
+    # Bounds of the child process that verifies an untrusted PDF (signing/verify/sandbox.py)
+    verify_memory_mb: int = 512  # address space (RLIMIT_AS), the process's own ~100 MB included
+    verify_seconds: float = 20.0  # wall clock, the child's start included
     metrics_token: str | None = field(default=None, repr=False)  # /metrics beyond loopback
+    # A login session ends after this many hours without a request, and this many after the
+    # login whatever happens (besides logout, a password change and deactivation)
+    session_idle_hours: float = 8.0
+    session_absolute_hours: float = 12.0
+    # This many failed logins for one account within the window lock it for the window,
+    # whatever the addresses they came from
+    login_lockout_failures: int = 10
+    login_lockout_minutes: float = 15.0
+    # Reverse proxies in front of the service whose X-Forwarded-For/-Proto are believed (hops)
+    trusted_proxies: int = 0
     mail: MailSettings = MailSettings()
     signatures: SignatureSettings = SignatureSettings()
     queue: QueueSettings = QueueSettings()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read the settings from `env` (default: os.environ); `overrides` win."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *, serving: bool = True,
+                 **overrides: Any) -> Settings:
+        """Read the settings from `env` (default: os.environ); `overrides` win.
+
+        serving=False: for a command that serves nothing and opens no database (`docservice
+        verify`): what only a running service needs is neither required nor filled in.
+        """
         env = os.environ if env is None else env
         instance = _path(env, "DOCSERVICE_INSTANCE_PATH", CHECKOUT / "instance")
         environment = env.get("DOCSERVICE_ENV", "development")
@@ -188,7 +217,14 @@ class Settings:
             rate_limit_store=env.get("DOCSERVICE_RATE_LIMIT_STORE", "").strip().lower(),
             max_upload_bytes=_int(env, "DOCSERVICE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
             log_format=env.get("DOCSERVICE_LOG_FORMAT", "").strip().lower(),
+            verify_memory_mb=_int(env, "DOCSERVICE_VERIFY_MEMORY_MB", 512),
+            verify_seconds=_number(env, "DOCSERVICE_VERIFY_SECONDS", 20.0),
             metrics_token=env.get("DOCSERVICE_METRICS_TOKEN") or None,
+            session_idle_hours=_number(env, "DOCSERVICE_SESSION_IDLE_HOURS", 8.0),
+            session_absolute_hours=_number(env, "DOCSERVICE_SESSION_ABSOLUTE_HOURS", 12.0),
+            login_lockout_failures=_int(env, "DOCSERVICE_LOGIN_LOCKOUT_FAILURES", 10),
+            login_lockout_minutes=_number(env, "DOCSERVICE_LOGIN_LOCKOUT_MINUTES", 15.0),
+            trusted_proxies=_int(env, "DOCSERVICE_TRUSTED_PROXIES", 0),
             mail=mail,
             queue=_queue_settings(env),
             signatures=SignatureSettings(
@@ -205,10 +241,14 @@ class Settings:
                 trust_roots=_optional_path(env, "DOCSERVICE_TRUST_ROOTS"),
             ),
         )
-        return replace(settings, **overrides).validated()
+        return replace(settings, **overrides).validated(serving=serving)
 
-    def validated(self) -> Settings:
-        """Fill development defaults; refuse what production must not run without."""
+    def validated(self, *, serving: bool = True) -> Settings:
+        """Fill development defaults; refuse what production must not run without.
+
+        serving=False checks the values given but neither requires nor fills in what only a
+        running service needs (database, secret key, mail).
+        """
         if self.env not in ENVIRONMENTS:
             raise ConfigurationError(f"DOCSERVICE_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.mail.smtp_security not in MAIL_SECURITY:
@@ -230,6 +270,23 @@ class Settings:
             raise ConfigurationError("DOCSERVICE_LOG_FORMAT must be json or text")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ConfigurationError("DOCSERVICE_METRICS_TOKEN must be at least 16 characters")
+        if not 0 <= self.trusted_proxies <= MAX_TRUSTED_PROXIES:
+            raise ConfigurationError("DOCSERVICE_TRUSTED_PROXIES is the number of reverse proxies "
+                                     f"in front of the service: 0 to {MAX_TRUSTED_PROXIES}")
+        # The verifying process alone takes about 100 MB of address space (Python, pyhanko).
+        if self.verify_memory_mb < 128:
+            raise ConfigurationError("DOCSERVICE_VERIFY_MEMORY_MB must be at least 128")
+        if not 0 < self.verify_seconds <= 3600:
+            raise ConfigurationError("DOCSERVICE_VERIFY_SECONDS must be more than 0 and at "
+                                     "most 3600")
+        if not 0 < self.session_idle_hours <= self.session_absolute_hours:
+            raise ConfigurationError("DOCSERVICE_SESSION_IDLE_HOURS must be more than 0 and at "
+                                     "most DOCSERVICE_SESSION_ABSOLUTE_HOURS")
+        if self.login_lockout_failures < 1 or self.login_lockout_minutes <= 0:
+            raise ConfigurationError("DOCSERVICE_LOGIN_LOCKOUT_FAILURES must be at least 1 and "
+                                     "DOCSERVICE_LOGIN_LOCKOUT_MINUTES more than 0")
+        if not serving:
+            return self
         if self.env == "production":
             missing = [
                 name
@@ -267,6 +324,11 @@ class Settings:
         if settings.converters <= 0:
             settings = replace(settings, converters=os.cpu_count() or 1)
         return settings
+
+    def public_url(self, path: str) -> str:
+        """`path` on this service as the world reaches it (DOCSERVICE_BASE_URL): every link
+        in a mail is built here, never on the Host a request happened to name."""
+        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
 
 def _development_secret(instance: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 AfterCommit = Callable[[], None]
+#: A write that must happen whatever becomes of the transaction (see `keep_on_rollback`).
+Survivor = Callable[[Session], None]
+
+log = logging.getLogger(__name__)
 
 #: How JSON columns are written: keys sorted, no spaces, UTF-8 as is. One spelling for one
 #: value, so the audit trail can hash the stored text as it is (`archive.audit`).
@@ -58,18 +63,46 @@ def after_commit(session: Session, action: AfterCommit) -> None:
     session.info.setdefault("after_commit", []).append(action)
 
 
+def keep_on_rollback(session: Session, write: Survivor) -> None:
+    """Have `write(session)` done whatever becomes of the session's transaction.
+
+    When the unit of work commits, `write` runs in its transaction, just before the commit;
+    when it rolls back (a refused request always does), `write` runs right after, in a
+    transaction of its own. For what must outlive a refusal: the audit trail's record of it.
+    """
+    session.info.setdefault("keep_on_rollback", []).append(write)
+
+
 def commit(session: Session) -> None:
     """Commit, then run what waited for the commit (mail, jobs)."""
+    for write in session.info.get("keep_on_rollback", ()):
+        write(session)
     session.commit()
+    session.info.pop("keep_on_rollback", None)
     actions: list[AfterCommit] = session.info.pop("after_commit", [])
     for action in actions:
         action()
 
 
 def rollback(session: Session) -> None:
-    """Roll back and forget what waited for a commit."""
+    """Roll back and forget what waited for a commit; then write, in a transaction of their
+    own, what must survive the rollback (`keep_on_rollback`)."""
     session.rollback()
     session.info.pop("after_commit", None)
+    survivors: list[Survivor] = session.info.pop("keep_on_rollback", [])
+    if not survivors:
+        return
+    try:
+        for write in survivors:
+            write(session)
+        session.commit()
+    except Exception:
+        # The database itself may be what failed: the refusal stands, its record is logged.
+        log.exception("%d event(s) that had to outlive a rollback could not be written",
+                      len(survivors))
+        session.rollback()
+    session.info.pop("after_commit", None)
+    session.info.pop("keep_on_rollback", None)
 
 
 @contextmanager

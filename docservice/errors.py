@@ -32,11 +32,17 @@ class LinkInvalid(NotFound):
 class LinkExpired(DocserviceError):
     """A personal link that existed but no longer works."""
 
-    def __init__(self, expired_at: datetime, *, replaced: bool = False) -> None:
+    def __init__(self, expired_at: datetime, *, replaced: bool = False,
+                 link_id: int | None = None, placement_id: int | None = None,
+                 purpose: str | None = None) -> None:
         why = "was replaced by a newer link" if replaced else "expired"
         super().__init__(f"this link {why} on {expired_at:%d/%m/%Y %H:%M}")
         self.expired_at = expired_at
         self.replaced = replaced
+        # Which link, for the audit trail's record of the refusal.
+        self.link_id = link_id
+        self.placement_id = placement_id
+        self.purpose = purpose
 
 
 class TemplateVariableMissing(DocserviceError):

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from docservice.config import Settings
@@ -55,6 +59,35 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+#: A personal or signing link's token in a path (/s/<token>, /sign/<token>): the first six
+#: characters stay, so that support can tell links apart; the rest, the secret, is cut.
+_LINK_TOKEN = re.compile(r"(/(?:s|sign)/[A-Za-z0-9_-]{6})[A-Za-z0-9_-]+")
+
+
+def redact_link_tokens(text: str) -> str:
+    """`text` with every link token cut to its first six characters and an ellipsis."""
+    return _LINK_TOKEN.sub(r"\1…", text)
+
+
+class RedactLinkTokens(logging.Filter):
+    """Cuts link tokens out of a record's message and exception (whoever logs it: the app,
+    werkzeug's access log, gunicorn's): a full token in a log file is a working link."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logging's to report, not ours
+            return True
+        redacted = redact_link_tokens(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_link_tokens(record.exc_text)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id (and the exception)."""
 
@@ -66,10 +99,10 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", _request_id.get()),
         }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:
+        if record.exc_text:  # formatted (and redacted) already
             entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -91,8 +124,50 @@ def configure_logging(settings: Settings, *, level: int = logging.INFO) -> loggi
         handler = logging.StreamHandler()
         handler.docservice = True  # type: ignore[attr-defined]
         handler.addFilter(RequestIdFilter())
+        handler.addFilter(RedactLinkTokens())
         root.addHandler(handler)
+    # The development server's access log, should it get a handler of its own.
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactLinkTokens) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactLinkTokens())
     handler.setFormatter(formatter)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     return handler
+
+
+@contextmanager
+def logging_to_file(path: Path, *, level: int = logging.DEBUG) -> Iterator[Path | None]:
+    """While inside: log records from `level` up, and Python warnings, go to `path` (text,
+    appended; its folder made), and none to the terminal (a command whose output is its
+    answer: `docservice verify`). Yields `path`, or None when it cannot be written: then
+    the records are dropped, still never printed.
+    """
+    root = logging.getLogger()
+    handler: logging.Handler
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Owner-only, like every file the service writes: a log can name people and documents.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.addFilter(RequestIdFilter())
+        handler.addFilter(RedactLinkTokens())
+        written: Path | None = path
+    except OSError:
+        handler, written = logging.NullHandler(), None
+    terminal = [h for h in root.handlers if getattr(h, "docservice", False)]
+    previous_level = root.level
+    for h in terminal:
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    try:
+        yield written
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(previous_level)
+        for h in terminal:
+            root.addHandler(h)

@@ -293,12 +293,15 @@ class ExternalSignature(Base):
     """A document signed by the signer with their own certificate and uploaded, awaiting a decision.
 
     Only an upload whose signer name differs from the expected signer waits here, for the
-    coordinator to confirm; accepted bytes become the document's next revision.
+    coordinator to confirm; accepted bytes become the document's next revision. One upload
+    (one submission: a row per document of the envelope) shares one `upload_id`; the
+    coordinator accepts or refuses an upload as a whole, and a newer one supersedes it.
     """
 
     __tablename__ = "external_signatures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    upload_id: Mapped[str] = mapped_column(String(32), index=True)
     signature_request_id: Mapped[int] = mapped_column(ForeignKey("signature_requests.id"),
                                                       index=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
@@ -353,7 +356,14 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every login session carries the number it had at login; raising it (logout, password
+    # change, deactivation) ends all of them, on every device.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def end_sessions(self) -> None:
+        """End every login session of this user (their cookies no longer open anything)."""
+        self.session_version = (self.session_version or 0) + 1
 
 
 class AuditEvent(Base):

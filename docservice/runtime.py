@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from docservice.archive.blobs import FilesystemBlobStore
@@ -19,8 +23,7 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        for folder in (settings.instance_path, settings.blob_path):
-            folder.mkdir(parents=True, exist_ok=True)
+        keep_files_private(settings)
         self.db = Database(settings.database_url)
         self.blobs = FilesystemBlobStore(settings.blob_path)
         self.mail = Mailer(make_sender(settings.mail, settings.outbox_path), self.enqueue)
@@ -71,29 +74,15 @@ class Runtime:
         A trusted-list store that cannot be read leaves a note (`trust_notes`) instead of
         stopping verification: the service's own signatures are still checked.
         """
-        from docservice.config import signing_settings
-        from docservice.errors import DocserviceError
-        from docservice.signing.pades import load_trust_roots
-        from docservice.signing.trustlist import load_trust_store, trust_store_path
-        from docservice.signing.verify import Trust
+        from docservice.signing.trust import trust_store_path
+        from docservice.signing.verify.sources import trust_from_settings
 
-        folder = trust_store_path()
-        index = folder / "index.json"
+        index = trust_store_path() / "index.json"
         key = index.stat().st_mtime_ns if index.exists() else 0
         if self._trust is None or self._trust[0] != key:
-            pki = self.signer.pki
-            notes: list[str] = []
-            roots = tuple(load_trust_roots(pki, signing_settings(self.settings)))
-            qualified: frozenset[bytes] = frozenset()
-            try:
-                store = load_trust_store(folder)
-                roots += tuple(store.roots)
-                qualified = frozenset(store.qualified)
-            except DocserviceError as e:
-                notes.append(f"the EU trusted-list store could not be loaded ({e})")
-            self.trust_notes = tuple(notes)
-            self._trust = (key, Trust(roots=tuple(dict.fromkeys(roots)), qualified=qualified,
-                                      crls=pki.crls))
+            # The signer's PKI: its CRLs are the ones it keeps fresh in development.
+            trust, self.trust_notes = trust_from_settings(self.settings, pki=self.signer.pki)
+            self._trust = (key, trust)
         return self._trust[1]
 
     @property
@@ -193,6 +182,39 @@ class Runtime:
 
 
 log = logging.getLogger(__name__)
+
+#: What this process creates is its account's alone: live links in the outbox, contracts in
+#: the blobs and the archive, the database, logs.
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private(settings: Settings) -> None:
+    """Make every file this process creates owner-only (umask 077), and the service's folders
+    (instance, blobs, outbox, archive; those an older version made too) 0700."""
+    os.umask(PRIVATE_UMASK)
+    for folder in (settings.instance_path, settings.blob_path):
+        folder.mkdir(parents=True, exist_ok=True)
+    for folder in (settings.instance_path, settings.blob_path, settings.outbox_path,
+                   settings.archive_path):
+        try:
+            if folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) & 0o077:
+                folder.chmod(0o700)
+        except OSError as e:  # not ours (a shared mount): say so, and go on
+            log.warning("could not make %s private (chmod 700): %s", folder, e)
+    database = _sqlite_file(settings.database_url)
+    if database is not None and database.exists():
+        with contextlib.suppress(OSError):
+            database.chmod(0o600)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for another database, or one in memory)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def _run_job(runtime: Runtime, run_id: int | None, name: str, args: list[Any]) -> None:

@@ -69,3 +69,27 @@ def test_bad_values_are_named():
         Settings.from_env({"DOCSERVICE_CONVERTERS": "two"})
     with pytest.raises(ConfigurationError, match="DOCSERVICE_SMTP_SECURITY"):
         Settings.from_env({"DOCSERVICE_SMTP_SECURITY": "tls1.0"})
+
+
+def test_the_verification_child_limits_are_read_and_checked(tmp_path: Path):
+    env = {"DOCSERVICE_INSTANCE_PATH": str(tmp_path)}
+    settings = Settings.from_env(env)
+    assert (settings.verify_memory_mb, settings.verify_seconds) == (512, 20.0)
+    settings = Settings.from_env({**env, "DOCSERVICE_VERIFY_MEMORY_MB": "1024",
+                                  "DOCSERVICE_VERIFY_SECONDS": "7.5"})
+    assert (settings.verify_memory_mb, settings.verify_seconds) == (1024, 7.5)
+    for name, value in (("DOCSERVICE_VERIFY_MEMORY_MB", "64"),
+                        ("DOCSERVICE_VERIFY_MEMORY_MB", "lots"),
+                        ("DOCSERVICE_VERIFY_SECONDS", "0"), ("DOCSERVICE_VERIFY_SECONDS", "soon")):
+        with pytest.raises(ConfigurationError, match=name):
+            Settings.from_env({**env, name: value})
+
+
+def test_a_command_that_serves_nothing_needs_no_production_settings(tmp_path: Path):
+    # `docservice verify` on an auditor's machine: no database, secret or mail, and nothing
+    # written to the instance folder.
+    settings = Settings.from_env({"DOCSERVICE_ENV": "production",
+                                  "DOCSERVICE_INSTANCE_PATH": str(tmp_path / "instance")},
+                                 serving=False)
+    assert settings.database_url == "" and settings.secret_key == ""
+    assert not (tmp_path / "instance").exists()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from docservice.db import CANONICAL_JSON
+from docservice.db import CANONICAL_JSON, keep_on_rollback
 from docservice.models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
@@ -81,6 +81,21 @@ def record(session: Session, action: str, actor: Actor, *, placement_id: int | N
     session.flush()
     session.info["audit_head"] = (transaction, event.hash)
     return event
+
+
+def record_refusal(session: Session, action: str, actor: Actor, *,
+                   placement_id: int | None = None, **detail: Any) -> None:
+    """Append an event that records a refusal (a refused upload, a failed login, a refused
+    link, a rate limit hit): it survives the rollback of the refused request.
+
+    Written with the unit of work's other events when that one commits, or in a transaction
+    of its own right after it rolls back (`db.keep_on_rollback`): the one way for every
+    refusal, so that none depends on the status code of the response that reports it.
+    """
+    def write(target: Session) -> None:
+        record(target, action, actor, placement_id=placement_id, **detail)
+
+    keep_on_rollback(session, write)
 
 
 def record_many(session: Session, events: list[tuple[str, Actor, int | None, dict[str, Any]]]

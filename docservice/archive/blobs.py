@@ -71,7 +71,7 @@ def write_files_once(files: Sequence[tuple[Path, bytes, bool]]) -> list[bool]:
             _write_all(fd, data)
         for _tmp, fd in pending:
             os.fsync(fd)
-            os.fchmod(fd, 0o444)
+            os.fchmod(fd, 0o400)  # read-only, and the service's account's alone
         created = []
         for (path, _data, replace), (tmp, _fd) in zip(files, pending, strict=True):
             if replace:

@@ -45,7 +45,7 @@ from docservice.archive.store import (
     StoreUnavailable,
     make_store,
 )
-from docservice.db import unit_of_work
+from docservice.db import keep_on_rollback, unit_of_work
 from docservice.errors import DocserviceError, InvalidInput, NotFound
 from docservice.models import (
     AuditEvent,
@@ -78,7 +78,23 @@ class ArchiveRefused(DocserviceError):
 
 
 class ArchiveDamaged(DocserviceError):
-    """An archived object is missing or is not what was archived."""
+    """An archived object is missing or is not what was archived.
+
+    When it is about an indexed entry, says which (`entry_id`, `sha256`), which object
+    (`key`) and what was found (`found_sha256`, None when the object is missing).
+    """
+
+    def __init__(self, message: str, *, entry_id: int | None = None,
+                 placement_id: int | None = None, sha256: str | None = None,
+                 key: str | None = None, expected_sha256: str | None = None,
+                 found_sha256: str | None = None) -> None:
+        super().__init__(message)
+        self.entry_id = entry_id
+        self.placement_id = placement_id
+        self.sha256 = sha256
+        self.key = key
+        self.expected_sha256 = expected_sha256
+        self.found_sha256 = found_sha256
 
 
 # --- runtime wiring -------------------------------------------------------------------------
@@ -1131,12 +1147,48 @@ def trail_of(session: Session, placement_id: int) -> list[AuditEvent]:
 def read_object(rt: Runtime, entry: ArchiveEntry, which: str) -> bytes:
     """One of an entry's objects ("pdf", "manifest", "report", "html"), checked if it is the PDF."""
     keys = dict(zip(("pdf", "manifest", "report", "html"), object_keys(entry.sha256), strict=True))
-    data = archive_store(rt).get(keys[which])
     expected = {"pdf": entry.sha256, "manifest": entry.manifest_sha256,
                 "report": entry.report_sha256}.get(which)
-    if expected is not None and sha256_hex(data) != expected:
-        raise ArchiveDamaged(f"{keys[which]} is not what was archived")
+
+    def damaged(message: str, found: str | None = None) -> ArchiveDamaged:
+        return ArchiveDamaged(message, entry_id=entry.id, placement_id=entry.placement_id,
+                              sha256=entry.sha256, key=keys[which], expected_sha256=expected,
+                              found_sha256=found)
+
+    try:
+        data = archive_store(rt).get(keys[which])
+    except NotFound as e:
+        # The index says it was archived: a missing object is damage, not a wrong address.
+        raise damaged(f"{keys[which]}: missing from the archive store") from e
+    if expected is not None and (found := sha256_hex(data)) != expected:
+        raise damaged(f"{keys[which]}: the stored bytes fail their integrity check (SHA-256 "
+                      f"{found}, archived as {expected})", found)
     return data
+
+
+def record_damage(session: Session, damage: ArchiveDamaged, *, actor: audit.Actor,
+                  now: datetime | None = None) -> None:
+    """Record a failed integrity check of an entry's object found while reading it, as
+    `archive verify` does (the entry marked failed, `archive.verified` in the trail).
+
+    The request that found it is refused and rolls back; this record outlives that.
+    """
+    if damage.entry_id is None:
+        return
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    entry_id = damage.entry_id
+
+    def mark(target: Session) -> None:
+        entry = target.get(ArchiveEntry, entry_id)
+        if entry is not None:
+            entry.last_verified_at = now
+            entry.last_verified_ok = False
+
+    keep_on_rollback(session, mark)
+    audit.record_refusal(session, "archive.verified", actor, placement_id=damage.placement_id,
+                         sha256=damage.sha256, ok=False, signatures=False,
+                         problems=[str(damage)], object=damage.key,
+                         found_sha256=damage.found_sha256, found_by="reading it")
 
 
 def download(session: Session, rt: Runtime, sha256: str, *, actor: audit.Actor) -> tuple[bytes, str]:

@@ -34,6 +34,7 @@ from docservice.models import (
 from docservice.models_desk import Reminder
 from docservice.services import desk, desk_verification, links, notifications
 from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
+from docservice.text import checked_text
 
 CONTRACT_DEADLINE = "contract_deadline"
 START_DATE = "start_date"
@@ -281,13 +282,13 @@ def _sign_url(session: Session, runtime: Any, request: SignatureRequest, *, now:
 
     placement = request.envelope.placement
     if request.role == "school":
-        return f"{runtime.settings.base_url}/coordinator/desk/placements/{placement.id}", None
+        return runtime.settings.public_url(f"/coordinator/desk/placements/{placement.id}"), None
     link, token = links.issue_link(
         session, placement, purpose=SIGN, now=now, actor=actor,
         valid_for=link_expiry(placement.academic_year, now,
                               runtime.settings.sign_link_min_days) - now,
         signature_request_id=request.id)
-    return f"{runtime.settings.base_url}/sign/{token}", link.expires_at
+    return runtime.settings.public_url(f"/sign/{token}"), link.expires_at
 
 
 def _sign_urls(session: Session, runtime: Any, requests: list[SignatureRequest], *,
@@ -300,7 +301,7 @@ def _sign_urls(session: Session, runtime: Any, requests: list[SignatureRequest],
         (r.envelope.placement_id, r.id, link_expiry(r.envelope.placement.academic_year, now,
                                                     minimum))
         for r in requests], purpose=SIGN, now=now, actor=actor)
-    return [(f"{runtime.settings.base_url}/sign/{token}", expires) for token, expires in issued]
+    return [(runtime.settings.public_url(f"/sign/{token}"), expires) for token, expires in issued]
 
 
 def _reminder_event(planned: PlannedReminder, email: str, *, actor: audit.Actor
@@ -316,7 +317,7 @@ def _approval_line(runtime: Any, planned: PlannedReminder, request: SignatureReq
     placement = request.envelope.placement
     return {"student": planned.student_name, "student_number": placement.student_number,
             "company": placement.company_name,
-            "url": f"{runtime.settings.base_url}/coordinator/desk/placements/{placement.id}",
+            "url": runtime.settings.public_url(f"/coordinator/desk/placements/{placement.id}"),
             "due": [(d.anchor, d.anchor_date, d.days_left) for d in planned.due]}
 
 
@@ -442,7 +443,7 @@ def cancel_and_regenerate(session: Session, runtime: Any, placement: Placement, 
     from docservice.services import documents as documents_service
     from docservice.services import envelopes
 
-    reason = " ".join(reason.split())
+    reason = " ".join(checked_text("reason", reason, multiline=True).split())
     if not reason:
         raise InvalidInput("reason", "say why the envelope is replaced (it goes in the history)")
     old = placement.envelope

@@ -39,7 +39,7 @@ from docservice.services import desk_verification, links, notifications
 from docservice.services.placements import parse_email, placements_query
 from docservice.signing.certificates import SignerIdentity
 from docservice.signing.pades import PadesSigner
-from docservice.text import fold
+from docservice.text import checked_text, fold
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 SIGN = "sign"
@@ -163,6 +163,7 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
     """Sign every document of the envelope as `request`'s signer, then invite the next one."""
     check_turn(request)
     if request.role != "school":
+        typed_name = checked_text("full_name", typed_name)
         if not consent:
             raise InvalidInput("consent", "tick the box to confirm that you sign these documents")
         if _normalised(typed_name) != _normalised(request.signer_name):
@@ -245,7 +246,7 @@ def decline(session: Session, rt: Runtime, request: SignatureRequest, *, reason:
             now: datetime, actor: audit.Actor) -> Envelope:
     """The signer refuses: the envelope stops and the coordinator is told why."""
     check_turn(request)
-    reason = reason.strip()
+    reason = checked_text("reason", reason, multiline=True).strip()
     if not reason:
         raise InvalidInput("reason", "say why you decline, so the coordinator can act on it")
     if len(reason) > 2000:
@@ -298,7 +299,7 @@ def change_company_signatory(session: Session, rt: Runtime, envelope: Envelope, 
         raise EnvelopeClosed(envelope.status)
     if request.status == RequestStatus.SIGNED.value:
         raise AlreadySigned("company", request.signed_at)
-    name = " ".join(name.split())
+    name = " ".join(checked_text("name", name).split())
     if not name or len(name) > 200:
         raise InvalidInput("name", "give the signatory's full name (at most 200 characters)")
     try:

@@ -81,10 +81,11 @@ def resolve_link(session: Session, token: str, *, purpose: str, now: datetime) -
     ).first()
     if link is None or link.purpose != purpose:
         raise LinkInvalid()
+    which = {"link_id": link.id, "placement_id": link.placement_id, "purpose": link.purpose}
     if link.revoked_at is not None:
-        raise LinkExpired(link.revoked_at, replaced=True)
+        raise LinkExpired(link.revoked_at, replaced=True, **which)
     if link.expires_at <= now:
-        raise LinkExpired(link.expires_at)
+        raise LinkExpired(link.expires_at, **which)
     link.last_used_at = now
     return link
 

@@ -139,10 +139,10 @@ def send_invitation(session: Session, rt: Runtime, request: SignatureRequest, to
     values = _envelope_values(request)
     placement = request.envelope.placement
     if token is None:
-        values["url"] = f"{rt.settings.base_url}/coordinator/desk/placements/{placement.id}"
+        values["url"] = rt.settings.public_url(f"/coordinator/desk/placements/{placement.id}")
         subject, body = _APPROVAL
     else:
-        values["url"] = f"{rt.settings.base_url}/sign/{token}"
+        values["url"] = rt.settings.public_url(f"/sign/{token}")
         values["expires"] = f"{expires_at:%d/%m/%Y %H:%M} UTC" if expires_at else "-"
         subject, body = _INVITATION[request.language]
     mail.queue(session, rt.mail, mail.Message(
@@ -154,8 +154,8 @@ def send_declined(session: Session, rt: Runtime, request: SignatureRequest) -> N
     values = _envelope_values(request)
     values.update(reason=request.decline_reason or "-",
                   role=_ROLE_NAMES["nl"][request.role],
-                  url=f"{rt.settings.base_url}/coordinator/desk/placements/"
-                      f"{request.envelope.placement_id}")
+                  url=rt.settings.public_url(
+                      f"/coordinator/desk/placements/{request.envelope.placement_id}"))
     year = request.envelope.placement.academic_year
     subject, body = _DECLINED
     mail.queue(session, rt.mail, mail.Message(
@@ -186,8 +186,8 @@ def send_confirmation_needed(session: Session, rt: Runtime, request: SignatureRe
     """Ask the coordinator to confirm a signature made by someone else than expected."""
     values = _envelope_values(request)
     values.update(found=", ".join(found) or "?", role=_ROLE_NAMES["nl"][request.role],
-                  url=f"{rt.settings.base_url}/coordinator/desk/placements/"
-                      f"{request.envelope.placement_id}")
+                  url=rt.settings.public_url(
+                      f"/coordinator/desk/placements/{request.envelope.placement_id}"))
     year = request.envelope.placement.academic_year
     subject, body = _CONFIRMATION_NEEDED
     mail.queue(session, rt.mail, mail.Message(
@@ -262,10 +262,11 @@ def send_escalation(session: Session, rt: Runtime, *, to: str, at_risk: list[dic
     """One digest for a coordinator or docent: placements at risk, and not cleared to start."""
 
     def line(item: dict[str, object]) -> str:
+        url = rt.settings.public_url(f"/coordinator/desk/placements/{item['placement_id']}")
         return (f"- {item['student']} ({item['student_number']}), {item['company']}: start "
                 f"{item['start_date']:%d/%m/%Y} ({item['days_to_start']} dag(en)), "
                 f"{_STAGE_NAMES.get(str(item['stage']), item['stage'])}; docent {item['docent']}\n"
-                f"  {rt.settings.base_url}/coordinator/desk/placements/{item['placement_id']}")
+                f"  {url}")
 
     parts = []
     if not_cleared:

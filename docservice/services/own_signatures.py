@@ -9,15 +9,16 @@ the certificate names someone else than the expected signer, the coordinator dec
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
 from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
-from docservice.errors import EnvelopeConflict, InvalidInput, UploadRefused
+from docservice.errors import EnvelopeConflict, InvalidInput, NotFound, UploadRefused
 from docservice.models import (
     Document,
     Envelope,
@@ -35,9 +36,12 @@ from docservice.services.envelopes import (
     check_turn,
     count_signatures,
 )
-from docservice.signing.verify import Expected, verify_pdf
+from docservice.signing.verify import Expected
+from docservice.signing.verify.sandbox import verify_untrusted
 
 AWAITING = "awaiting_confirmation"
+#: A waiting upload that a newer one of the same signer replaced: it can no longer be accepted.
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,9 @@ class _Checked:
 
 def _timestamped(rt: Runtime, pdf: bytes) -> bytes:
     """`pdf` with a document timestamp after its last signature, if that one has none."""
-    report = verify_pdf(pdf, trust=rt.trust, policy="standard")
+    report = verify_untrusted(pdf, trust=rt.trust, policy="standard",
+                              memory_mb=rt.settings.verify_memory_mb,
+                              seconds=rt.settings.verify_seconds)
     signatures = [s for s in report.signatures if s.kind == "signature"]
     if signatures and signatures[-1].timestamp_time is None:
         return rt.signer.add_document_timestamp(pdf)  # type: ignore[no-any-return]
@@ -92,7 +98,9 @@ def _check(rt: Runtime, request: SignatureRequest, document: Document, upload: b
         return _Checked(["this is not the document handed out with one signature added: sign "
                          "the PDF you download from this page, without saving it in another "
                          "way first."])
-    report = verify_pdf(upload, trust=rt.trust, policy="strict", expected=_expected(request))
+    report = verify_untrusted(upload, trust=rt.trust, policy="strict",
+                              expected=_expected(request), memory_mb=rt.settings.verify_memory_mb,
+                              seconds=rt.settings.verify_seconds)
     field = signature_field_name(request.role)
     signatures = [s for s in report.signatures if s.kind == "signature"]
     last = signatures[-1] if signatures else None
@@ -125,70 +133,160 @@ def sign_with_own_certificate(session: Session, rt: Runtime, request: SignatureR
         else:
             found[document.id] = checked
     if problems:
-        audit.record(session, "signer.upload_refused", actor, placement_id=envelope.placement_id,
-                     envelope_id=envelope.id, role=request.role, problems=problems)
+        # The request is refused and rolled back: the refusal's record must outlive that.
+        audit.record_refusal(session, "signer.upload_refused", actor,
+                             placement_id=envelope.placement_id, envelope_id=envelope.id,
+                             role=request.role, problems=problems)
         raise UploadRefused(problems)
+    # One upload, one signer: the name and certificate recorded must be those of every file.
+    first = found[documents[0].id]
+    others = {d.reference: [f"signed with another certificate ({found[d.id].certificate_subject}) "
+                            f"than {documents[0].reference} ({first.certificate_subject}): sign "
+                            "every document with the same certificate."]
+              for d in documents[1:]
+              if (found[d.id].signer_name, found[d.id].certificate_subject)
+              != (first.signer_name, first.certificate_subject)}
+    if others:
+        audit.record_refusal(session, "signer.upload_refused", actor,
+                             placement_id=envelope.placement_id, envelope_id=envelope.id,
+                             role=request.role, problems=others)
+        raise UploadRefused(others)
     names = {checked.signer_name for checked in found.values()}
-    signer_name = sorted(names)[0] if names else ""
+    signer_name = first.signer_name
+    upload_id = uuid.uuid4().hex
+    # A newer upload of this signer replaces any that still waits for the coordinator.
+    superseded = _supersede_waiting(session, request, upload_id=upload_id, now=now)
     if all(_normalised(n) == _normalised(request.signer_name) for n in names):
         _claim(session, request, now=now)
         request.signed_name = signer_name
-        request.certificate_subject = next(iter(found.values())).certificate_subject[:400]
+        request.certificate_subject = first.certificate_subject[:400]
         signed = [uploads[d.id] if found[d.id].timestamped else _timestamped(rt, uploads[d.id])
                   for d in documents]
         count_signatures(session, request.role, "own_certificate", len(documents))
         _store_signatures(session, rt, request, documents, signed, now=now, actor=actor)
         return UploadOutcome(envelope, False, signer_name)
     # The certificate names someone else: keep the bytes, let the coordinator decide.
+    stored: dict[str, str] = {}
     for document in documents:
         checked = found[document.id]
+        stored[document.reference] = rt.blobs.put(uploads[document.id])
         session.add(ExternalSignature(
-            signature_request_id=request.id, document_id=document.id,
-            base_sha256=document.current_revision.sha256, sha256=rt.blobs.put(uploads[document.id]),
+            upload_id=upload_id, signature_request_id=request.id, document_id=document.id,
+            base_sha256=document.current_revision.sha256, sha256=stored[document.reference],
             signer_name=checked.signer_name[:200],
             certificate_subject=checked.certificate_subject[:400], qualified=checked.qualified,
             status=AWAITING, uploaded_at=now))
     session.flush()
     audit.record(session, "signer.upload_awaiting_confirmation", actor,
                  placement_id=envelope.placement_id, envelope_id=envelope.id, role=request.role,
-                 expected=request.signer_name, found=sorted(names))
+                 expected=request.signer_name, found=sorted(names), upload_id=upload_id,
+                 certificate=first.certificate_subject[:400], files=stored,
+                 superseded=superseded)
     notifications.send_confirmation_needed(session, rt, request, sorted(names))
     return UploadOutcome(envelope, True, signer_name)
 
 
+def _supersede_waiting(session: Session, request: SignatureRequest, *, upload_id: str,
+                       now: datetime) -> list[str]:
+    """Mark the uploads of `request` still waiting as replaced by `upload_id`; their ids."""
+    waiting = sorted(set(session.scalars(select(ExternalSignature.upload_id).where(
+        ExternalSignature.signature_request_id == request.id,
+        ExternalSignature.status == AWAITING))))
+    if waiting:
+        # Conditional: a coordinator deciding at this moment either wins or finds it replaced.
+        session.execute(update(ExternalSignature).where(
+            ExternalSignature.signature_request_id == request.id,
+            ExternalSignature.status == AWAITING,
+        ).values(status=SUPERSEDED, decided_at=now, decided_by=f"upload {upload_id}"))
+    return waiting
+
+
 def awaiting(session: Session, envelope: Envelope) -> list[ExternalSignature]:
-    """Uploads of this envelope waiting for the coordinator's decision."""
+    """Uploaded documents of this envelope waiting for the coordinator's decision."""
     ids = [r.id for r in envelope.requests]
     return list(session.scalars(select(ExternalSignature).where(
-        ExternalSignature.signature_request_id.in_(ids), ExternalSignature.status == AWAITING)))
+        ExternalSignature.signature_request_id.in_(ids), ExternalSignature.status == AWAITING)
+        .order_by(ExternalSignature.uploaded_at, ExternalSignature.id)))
 
 
-def decide(session: Session, rt: Runtime, envelope: Envelope, *, accept: bool, now: datetime,
-           actor: audit.Actor) -> None:
-    """The coordinator accepts (the order goes on) or refuses the waiting upload."""
-    pending = awaiting(session, envelope)
+@dataclass(frozen=True)
+class WaitingUpload:
+    """One upload waiting for the coordinator: who signed, with which certificate, which files."""
+
+    upload_id: str
+    role: str
+    expected_name: str
+    signer_name: str
+    certificate_subject: str
+    qualified: bool
+    uploaded_at: datetime
+    files: list[ExternalSignature]  # one per document: reference and SHA-256
+
+
+def waiting_uploads(session: Session, envelope: Envelope) -> list[WaitingUpload]:
+    """The uploads of this envelope waiting for a decision, each as a whole, oldest first."""
+    groups: dict[str, list[ExternalSignature]] = {}
+    for item in awaiting(session, envelope):
+        groups.setdefault(item.upload_id, []).append(item)
+    return [WaitingUpload(upload_id, items[0].signature_request.role,
+                          items[0].signature_request.signer_name, items[0].signer_name,
+                          items[0].certificate_subject, all(i.qualified for i in items),
+                          items[0].uploaded_at, items)
+            for upload_id, items in groups.items()]
+
+
+def decide(session: Session, rt: Runtime, envelope: Envelope, *, upload_id: str, accept: bool,
+           now: datetime, actor: audit.Actor) -> None:
+    """The coordinator accepts (the order goes on) or refuses one waiting upload, by its id.
+
+    The signature recorded (name, certificate) and the revisions stored come from that upload
+    alone; an upload that a newer one replaced, or that was decided, cannot be decided again.
+    """
+    ids = [r.id for r in envelope.requests]
+    pending = list(session.scalars(select(ExternalSignature).where(
+        ExternalSignature.upload_id == upload_id,
+        ExternalSignature.signature_request_id.in_(ids)).order_by(ExternalSignature.id)))
     if not pending:
-        raise EnvelopeConflict("no uploaded signature is waiting for a decision")
+        raise NotFound(f"upload {upload_id[:32]}")
+    if any(item.status != AWAITING for item in pending):
+        state = next(i.status for i in pending if i.status != AWAITING).replace("_", " ")
+        raise EnvelopeConflict(f"upload {upload_id} is {state}: only an upload waiting for a "
+                               "decision can be accepted or refused")
+    if len({(i.signer_name, i.certificate_subject) for i in pending}) > 1:
+        raise EnvelopeConflict(f"upload {upload_id} holds signatures of more than one "
+                               "certificate: refuse it and ask the signer to sign again")
     request = pending[0].signature_request
+    decided = session.execute(update(ExternalSignature).where(
+        ExternalSignature.upload_id == upload_id, ExternalSignature.status == AWAITING,
+    ).values(status="accepted" if accept else "rejected", decided_at=now, decided_by=actor.name)
+        .execution_options(synchronize_session=False))
+    if int(decided.rowcount) != len(pending):  # type: ignore[attr-defined]
+        raise EnvelopeConflict(f"upload {upload_id} was decided or replaced meanwhile")
     for item in pending:
-        item.status = "accepted" if accept else "rejected"
-        item.decided_at, item.decided_by = now, actor.name
+        session.refresh(item)
+    files = {item.document.reference: item.sha256 for item in pending}
     if not accept:
         audit.record(session, "signer.upload_rejected", actor, placement_id=envelope.placement_id,
-                     envelope_id=envelope.id, role=request.role)
+                     envelope_id=envelope.id, role=request.role, upload_id=upload_id,
+                     files=files)
         return
     if envelope.status != EnvelopeStatus.OPEN.value or request.status != RequestStatus.PENDING.value:
         check_turn(request)
     documents = [d for d in envelope.documents if d.superseded_at is None]
     by_document = {item.document_id: item for item in pending}
     for document in documents:
-        item = by_document.get(document.id)
-        if item is None or item.base_sha256 != document.current_revision.sha256:
+        uploaded = by_document.get(document.id)
+        if uploaded is None or uploaded.base_sha256 != document.current_revision.sha256:
             raise EnvelopeConflict(f"{document.reference} changed since the upload: ask the "
                                    "signer to sign the current version")
     _claim(session, request, now=now)
+    # Name, certificate and bytes: all from this one upload.
     request.signed_name = pending[0].signer_name
     request.certificate_subject = pending[0].certificate_subject
+    audit.record(session, "signer.upload_accepted", actor, placement_id=envelope.placement_id,
+                 envelope_id=envelope.id, role=request.role, upload_id=upload_id,
+                 signer=pending[0].signer_name, certificate=pending[0].certificate_subject,
+                 files=files)
     count_signatures(session, request.role, "own_certificate_confirmed", len(documents))
     _store_signatures(session, rt, request, documents,
                       [_timestamped(rt, rt.blobs.get(by_document[d.id].sha256)) for d in documents],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from docservice.archive import audit
 from docservice.errors import ImportRejected, RowError
 from docservice.models import AcademicYear, Placement
+from docservice.text import forbidden_character
 
 REQUIRED_COLUMNS = (
     "academic_year", "student_number", "student_first_name", "student_last_name",
@@ -124,23 +124,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _forbidden_character(text: str, *, multiline: bool) -> str | None:
-    """Why `text` cannot be stored, or None: no control characters or line separators.
-
-    Names and addresses go into e-mail headers and documents; any line break there (also
-    the Unicode ones: U+000B, U+0085, U+2028, ...) could split a header or a line.
-    """
-    for char in text:
-        if char == "\n" and multiline:
-            continue
-        if char in "\r\n" or unicodedata.category(char) in ("Zl", "Zp") \
-                or char in "\x0b\x0c\x1c\x1d\x1e\x85":
-            return f"contains a line break (U+{ord(char):04X}): keep it on one line"
-        if unicodedata.category(char) == "Cc" and not (char == "\t" and multiline):
-            return f"contains a control character (U+{ord(char):04X})"
-    return None
-
-
 @dataclass(frozen=True)
 class ImportResult:
     """What an import stored."""
@@ -232,7 +215,7 @@ def _parse_row(line: int, raw: dict[str, str | None],
     row: dict[str, Any] = {}
     for column in COLUMNS:
         text = (raw.get(column) or "").strip()
-        problem = _forbidden_character(text, multiline=column == "assignment")
+        problem = forbidden_character(text, multiline=column == "assignment")
         if problem:
             errors.append(RowError(line, column, problem))
             continue

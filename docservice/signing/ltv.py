@@ -43,6 +43,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESPassed
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
 from pyhanko.sign.timestamps import TimeStamper
@@ -179,7 +180,7 @@ async def _complete(pdf: bytes, sources: LtvSources, now: datetime) -> bytes:
             embed_roots=True)
     # One revision: the DSS above, the TSA's own validation data, then the document timestamp.
     assert sources.timestamper is not None
-    stamper = PdfTimeStamper(sources.timestamper, field_name=f"DocTimeStamp-{now:%Y%m%dT%H%M%S}")
+    stamper = PdfTimeStamper(sources.timestamper, field_name=timestamp_field_name(reader, now))
     output = await stamper.async_timestamp_pdf(
         writer, DIGEST, validation_context=_context(sources, now, retroactive=False),
         dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False),
@@ -188,6 +189,22 @@ async def _complete(pdf: bytes, sources: LtvSources, now: datetime) -> bytes:
     if not result.startswith(pdf):
         raise LtvError("the completed document does not extend the signed bytes")
     return result
+
+
+def timestamp_field_name(reader: PdfFileReader, now: datetime) -> str:
+    """A name for a new document timestamp's field that no field of the document has yet.
+
+    The time in the name is for people reading the file; two timestamps within one second
+    (a renewal right after archiving) get a counter, so the name is unique whatever the clock
+    says (pyhanko would otherwise take the second for the first, filled, field).
+    """
+    taken = {name for name, _value, _ref in enumerate_sig_fields(reader, filled_status=None)}
+    base = f"DocTimeStamp-{now.astimezone(UTC):%Y%m%dT%H%M%S}"
+    name, counter = base, 1
+    while name in taken:
+        counter += 1
+        name = f"{base}-{counter}"
+    return name
 
 
 def renew(pdf: bytes, sources: LtvSources, *, now: datetime | None = None) -> bytes:
@@ -199,7 +216,7 @@ def renew(pdf: bytes, sources: LtvSources, *, now: datetime | None = None) -> by
     async def go() -> bytes:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         stamper = PdfTimeStamper(sources.timestamper,  # type: ignore[arg-type]
-                                 field_name=f"DocTimeStamp-{now:%Y%m%dT%H%M%S}")
+                                 field_name=timestamp_field_name(reader, now))
         output = await stamper.async_update_archival_timestamp_chain(
             reader, _context(sources, now, retroactive=False), in_place=False,
             default_md_algorithm=DIGEST)

@@ -120,15 +120,19 @@ def require_production_signing(settings: SigningSettings) -> None:
 
 def load_trust_roots(pki: Pki, settings: SigningSettings) -> tuple[asn1_x509.Certificate, ...]:
     """The PKI's root plus those of `settings.trust_roots_file`."""
-    roots = list(pki.trust_roots)
-    if settings.trust_roots_file is not None:
-        try:
-            pems = x509.load_pem_x509_certificates(settings.trust_roots_file.read_bytes())
-        except (OSError, ValueError) as e:
-            raise SigningConfigurationError([f"readable trust roots file ({e})"]) from e
-        roots += [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                  for c in pems]
-    return tuple(dict.fromkeys(roots))
+    return tuple(dict.fromkeys(pki.trust_roots + configured_trust_roots(settings)))
+
+
+def configured_trust_roots(settings: SigningSettings) -> tuple[asn1_x509.Certificate, ...]:
+    """The certificates of `settings.trust_roots_file` (none when it is not set)."""
+    if settings.trust_roots_file is None:
+        return ()
+    try:
+        pems = x509.load_pem_x509_certificates(settings.trust_roots_file.read_bytes())
+    except (OSError, ValueError) as e:
+        raise SigningConfigurationError([f"readable trust roots file ({e})"]) from e
+    return tuple(asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                 for c in pems)
 
 
 @dataclass(frozen=True)

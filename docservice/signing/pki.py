@@ -167,6 +167,21 @@ class Pki:
         return any(c["tbs_cert_list"]["next_update"].native < moment for c in self.crls)
 
 
+def load_public(folder: Path) -> tuple[tuple[asn1_x509.Certificate, ...],
+                                       tuple[asn1_crl.CertificateList, ...]]:
+    """The root and the CRLs of the PKI in `folder`, without touching its keys: what a
+    verifier needs. ((), ()) when the folder holds no root certificate."""
+    if not (folder / ROOT_CERT).is_file():
+        return (), ()
+    try:
+        root = to_asn1(_read_cert(folder / ROOT_CERT))
+        crls = tuple(asn1_crl.CertificateList.load((folder / name).read_bytes())
+                     for name in (ROOT_CRL, SIGNER_CA_CRL) if (folder / name).is_file())
+    except (ValueError, TypeError, OSError) as e:
+        raise PkiError(folder, f"unreadable: {e}") from e
+    return (root,), crls
+
+
 def holds_pki(folder: Path) -> bool:
     """Whether `folder` holds a complete development PKI."""
     return all((folder / name).is_file() for name in ALL_FILES)

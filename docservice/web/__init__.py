@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest
 
 from docservice import logs
 from docservice.archive.audit import Actor
+from docservice.config import Settings
 from docservice.db import commit, rollback
 from docservice.runtime import Runtime
 
 csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+#: Hosts a development or test server answers to besides the base URL's (never in production).
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Endpoints that answer whatever the Host: probes and scrapers name the machine, not the site.
+ANY_HOST_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics"})
+_HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]{1,5})?")
 
 
 def runtime() -> Runtime:
@@ -31,6 +44,45 @@ def db_session() -> Session:
 def request_actor(name: str) -> Actor:
     """Who acts in this request, with address and browser, for the audit trail."""
     return Actor(name, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
+
+def public_url_for(endpoint: str, **values: Any) -> str:
+    """The absolute URL of `endpoint` on DOCSERVICE_BASE_URL (`Settings.public_url`): for every
+    link that leaves the request (mail, the API's own links), never built on its Host."""
+    path = current_app.url_map.bind("", script_name="/").build(endpoint, values)
+    return runtime().settings.public_url(path)
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    """The host names this service answers to: the base URL's, and outside production also
+    localhost and 127.0.0.1 (the development server, tests)."""
+    hosts = {(urlsplit(settings.base_url).hostname or "").lower()}
+    if settings.env != "production":
+        hosts |= LOCAL_HOSTS
+    return frozenset(hosts)
+
+
+def _host_name(host: str) -> str | None:
+    match = _HOST.fullmatch(host.strip().lower())
+    if match is None:
+        return None
+    return match["ip6"] or match["name"].removesuffix(".")
+
+
+def _refuse_other_hosts() -> None:
+    # Nothing is built on the Host any more, but a request for another site is a mistake or an
+    # attack (cache poisoning, a forged password-reset style link): say so instead of serving.
+    if request.endpoint in ANY_HOST_ENDPOINTS:
+        return
+    settings = runtime().settings
+    if _host_name(request.host) in allowed_hosts(settings):
+        return
+    expected = urlsplit(settings.base_url).netloc
+    log.info("refused a request for host %r (DOCSERVICE_BASE_URL is %s)", request.host[:100],
+             settings.base_url)
+    raise BadRequest(f"This service answers at {expected} only (DOCSERVICE_BASE_URL), not at "
+                     f"the host this request named ({request.host[:100]!r}). Open the address "
+                     "from your e-mail, or ask the site's administrator.")
 
 
 def _end_unit_of_work(response: Response) -> Response:
@@ -93,9 +145,13 @@ def _security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Register everything the web face needs on `app`."""
     from docservice.web import auth, coordinator, errors, ops, sign, student
+    from docservice.web.params import IdConverter
 
+    # Before any route is added: every <int:...> is bounded to the database's integer range.
+    app.url_map.converters["int"] = IdConverter
     # First of all hooks: the request id is bound before any other hook can log.
     app.before_request_funcs.setdefault(None, []).insert(0, _bind_request_id)
+    app.before_request_funcs[None].insert(1, _refuse_other_hosts)
     csrf.init_app(app)
     app.after_request(_end_unit_of_work)
     app.after_request(_security_headers)

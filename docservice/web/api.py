@@ -10,14 +10,15 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from docservice.errors import DocserviceError, NotFound
 from docservice.services import api_tokens, desk
 from docservice.services.desk import DeskFilter, DocumentLine, PlacementStatus, State
-from docservice.web import csrf, db_session, runtime
+from docservice.web import csrf, db_session, public_url_for, runtime
 from docservice.web.desk import desk_settings
+from docservice.web.params import MAX_ID, parse_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookies are used: a request carries its own token
@@ -122,7 +123,7 @@ def placement_json(s: PlacementStatus, documents: list[DocumentLine] | None = No
         "documents_changed": s.documents_changed,
         "disagreements": [{"role": d.role, "table_signed": d.table_signed,
                            "pdf_signed": d.pdf_signed} for d in s.disagreements],
-        "url": url_for("api.placement", placement_id=s.placement_id, _external=True),
+        "url": public_url_for("api.placement", placement_id=s.placement_id),
     }
     if documents is not None:
         data["documents"] = [{
@@ -140,10 +141,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise DocserviceError(f"{name} must be a whole number") from e
+    # A whole number the database could hold is clamped to [low, high]; anything else is refused.
+    value = parse_int(raw, low=-MAX_ID, high=MAX_ID)
+    if value is None:
+        raise DocserviceError(f"{name} must be a whole number from {low} to {high}")
     return min(max(value, low), high)
 
 
@@ -184,7 +185,7 @@ def placement(placement_id: int) -> Any:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI 3.1 description of this API."""
-    return openapi_document(url_for("api.placements", _external=True).rsplit("/", 1)[0])
+    return openapi_document(public_url_for("api.placements").rsplit("/", 1)[0])
 
 
 def openapi_document(server: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from docservice.models_archive import ArchiveEntry
 from docservice.services import archive
 from docservice.web import db_session, request_actor, runtime
 from docservice.web.auth import current_user, require_role
+from docservice.web.params import MAX_ID, parse_int
 
 bp = Blueprint("archive", __name__, url_prefix="/archive")
 READERS = ("auditor", "coordinator")
@@ -55,10 +56,9 @@ def _criteria() -> archive.SearchCriteria:
 def search() -> Any:
     session = db_session()
     criteria = _criteria()
-    try:
-        page = max(int(request.args.get("page", "1") or 1), 1)
-    except ValueError as e:
-        raise InvalidInput("page", "give a page number") from e
+    page = parse_int(request.args.get("page") or "1", low=1, high=MAX_ID // 50)
+    if page is None:
+        raise InvalidInput("page", "give a page number")
     result = None
     if not criteria.empty:
         result = archive.search(session, criteria, limit=50, offset=(page - 1) * 50)
@@ -133,5 +133,14 @@ def export() -> Response:
 
 @bp.errorhandler(archive.ArchiveDamaged)
 def damaged(e: archive.ArchiveDamaged) -> Any:
-    return render_template("error.html", status=500, title="Archive damaged",
-                           message=f"{e}. Run `docservice archive verify --all`."), 500
+    """An object that fails its integrity check is never served: the auditor is told so, and
+    the failure goes into the entry and the trail as `archive verify` records it."""
+    archive.record_damage(db_session(), e, actor=_actor())
+    message = (f"Integrity check failed: {e}. Nothing was served. The failure is recorded in "
+               "the audit trail; run `docservice archive verify --all` to check every "
+               "archived document.")
+    if request.accept_mimetypes.best == "application/json":
+        return {"error": "Integrity check failed", "message": message, "object": e.key,
+                "expected_sha256": e.expected_sha256, "found_sha256": e.found_sha256}, 409
+    return render_template("error.html", status=409, title="Integrity check failed",
+                           message=message), 409

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
@@ -219,6 +220,40 @@ class AttemptLimiter:
 #: The name it had when only the login form used it.
 LoginLimiter = AttemptLimiter
 
+
+class AccountLockout:
+    """At most `limit` failed logins per account in `window` seconds, from wherever they come;
+    then the account is locked for `lock` seconds, even for the right password.
+
+    Counted per e-mail address as typed (its SHA-256), whether an account has it or not: an
+    unknown address locks the same way, so the lock does not tell which accounts exist.
+    """
+
+    def __init__(self, limit: int = 10, window_seconds: float = 15 * 60,
+                 lock_seconds: float | None = None, *, store: AttemptStore | None = None
+                 ) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self.lock = window_seconds if lock_seconds is None else lock_seconds
+        self.store: AttemptStore = store if store is not None else MemoryAttempts()
+
+    @staticmethod
+    def _account(email: str) -> str:
+        return hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+
+    def locked(self, email: str) -> bool:
+        """Whether the account of `email` is locked now."""
+        return self.store.count(f"lockout:{self._account(email)}", self.lock) > 0
+
+    def failed(self, email: str) -> bool:
+        """Count one failed login for `email`; True when this one locks the account."""
+        key = f"account:{self._account(email)}"
+        self.store.add(key, self.window, self.limit)
+        if self.store.count(key, self.window) < self.limit:
+            return False
+        self.store.add(f"lockout:{self._account(email)}", self.lock, 1)
+        return True
+
 #: Wrong passwords per address and window; unknown link tokens per address and window.
 LOGIN_LIMIT = (10, 15 * 60)
 LINK_LIMIT = (30, 15 * 60)
@@ -244,11 +279,31 @@ def _attach_limiters(state: Any) -> None:
         login_limit, login_window, name="login", store=store)
     state.app.extensions["docservice.link_limiter"] = AttemptLimiter(
         link_limit, link_window, name="link", store=store)
+    settings: Settings = config["DOCSERVICE_SETTINGS"]
+    state.app.extensions["docservice.account_lockout"] = AccountLockout(
+        settings.login_lockout_failures, settings.login_lockout_minutes * 60, store=store)
     state.app.before_request(_refuse_link_guessers)
 
 
 def _limiter() -> AttemptLimiter:
     return current_app.extensions["docservice.login_limiter"]  # type: ignore[no-any-return]
+
+
+def account_lockout() -> AccountLockout:
+    """Counts failed logins per account, whatever the address."""
+    return current_app.extensions["docservice.account_lockout"]  # type: ignore[no-any-return]
+
+
+def note_rate_limited(limiter: AttemptLimiter, address: str, actor: audit.Actor) -> None:
+    """Put the first refusal of a window for `address` in the audit trail; later ones of the
+    same window add nothing (a flood of refused requests must not flood the trail)."""
+    key = f"{limiter.name}-refused:{address}"
+    if limiter.store.count(key, limiter.window) > 0:
+        return
+    limiter.store.add(key, limiter.window, 1)
+    audit.record_refusal(db_session(), "security.rate_limited", actor, limit=limiter.name,
+                         address=address, attempts=limiter.limit,
+                         window_seconds=int(limiter.window))
 
 
 def link_limiter() -> AttemptLimiter:
@@ -265,6 +320,7 @@ def _refuse_link_guessers() -> Any:
     if request.blueprint not in LINK_BLUEPRINTS:
         return None
     if link_limiter().blocked(_client_address()):
+        note_rate_limited(link_limiter(), _client_address(), request_actor("anonymous"))
         message = ("Too many links that do not exist were tried from your address. Wait a "
                    "quarter of an hour, then open the link from your e-mail again.")
         if request.accept_mimetypes.best == "application/json":
@@ -280,13 +336,36 @@ def count_unknown_link() -> None:
         link_limiter().failed(_client_address())
 
 
+#: What a login puts in the session cookie besides the user's id.
+SESSION_KEYS = ("user_id", "session_version", "login_at")
+
+
 def current_user() -> User | None:
-    """The logged-in user of this request, if any."""
+    """The logged-in user of this request, if any (and if their session still holds)."""
     if "user" not in g:
-        user_id = session.get("user_id")
-        user = db_session().get(User, user_id) if user_id else None
-        g.user = user if user is not None and user.active else None
+        g.user = _session_user()
     return g.user  # type: ignore[no-any-return]
+
+
+def _session_user() -> User | None:
+    """The session's user, unless the session ended: the account was deactivated, its sessions
+    were ended (logout, password change: `User.session_version`), or the login is older than
+    the absolute lifetime. The idle timeout is the cookie's own (PERMANENT_SESSION_LIFETIME)."""
+    user_id = session.get("user_id")
+    if not user_id:
+        return None
+    user = db_session().get(User, user_id)
+    settings: Settings = current_app.config["DOCSERVICE_SETTINGS"]
+    login_at = session.get("login_at")
+    live = (user is not None and user.active
+            and session.get("session_version") == user.session_version
+            and isinstance(login_at, int | float)
+            and time.time() - login_at < settings.session_absolute_hours * 3600)
+    if not live:
+        for key in SESSION_KEYS:
+            session.pop(key, None)
+        return None
+    return user
 
 
 def require_role(*roles: str) -> Callable[[F], F]:
@@ -329,29 +408,56 @@ def _safe_next(target: str | None, role: str = "coordinator") -> str:
     return url_for("archive.search") if role == "auditor" else url_for("coordinator.dashboard")
 
 
+def _typed_email(email: str) -> str:
+    """The e-mail address as typed, fit to name the actor of a trail entry."""
+    return "".join(c if c.isprintable() else "?" for c in email.strip())[:254] or "-"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
     address = _client_address()
+    email = request.form.get("email", "")
+    actor = request_actor(_typed_email(email))
     if _limiter().blocked(address):
+        note_rate_limited(_limiter(), address, actor)
         return render_template("login.html", error="Too many failed attempts. Try again in "
                                "15 minutes.", next=""), 429
-    email = request.form.get("email", "")
+    lockout = account_lockout()
+    if lockout.locked(email):
+        # Not even the right password: the account is locked, wherever the attempts came from.
+        audit.record_refusal(db_session(), "user.login_failed", actor, reason="account locked")
+        minutes = math.ceil(lockout.lock / 60)
+        return render_template("login.html", error="Too many failed attempts for this "
+                               f"account. Try again in {minutes} minutes.", next=""), 429
     user = authenticate(db_session(), email, request.form.get("password", ""))
     if user is None:
         _limiter().failed(address)
+        audit.record_refusal(db_session(), "user.login_failed", actor,
+                             reason="wrong e-mail address or password")
+        if lockout.failed(email):
+            audit.record_refusal(db_session(), "user.locked_out", actor,
+                                 failures=lockout.limit, window_seconds=int(lockout.window),
+                                 locked_seconds=int(lockout.lock))
         return render_template("login.html", error="Wrong e-mail address or password.",
                                next=request.form.get("next", "")), 401
     session.clear()
     session.permanent = True
     session["user_id"] = user.id
+    session["session_version"] = user.session_version
+    session["login_at"] = int(time.time())
     audit.record(db_session(), "user.login", request_actor(user.email))
     return redirect(_safe_next(request.form.get("next"), user.role))
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    user = current_user()
+    if user is not None:
+        # Every session of the user ends, also a copy of this cookie kept elsewhere.
+        user.end_sessions()
+        audit.record(db_session(), "user.logout", request_actor(user.email))
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

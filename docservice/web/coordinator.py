@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from docservice.errors import ImportRejected, NotFound
+from docservice.errors import ImportRejected, InvalidInput, NotFound
 from docservice.models import Placement
 from docservice.services import documents as documents_service
 from docservice.services import envelopes, links, notifications, own_signatures
 from docservice.services import placements as placements_service
-from docservice.web import db_session, request_actor, runtime
+from docservice.web import db_session, public_url_for, request_actor, runtime
 from docservice.web.auth import current_user, require_role
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -105,7 +106,7 @@ def issue_student_link(placement_id: int) -> Any:
     now = datetime.now(UTC)
     link, token = links.issue_link(db_session(), placement, purpose=links.STUDENT, now=now,
                                    valid_for=rt.student_link_validity, actor=_actor())
-    url = url_for("student.home", token=token, _external=True)
+    url = public_url_for("student.home", token=token)
     emailed = request.form.get("send") == "email"
     if emailed:
         notifications.send_student_link(db_session(), rt, placement, url, link.expires_at)
@@ -200,9 +201,13 @@ def approve(placement_id: int) -> Any:
 def decide_external_signature(placement_id: int, decision: str) -> Any:
     if decision not in ("accept", "reject"):
         raise NotFound("decision")
+    upload_id = request.form.get("upload", "").strip()
+    if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
+        raise InvalidInput("upload", "name the upload to accept or refuse (its id is shown "
+                           "beside it)")
     envelope = envelopes.envelope_of_placement(db_session(), placement_id)
-    own_signatures.decide(db_session(), runtime(), envelope, accept=decision == "accept",
-                          now=_now(), actor=_actor())
+    own_signatures.decide(db_session(), runtime(), envelope, upload_id=upload_id,
+                          accept=decision == "accept", now=_now(), actor=_actor())
     flash("Signature accepted: signing goes on." if decision == "accept"
           else "Signature refused: the signer can sign again.")
     return redirect(url_for("desk.placement", placement_id=placement_id))

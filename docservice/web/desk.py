@@ -31,6 +31,7 @@ from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, 
 from docservice.services.placements import spreadsheet_safe
 from docservice.web import db_session, i18n, request_actor, runtime
 from docservice.web.auth import _safe_next, current_user, require_role
+from docservice.web.params import parse_int
 
 bp = Blueprint("desk", __name__, url_prefix="/coordinator/desk")
 log = logging.getLogger(__name__)
@@ -89,10 +90,7 @@ def _filter() -> tuple[DeskFilter, int]:
     sort = args.get("sort") or "days"
     if sort not in desk.SORTS:
         sort = "days"
-    try:
-        page = max(1, int(args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = parse_int(args.get("page"), low=1) or 1  # a wrong page is the first one
     flt = DeskFilter(year=year or None, state=state,
                      company=(args.get("company") or "").strip()[:200] or None,
                      docent=(args.get("docent") or "").strip()[:254] or None,
@@ -265,7 +263,8 @@ def placement(placement_id: int) -> Any:
         details=desk.load_details(session, runtime(), [status]).of(placement_id),
         history=history, reminders=deadlines.reminders_of(session, placement_id),
         live_for=live_for, can_act=_can_act(), pending=pending,
-        awaiting=own_signatures.awaiting(session, record.envelope) if record.envelope else [],
+        awaiting=(own_signatures.waiting_uploads(session, record.envelope) if record.envelope
+                  else []),
         full_report="verify.document_report" in current_app.view_functions,
         engine=desk_verification.current_engine(runtime()), **_texts())
 

@@ -25,9 +25,23 @@ log = logging.getLogger(__name__)
 
 
 def _page(status: int, title: str, message: str) -> tuple[str, int]:
+    if request.path.startswith("/api/"):
+        # The API answers JSON, in its own shape, even where no API route matched (a 404, a
+        # 405, an id out of range): its blueprint's handlers only see requests it routed.
+        return ({"error": title.lower().replace(" ", "_"), "message": message},  # type: ignore[return-value]
+                status)
     if request.accept_mimetypes.best == "application/json":
         return {"error": title, "message": message}, status  # type: ignore[return-value]
     return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _record_refusal(action: str, *, placement_id: int | None = None, **detail: object) -> None:
+    """Put a refusal in the audit trail; it outlives this request's rollback."""
+    from docservice.archive import audit
+    from docservice.web import db_session, request_actor
+
+    audit.record_refusal(db_session(), action, request_actor("anonymous"),
+                         placement_id=placement_id, **detail)
 
 
 def init_app(app: Flask) -> None:
@@ -35,15 +49,21 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(LinkInvalid)
     def link_invalid(_e: LinkInvalid) -> tuple[str, int]:
-        from docservice.web.auth import count_unknown_link
+        from docservice.web.auth import LINK_BLUEPRINTS, count_unknown_link
 
         count_unknown_link()  # guessing tokens gets an address a 429 after a while
+        if request.blueprint in LINK_BLUEPRINTS:
+            # Never the token itself: the address and the time say enough.
+            _record_refusal("link.refused", reason="unknown", purpose=request.blueprint)
         return _page(404, "Link not found",
                      "This link does not exist. Check that you copied the whole link from the "
                      "e-mail, or ask the internship coordinator for a new one.")
 
     @app.errorhandler(LinkExpired)
     def link_expired(e: LinkExpired) -> tuple[str, int]:
+        _record_refusal("link.refused", placement_id=e.placement_id,
+                        reason="replaced" if e.replaced else "expired", link_id=e.link_id,
+                        purpose=e.purpose)
         return _page(410, "Link no longer valid",
                      f"{str(e).capitalize()}. Ask the internship coordinator for a new link.")
 

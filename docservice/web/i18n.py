@@ -146,6 +146,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg.generate_first": "Genereer eerst de documenten.",
         "msg.awaiting": "Ondertekend met een eigen certificaat door iemand anders dan verwacht "
                         "({role}: verwacht {name}):",
+        "msg.upload": "Upload",
         "action.accept_signature": "Aanvaard deze handtekening",
         "action.refuse_signature": "Weiger",
         "col.mentor": "Mentor",
@@ -294,6 +295,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg.generate_first": "Generate the documents first.",
         "msg.awaiting": "Signed with an own certificate by someone else than expected "
                         "({role}: expected {name}):",
+        "msg.upload": "Upload",
         "action.accept_signature": "Accept this signature",
         "action.refuse_signature": "Refuse",
         "col.mentor": "Mentor",

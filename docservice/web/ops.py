@@ -76,8 +76,13 @@ def readiness_checks(rt: Runtime) -> dict[str, Callable[[Runtime], None]]:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Ready to serve: the database answers, the blob folder is writable, Redis (if used) too."""
+    """Ready to serve: the database answers, the blob folder is writable, Redis (if used) too.
+
+    Anyone sees which checks passed; what went wrong (paths, hosts, driver messages) and how
+    long each took only an operator (`operator_request`), and the log.
+    """
     rt = runtime()
+    details = operator_request()
     results: dict[str, dict[str, Any]] = {}
     for name, check in readiness_checks(rt).items():
         started = time.monotonic()
@@ -85,10 +90,13 @@ def readyz() -> Any:
             check(rt)
         except Exception as e:  # noqa: BLE001 - any failure means "not ready", said plainly
             log.warning("readiness: %s is not ready: %s", name, e)
-            results[name] = {"ok": False, "error": f"{type(e).__name__}: {str(e)[:200]}"}
+            results[name] = {"ok": False}
+            if details:
+                results[name]["error"] = f"{type(e).__name__}: {str(e)[:200]}"
         else:
             results[name] = {"ok": True}
-        results[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
+        if details:
+            results[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
     ready = all(r["ok"] for r in results.values())
     return jsonify(status="ready" if ready else "not ready", checks=results), (
         200 if ready else 503)
@@ -117,6 +125,13 @@ def _bearer_ok(expected: str | None) -> bool:
     scheme, _, token = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(
         token.strip().encode(), expected.encode())
+
+
+def operator_request() -> bool:
+    """Whether this request may see the service's internals (metrics, readiness errors): it
+    comes from loopback and no proxy forwarded it, or it carries DOCSERVICE_METRICS_TOKEN."""
+    token = getattr(runtime().settings, "metrics_token", None)
+    return _from_loopback() or _bearer_ok(token)
 
 
 class _QueueDepth(Collector):
@@ -171,8 +186,7 @@ def metrics_registry(rt: Runtime) -> CollectorRegistry:
 def metrics() -> Any:
     """Prometheus text format; only for loopback clients or with DOCSERVICE_METRICS_TOKEN."""
     rt = runtime()
-    token = getattr(rt.settings, "metrics_token", None)
-    if not (_from_loopback() or _bearer_ok(token)):
+    if not operator_request():
         message = ("Metrics are served to loopback clients, or with the bearer token set in "
                    "DOCSERVICE_METRICS_TOKEN.")
         status = 401 if request.headers.get("Authorization") else 403

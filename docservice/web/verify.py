@@ -11,6 +11,7 @@ from docservice.metrics import VERIFICATION_FAILURES
 from docservice.services import documents as documents_service
 from docservice.signing.verify import Report, verify_pdf
 from docservice.signing.verify.report import TOTAL_PASSED
+from docservice.signing.verify.sandbox import verify_untrusted
 from docservice.web import db_session, request_actor, runtime
 from docservice.web.auth import current_user, require_role
 
@@ -37,7 +38,10 @@ def upload() -> Any:
     policy = request.form.get("policy") or "auto"
     if policy not in ("auto", "strict", "standard"):
         policy = "auto"
-    report = verify_pdf(data, trust=runtime().trust, policy=policy)  # type: ignore[arg-type]
+    settings = runtime().settings
+    report = verify_untrusted(data, trust=runtime().trust, policy=policy,  # type: ignore[arg-type]
+                              memory_mb=settings.verify_memory_mb,
+                              seconds=settings.verify_seconds)
     user = current_user()
     audit.record(db_session(), "document.verified", request_actor(user.email if user else "-"),
                  sha256=report.sha256, indication=report.indication, source="upload")

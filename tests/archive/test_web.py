@@ -156,7 +156,34 @@ def test_a_broken_object_is_refused_not_served(client, runtime, indexed):
     zoe = indexed["zoe-agreement"]
     archive.archive_store(runtime).put(records.pdf_key(zoe), b"%PDF something else")
     response = client.get(f"/archive/{zoe}/document.pdf")
-    assert response.status_code == 500 and "Archive damaged" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    # Not a server error: the auditor is told that the stored object fails its check, and why.
+    assert response.status_code == 409, page
+    assert "Integrity check failed" in page and records.pdf_key(zoe) in page
+    assert records.sha256_hex(b"%PDF something else") in page and zoe in page
+    assert "%PDF something else" not in page
+    # Recorded as `archive verify` records it: the entry marked, the trail told (and kept,
+    # although the request was refused).
+    with unit_of_work(runtime.db) as session:
+        entry = session.scalars(select(ArchiveEntry).where(ArchiveEntry.sha256 == zoe)).one()
+        assert entry.last_verified_ok is False and entry.last_verified_at is not None
+        [event] = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "archive.verified")).all()
+        assert event.actor == AUDITOR and event.placement_id == entry.placement_id
+        assert event.detail["ok"] is False and event.detail["sha256"] == zoe
+        assert records.pdf_key(zoe) in event.detail["problems"][0]
+        assert not session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "archive.downloaded")).all()
+    # An object missing from the store is damage too, not "not found".
+    nda = indexed["zoe-nda"]
+    missing = client.get(f"/archive/{nda}/document.pdf",
+                         headers={"Accept": "application/json"})
+    assert missing.status_code == 409
+    assert missing.get_json()["object"] == records.pdf_key(nda)
+    assert missing.get_json()["found_sha256"] is None
+    with unit_of_work(runtime.db) as session:
+        assert len(session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "archive.verified")).all()) == 2
 
 
 def test_anonymous_users_are_sent_to_log_in(client, indexed):

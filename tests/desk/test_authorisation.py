@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from docservice.db import unit_of_work
 from docservice.models import Placement
@@ -154,7 +154,7 @@ def _url(rule: Rule, visitor: Visitor, placement_id: int, document_id: int) -> s
             values[name] = 1
         else:
             converter = rule._converters.get(name)  # noqa: SLF001 - only to pick a value
-            values[name] = 1 if type(converter).__name__ == "IntegerConverter" else "x"
+            values[name] = 1 if isinstance(converter, IntegerConverter) else "x"
     url = rule.build(values, append_unknown=False)
     assert url is not None
     return url[1]

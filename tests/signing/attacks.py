@@ -62,7 +62,7 @@ class At:
 Entries = list[tuple[int, int, bytes, "int | At"]]
 
 
-def _append(pdf: bytes, bodies: list[bytes], entries: Entries, trailer: bytes = b"") -> bytes:
+def append(pdf: bytes, bodies: list[bytes], entries: Entries, trailer: bytes = b"") -> bytes:
     """Append `bodies` and a table of `entries` (number, generation, n/f, the body's index,
     an offset or a next-free number), in the order given, duplicates and all."""
     t = target(pdf)
@@ -88,7 +88,7 @@ def duplicate_entry(pdf: bytes) -> bytes:
     second (pyhanko keeps the last entry, viewers the first)."""
     t = target(pdf)
     signed = At(_offset_of(pdf, t.number, t.generation))
-    return _append(pdf, [changed_stream(t)], [(t.number, t.generation, b"n", 0),
+    return append(pdf, [changed_stream(t)], [(t.number, t.generation, b"n", 0),
                                               (t.number, t.generation, b"n", signed)])
 
 
@@ -110,14 +110,14 @@ def point_role_at_content(pdf: bytes, role: str) -> bytes:
                         for k in catalog if k not in ("/Metadata", "/DSS"))
         bodies.append(b"%d 0 obj\n<< %s%s >>\nendobj\n" % (t.root, keys, extra))
         entries.append((t.root, 0, b"n", 1))
-    return _append(pdf, bodies, entries, trailer)
+    return append(pdf, bodies, entries, trailer)
 
 
 def free_with_generation(pdf: bytes, next_generation: int) -> bytes:
     """A free entry for the page's content stream whose next generation is 0 or 65535: pyhanko
     does not count it as a deletion, MuPDF shows the page blank."""
     t = target(pdf)
-    return _append(pdf, [], [(t.number, next_generation, b"f", 0)])
+    return append(pdf, [], [(t.number, next_generation, b"f", 0)])
 
 
 def unlisted_body(pdf: bytes) -> bytes:
@@ -125,14 +125,14 @@ def unlisted_body(pdf: bytes) -> bytes:
     reconstruction picks it up); the section lists only a harmless new object."""
     t = target(pdf)
     harmless = b"%d 0 obj\n<< /Producer (x) >>\nendobj\n" % t.size
-    return _append(pdf, [changed_stream(t), harmless], [(t.size, 0, b"n", 1)])
+    return append(pdf, [changed_stream(t), harmless], [(t.size, 0, b"n", 1)])
 
 
 def bumped_generation(pdf: bytes) -> bytes:
     """The content stream redefined as "N 1 obj": a brand-new object to one reader, the page's
     content to another."""
     t = target(pdf)
-    return _append(pdf, [changed_stream(t, generation=t.generation + 1)],
+    return append(pdf, [changed_stream(t, generation=t.generation + 1)],
                    [(t.number, t.generation + 1, b"n", 0)])
 
 

@@ -148,11 +148,14 @@ def hide_object_in_contents_gap(pdf: bytes) -> bytes:
     return pdf[:at] + payload + pdf[at + len(payload):]
 
 
-def plant_then_define(pdf: bytes) -> tuple[bytes, Callable[[bytes], bytes]]:
-    """A document whose page already points to a missing annotation, and how to define it later.
+def plant_then_define(pdf: bytes, where: str = "annots"
+                      ) -> tuple[bytes, Callable[[bytes], bytes]]:
+    """A document whose page already points to a missing object, and how to define it later.
 
-    Returns the prepared (unsigned) document and a function that, applied after signing,
-    defines the missing object as a FreeText annotation without touching any signed object.
+    The page's /Annots (`where="annots"`) names a missing annotation, or its /Resources
+    (`where="resources"`) a missing form XObject. Returns the prepared (unsigned) document and
+    a function that, applied after signing, defines the missing object (a FreeText annotation,
+    or a form that paints text) without touching any signed object.
     """
     holder: dict[str, int] = {}
 
@@ -161,8 +164,16 @@ def plant_then_define(pdf: bytes) -> tuple[bytes, Callable[[bytes], bytes]]:
         number = writer.trailer_view["/Size"] + 500  # far beyond anything signing allocates
         holder["number"] = number
         page = page_ref.get_object()
-        page[pdf_name("/Annots")] = generic.ArrayObject(
-            [generic.IndirectObject(number, 0, writer)])
+        planted = generic.IndirectObject(number, 0, writer)
+        if where == "resources":
+            resources = page["/Resources"]
+            xobjects = resources.get("/XObject", generic.DictionaryObject())
+            xobjects[pdf_name("/Planted")] = planted
+            resources[pdf_name("/XObject")] = xobjects
+            if isinstance(page.raw_get("/Resources"), generic.IndirectObject):
+                writer.mark_update(page.raw_get("/Resources"))
+        else:
+            page[pdf_name("/Annots")] = generic.ArrayObject([planted])
         writer.mark_update(page_ref)
 
     prepared = _update(pdf, prepare)
@@ -172,8 +183,15 @@ def plant_then_define(pdf: bytes) -> tuple[bytes, Callable[[bytes], bytes]]:
         start = len(signed)
         prev = int(re.findall(rb"startxref\s+(\d+)\s+%%EOF", signed)[-1])
         size = number + 1
-        body = (b"%d 0 obj\n<< /Type /Annot /Subtype /FreeText /Rect [72 700 500 760] "
-                b"/Contents (Vergoeding: 5000 EUR) /DA (/Helv 12 Tf 0 g) >>\nendobj\n" % number)
+        if where == "resources":
+            paint = b"BT /F1 12 Tf 72 700 Td (Vergoeding: 5000 EUR) Tj ET"
+            body = (b"%d 0 obj\n<< /Type /XObject /Subtype /Form /BBox [0 0 600 800] "
+                    b"/Length %d >>\nstream\n%s\nendstream\nendobj\n"
+                    % (number, len(paint), paint))
+        else:
+            body = (b"%d 0 obj\n<< /Type /Annot /Subtype /FreeText /Rect [72 700 500 760] "
+                    b"/Contents (Vergoeding: 5000 EUR) /DA (/Helv 12 Tf 0 g) >>\nendobj\n"
+                    % number)
         xref_at = start + len(body)
         root = re.findall(rb"/Root\s+(\d+\s+\d+\s+R)", signed)[-1]
         xref = (b"xref\n%d 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root %s /Prev %d >>\n"
@@ -188,3 +206,51 @@ def blank_in_contents_gap(pdf: bytes) -> bytes:
     match = list(_CONTENTS.finditer(pdf))[-1]
     at = match.end(1) - 40
     return pdf[:at] + b" " * 20 + pdf[at + 20:]
+
+
+def rewrite_without_visible_change(pdf: bytes) -> bytes:
+    """An update that writes page 1's /Resources anew (the same values, in a new object) and
+    marks the page tree as iText does (/ITXT): nothing anyone sees changes."""
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        page_ref, _ = writer.find_page_for_modification(0)
+        page = page_ref.get_object()
+        resources = page["/Resources"]
+        copy = generic.DictionaryObject({key: resources.raw_get(key) for key in resources})
+        page[pdf_name("/Resources")] = writer.add_object(copy)
+        writer.mark_update(page_ref)
+        pages_ref = writer.root.raw_get("/Pages")
+        pages_ref.get_object()[pdf_name("/ITXT")] = generic.TextStringObject("5.0.0")
+        writer.mark_update(pages_ref)
+
+    return _update(pdf, change)
+
+
+def copy_signature_timestamp(pdf: bytes, *, source: int = 0, target: int = 1) -> bytes:
+    """The signature timestamp of signature `source` put into signature `target`'s CMS (an
+    unsigned attribute, outside the signed bytes): `target`'s timestamp no longer matches it."""
+    from asn1crypto import cms
+
+    matches = list(_CONTENTS.finditer(pdf))
+
+    def load(match: re.Match[bytes]) -> cms.ContentInfo:
+        return cms.ContentInfo.load(bytes.fromhex(match.group(1).decode()).rstrip(b"\0"))
+
+    def token(info: cms.ContentInfo) -> cms.CMSAttribute:
+        attrs = info["content"]["signer_infos"][0]["unsigned_attrs"]
+        return next(a for a in attrs if a["type"].native == "signature_time_stamp_token")
+
+    info = load(matches[target])
+    stolen = token(load(matches[source]))
+    signed_data = info["content"]
+    signer = signed_data["signer_infos"][0]
+    signer["unsigned_attrs"] = cms.CMSAttributes(
+        [a for a in signer["unsigned_attrs"] if a["type"].native != "signature_time_stamp_token"]
+        + [stolen])
+    # Re-set each container on the way up: only those re-encode (force=True would re-encode
+    # every certificate and CRL, minutes of asn1crypto).
+    signed_data["signer_infos"] = cms.SignerInfos([signer])
+    info["content"] = signed_data
+    digits = info.dump().hex().encode()
+    start, end = matches[target].span(1)
+    assert len(digits) <= end - start, "the stolen timestamp does not fit the /Contents gap"
+    return pdf[:start] + digits.ljust(end - start, b"0") + pdf[end:]

@@ -357,3 +357,15 @@ def test_a_contract_cut_back_to_the_student_revision_says_what_is_missing(
            "INDETERMINATE", "SIG_CONSTRAINTS_FAILURE", "onvolledig: bedrijf en hogeschool")
     assert verify_pdf(signed_contract.by_school, trust=trust, expected=final).passed
     assert verify_pdf(signed_contract.by_school, trust=trust).complete
+
+
+def test_an_object_nothing_refers_to_after_the_last_signature_is_reported(
+        signed_contract: SignedContract, trust: Trust) -> None:
+    t = attacks.target(signed_contract.by_school)
+    orphan = attacks.append(signed_contract.by_school,
+                             [b"%d 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n"
+                              % t.size], [(t.size, 0, b"n", 0)])
+    for policy in ("strict", "standard"):
+        report = verify_pdf(orphan, trust=trust, policy=policy)  # type: ignore[arg-type]
+        assert report.passed, report.reasons  # no viewer shows it...
+        assert any("that nothing in the document refers to" in w for w in report.warnings)

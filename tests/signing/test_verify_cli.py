@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +87,59 @@ def test_the_policy_can_be_forced(run: object, signed_contract: SignedContract) 
     result = run(pdf, "--policy", "standard")  # type: ignore[operator]
     assert result.exit_code == 0, result.output
     assert "standard policy" in result.output
+
+
+# --- `docservice verify` on a fresh install: no database, no PKI, nothing on stderr -------
+
+REALWORLD = Path("/work/shared/realworld/pdf")
+
+
+def fresh_install(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docservice verify ARGS` as a process, with an empty instance folder and no PKI."""
+    script = Path(sys.executable).with_name("docservice")
+    if not script.exists():
+        pytest.skip("the docservice script is not installed beside this Python")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSERVICE_")}
+    env.update(DOCSERVICE_INSTANCE_PATH=str(tmp_path / "instance"),
+               DOCSERVICE_PKI_PATH=str(tmp_path / "no-pki"),
+               DOCSERVICE_TRUST_PATH=str(tmp_path / "no-trust-store"))
+    return subprocess.run([str(script), "verify", *args], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["PAdES-LT.pdf", "john-doe-lta.pdf"])
+def test_a_fresh_install_verifies_a_real_world_file(tmp_path: Path, name: str) -> None:
+    if not (REALWORLD / name).exists():
+        pytest.skip(f"{REALWORLD / name} is not here")
+    result = fresh_install(tmp_path, str(REALWORLD / name))
+    assert result.returncode in (0, 1), result
+    assert re.search(r"^Document: (TOTAL_PASSED|TOTAL_FAILED|INDETERMINATE)", result.stdout,
+                     re.MULTILINE), result.stdout
+    assert result.stderr == ""
+    assert not (tmp_path / "instance" / "docservice.sqlite3").exists()
+    assert (tmp_path / "instance" / "logs" / "verify.log").is_file()
+
+
+def test_a_fresh_install_prints_json(tmp_path: Path, signed_contract: SignedContract) -> None:
+    (tmp_path / "final.pdf").write_bytes(signed_contract.by_school)
+    result = fresh_install(tmp_path, str(tmp_path / "final.pdf"), "--json", "--policy", "strict")
+    # No PKI configured: the service's own root is not trusted here.
+    assert result.returncode == 1 and result.stderr == ""
+    data = json.loads(result.stdout)
+    assert data["policy"] == "strict" and len(data["signatures"]) == 3
+
+
+@pytest.mark.parametrize("data", [b"hello, world", b"%PDF-1.7\n%%EOF\n"])
+def test_a_fresh_install_says_in_one_line_that_garbage_is_no_pdf(tmp_path: Path,
+                                                                 data: bytes) -> None:
+    (tmp_path / "garbage.pdf").write_bytes(data)
+    result = fresh_install(tmp_path, str(tmp_path / "garbage.pdf"))
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: ")
+
+
+def test_a_fresh_install_says_in_one_line_that_a_file_is_missing(tmp_path: Path) -> None:
+    result = fresh_install(tmp_path, str(tmp_path / "nowhere.pdf"))
+    assert result.returncode == 2
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1

@@ -257,8 +257,9 @@ def test_a_certificate_in_another_name_waits_for_the_coordinator(
     page = f"/coordinator/placements/{placement_id}"
     html = client.get(page, follow_redirects=True).get_data(as_text=True)
     assert 'id="awaiting-uploads"' in html and "Bart Janssens" in html
+    [upload_id] = re.findall(r'data-upload="([0-9a-f]{32})"', html)
     response = client.post(f"{page}/envelope/external/accept",
-                           data={"csrf_token": csrf_token(html)})
+                           data={"csrf_token": csrf_token(html), "upload": upload_id})
     assert response.status_code == 302
     assert _revisions(rt) == before + 3
     with unit_of_work(rt.db) as session:
@@ -266,3 +267,71 @@ def test_a_certificate_in_another_name_waits_for_the_coordinator(
         assert envelope.request_for("company").status == "signed"
         assert envelope.request_for("school").status == "pending"
         assert {e.status for e in session.scalars(select(ExternalSignature))} == {"accepted"}
+
+
+def test_a_newer_upload_supersedes_and_acceptance_names_one_upload(
+        upload_app, inbox, year, external_ca, tmp_path: Path):
+    client, rt = upload_app.test_client(), upload_app.extensions["docservice"]
+    link, placement_id = _company_link_after_student(client, rt, inbox)
+    handed_out = _download_all(client, link)
+    signed: dict[str, dict[int, bytes]] = {}
+    for name in ("Bart Janssens", "Piet Peeters"):  # two certificates, neither Els's
+        key, cert, _ = external_ca.signer(name)
+        folder = tmp_path / name.split()[0]
+        folder.mkdir()
+        signed[name] = _sign_all(handed_out, folder, lambda s, t, k=key, c=cert:
+                                 _sign_with_pyhanko_cli(s, t, "Signature_company", k, c,
+                                                        external_ca.root_pem))
+        response = _upload(client, link, signed[name])
+        assert response.status_code == 200 and 'id="awaiting"' in response.get_data(as_text=True)
+    # One upload of documents signed with two certificates is refused as a whole.
+    first, *rest = sorted(handed_out)
+    mixed = {first: signed["Bart Janssens"][first],
+             **{i: signed["Piet Peeters"][i] for i in rest}}
+    response = _upload(client, link, mixed)
+    assert response.status_code == 422
+    assert "same certificate" in response.get_data(as_text=True)
+
+    with unit_of_work(rt.db) as session:
+        rows = session.scalars(select(ExternalSignature).order_by(ExternalSignature.id)).all()
+        uploads = {r.signer_name: r.upload_id for r in rows}
+        statuses = {r.signer_name: r.status for r in rows}
+        piet_files = {r.sha256 for r in rows if r.signer_name == "Piet Peeters"}
+    assert len(rows) == 6 and len(set(uploads.values())) == 2
+    assert statuses == {"Bart Janssens": "superseded", "Piet Peeters": "awaiting_confirmation"}
+
+    # The coordinator sees the newer upload alone, with its id and each file's SHA-256.
+    page = f"/coordinator/placements/{placement_id}"
+    html = client.get(page, follow_redirects=True).get_data(as_text=True)
+    section = html[html.index('id="awaiting-uploads"'):][:6000]
+    assert re.findall(r'data-upload="([0-9a-f]{32})"', html) == [uploads["Piet Peeters"]]
+    assert uploads["Piet Peeters"] in section and "Piet Peeters" in section
+    assert "Bart Janssens" not in section
+    assert all(sha in section for sha in piet_files)
+    token = csrf_token(html)
+    before = _revisions(rt)
+
+    accept = f"{page}/envelope/external/accept"
+    # The replaced upload can no longer be accepted; an acceptance must name an upload.
+    response = client.post(accept, data={"csrf_token": token, "upload": uploads["Bart Janssens"]})
+    assert response.status_code == 409, response.get_data(as_text=True)[-1500:]
+    assert client.post(accept, data={"csrf_token": token}).status_code == 422
+    assert _revisions(rt) == before
+
+    response = client.post(accept, data={"csrf_token": token, "upload": uploads["Piet Peeters"]})
+    assert response.status_code == 302
+    assert _revisions(rt) == before + 3
+    with unit_of_work(rt.db) as session:
+        company = session.scalars(select(Envelope)).one().request_for("company")
+        assert company.status == "signed" and company.signed_name == "Piet Peeters"
+        assert "Piet Peeters" in company.certificate_subject
+        # The record and the stored revisions come from the same upload.
+        for document in session.get(Placement, placement_id).current_documents():
+            report = verify_pdf(rt.blobs.get(document.current_revision.sha256), trust=rt.trust)
+            signers = [s.signer_name for s in report.signatures if s.kind == "signature"]
+            assert signers[-1] == company.signed_name, signers
+        assert {(r.signer_name, r.status) for r in session.scalars(select(ExternalSignature))} == {
+            ("Bart Janssens", "superseded"), ("Piet Peeters", "accepted")}
+    # Decided: neither can be accepted again.
+    response = client.post(accept, data={"csrf_token": token, "upload": uploads["Piet Peeters"]})
+    assert response.status_code == 409

@@ -76,6 +76,8 @@ class Kind(enum.Enum):
     ANNOTATION = "annotation"  # a comment, stamp, drawing, link...
     CONTENT = "content"  # page content, pages, catalog actions, replaced signatures...
     UNEXPLAINED = "unexplained"  # not recognised here; the standard policy asks pyhanko
+    UNREFERENCED = "unreferenced"  # a new object nothing refers to: no viewer shows it, but the
+    # service's own documents never carry one
     PRIVATE_DATA = "private_data"  # a producer's private marker no viewer interprets (/ITXT)
     REWRITTEN = "rewritten"  # page entries written anew that show the same (equal /Resources)
 
@@ -463,6 +465,11 @@ def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _Vie
     # annotations added to pages are judged once every added field's widgets are known
     findings.extend(_page_annotations(changed, old, new, added_widgets))
 
+    orphans = sorted(new_refs - _referenced(new, written) - planted)
+    if orphans:
+        findings.append(Finding(Kind.UNREFERENCED, "adds object(s) "
+                                f"{', '.join(str(r[0]) for r in orphans[:5])} that nothing in "
+                                "the document refers to"))
     # Only content: an earlier number a DSS, VRI or other validation data reuses was merely
     # reserved; one that pages, resources, annotations, the form or actions reach shows.
     hidden = sorted(_content_reached(new, new_refs & planted)) if new_refs & planted else []
@@ -471,6 +478,18 @@ def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _Vie
                                 "that content signed earlier already pointed to (content planted "
                                 "before signing)"))
     return RevisionChanges(index, tuple(findings), tuple(sorted(signed_now)), frozenset(new_refs))
+
+
+def _referenced(view: _View, written: set[Ref]) -> set[Ref]:
+    """What the trailer and the objects a revision writes refer to."""
+    found = refs_in(view.resolver.trailer_view)
+    for ref in written:
+        try:
+            obj = view.get(ref)
+        except Exception:  # noqa: BLE001 - an unreadable object refers to nothing we can see
+            continue
+        found |= refs_in(obj)
+    return found
 
 
 #: Catalog entries whose objects nobody sees: validation data and metadata.

@@ -79,8 +79,13 @@ class _SignatureValidator(DefaultSignatureValidator):
                            ) -> None:
         oid = signature_algorithm["algorithm"].dotted
         if not oid.startswith(_PLAIN_ECDSA):
-            super().validate_signature(signature, signed_data, public_key_info,
-                                       signature_algorithm, context)
+            try:
+                super().validate_signature(signature, signed_data, public_key_info,
+                                           signature_algorithm, context)
+            except (AssertionError, TypeError, ValueError) as e:
+                # pyhanko asserts the key fits the algorithm (an RSA algorithm, an EC key):
+                # a value this key cannot have made is an invalid signature, not a crash.
+                raise InvalidSignature from e
             return
         hash_name = _PLAIN_ECDSA_HASHES.get(oid[len(_PLAIN_ECDSA):])
         if hash_name is None or not signature or len(signature) % 2:
@@ -140,13 +145,13 @@ def der_problem(emb: EmbeddedPdfSignature) -> str | None:
         return None
     try:
         raw = attrs.untag().dump()
-        if not _is_der_set(raw, [a.dump() for a in attrs]):
+        if not _is_der_set(raw):
             return ("its signed attributes are not DER-encoded (their SET is not in DER order): "
                     "the signature does not verify over their DER encoding, which CMS signs "
                     "(RFC 5652, 5.4)")
         for attr in attrs:
             values = attr["values"]
-            if not _is_der_set(values.dump(), [v.dump() for v in values]):
+            if not _is_der_set(values.dump()):
                 return (f"its signed attribute {attr['type'].native} is not DER-encoded: the "
                         "signature does not verify over the DER encoding CMS signs "
                         "(RFC 5652, 5.4)")
@@ -155,10 +160,44 @@ def der_problem(emb: EmbeddedPdfSignature) -> str | None:
     return None
 
 
-def _is_der_set(encoded: bytes, children: list[bytes]) -> bool:
-    """Whether a SET OF is encoded as DER: minimal length, children in ascending order."""
-    body = b"".join(sorted(children))
-    return encoded == _tlv(encoded[0], body)
+def _is_der_set(encoded: bytes) -> bool:
+    """Whether a SET OF is encoded as DER: minimal length, children in ascending order.
+
+    The children are compared as written (split from the raw bytes): what a DER re-encoder
+    such as Bouncy Castle's (DSS) would reorder. A library's own re-encoding of a child
+    (asn1crypto drops a DEFAULT value a signer wrote out) is no evidence either way."""
+    children = _raw_children(encoded)
+    if children is None:
+        return False
+    return encoded == _tlv(encoded[0], b"".join(sorted(children)))
+
+
+def _raw_children(encoded: bytes) -> list[bytes] | None:
+    """The TLVs inside a constructed value, as written; None when the lengths do not add up."""
+    header = _header_length(encoded, 0)
+    if header is None:
+        return None
+    at, children = header[0], []
+    while at < len(encoded):
+        child = _header_length(encoded, at)
+        if child is None or child[0] + child[1] > len(encoded):
+            return None
+        children.append(encoded[at:child[0] + child[1]])
+        at = child[0] + child[1]
+    return children
+
+
+def _header_length(data: bytes, at: int) -> tuple[int, int] | None:
+    """(where the contents start, their length) for the TLV at `at` (one-byte tags only)."""
+    if at + 2 > len(data) or data[at] & 0x1F == 0x1F:
+        return None
+    first = data[at + 1]
+    if first < 0x80:
+        return at + 2, first
+    size = first & 0x7F
+    if size == 0 or size > 4 or at + 2 + size > len(data):
+        return None  # indefinite lengths are BER, not DER
+    return at + 2 + size, int.from_bytes(data[at + 2:at + 2 + size], "big")
 
 
 def _tlv(tag: int, body: bytes) -> bytes:
@@ -218,6 +257,20 @@ async def validate_signature(emb: EmbeddedPdfSignature, pdf: bytes, *,
         sd_attr_certificates=emb.embedded_attr_certs, signer_cert=emb.signer_cert,
         validation_context=None, sd_signed_attrs=emb.signer_info["signed_attrs"]))
     return PdfSignatureStatus(**kwargs)
+
+
+def sha1_binding(emb: EmbeddedPdfSignature, pdf: bytes) -> bool:
+    """Whether only a SHA-1 digest ties the document to this signature (adbe.pkcs7.sha1, or an
+    enveloping CMS that encapsulates the SHA-1 digest): SHA-1 collisions can be computed, so
+    another document may share that digest."""
+    form = form_of(emb)
+    if form == "sha1":
+        return True
+    if form == "enveloping":
+        encapsulated = bytes(emb.signed_data["encap_content_info"]["content"])
+        return encapsulated != _signed_bytes(emb, pdf) and (
+            encapsulated == emb.compute_digest("sha1") or emb.md_algorithm == "sha1")
+    return False  # detached: pyhanko's algorithm policy judges the digest algorithm
 
 
 def content_reason(emb: EmbeddedPdfSignature) -> str:

@@ -56,6 +56,7 @@ from docservice.signing.verify.changes import (
 from docservice.signing.verify.reader import read_revisions
 from docservice.signing.verify.reference import find_reference
 from docservice.signing.verify.report import (
+    CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
     FORMAT_FAILURE,
     HASH_FAILURE,
     INDETERMINATE,
@@ -87,16 +88,18 @@ SERVICE_FIELDS = {role: f"Signature_{role}" for role in ROLES}
 _FIELD_ROLE = re.compile(r"Signature_([a-z]+)$")
 SIGNATURE_SUBFILTERS = cmsforms.SIGNATURE_SUBFILTERS
 STRICT_PERMITTED = frozenset({Kind.SIGNATURE, Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA,
-                              Kind.METADATA})
+                              Kind.METADATA, Kind.UNREFERENCED})
 STANDARD_PERMITTED = frozenset({Kind.SIGNATURE, Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA,
                                 Kind.METADATA, Kind.NEW_SIGNATURE_FIELD, Kind.FORM_FILLING,
-                                Kind.PRIVATE_DATA, Kind.REWRITTEN})
+                                Kind.PRIVATE_DATA, Kind.REWRITTEN, Kind.UNREFERENCED})
 #: What a certification signature's DocMDP permission P allows after it (ISO 32000-2, 12.8.2.2).
 DOCMDP_PERMITTED = {
-    MDPPerm.NO_CHANGES: frozenset({Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA, Kind.METADATA}),
+    MDPPerm.NO_CHANGES: frozenset({Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA, Kind.METADATA,
+                                   Kind.UNREFERENCED}),
     MDPPerm.FILL_FORMS: frozenset({Kind.DOC_TIMESTAMP, Kind.VALIDATION_DATA, Kind.METADATA,
                                    Kind.SIGNATURE, Kind.NEW_SIGNATURE_FIELD, Kind.FORM_FILLING,
-                                   Kind.NEW_FIELD, Kind.PRIVATE_DATA, Kind.REWRITTEN}),
+                                   Kind.NEW_FIELD, Kind.PRIVATE_DATA, Kind.REWRITTEN,
+                                   Kind.UNREFERENCED}),
 }
 
 
@@ -132,6 +135,8 @@ class Trust:
     qualified: frozenset[bytes] = frozenset()  # SHA-256 of the DER of qualified anchors/CAs
     crls: tuple[asn1_crl.CertificateList, ...] = ()
     other_certs: tuple[asn1_x509.Certificate, ...] = ()
+    # the EU trusted lists' services (`signing.trust.TrustedLists`), for qualification
+    lists: object = None
 
 
 @dataclass(frozen=True)
@@ -586,6 +591,13 @@ class _Verification:
                 f"its signature cannot be validated ({type(e).__name__}: {e})",)))
             return
         status = sig.status
+        if status is not None and status.intact and status.valid and \
+                sig.kind == "signature" and cmsforms.sha1_binding(emb, self.pdf):
+            # As the EU DSS validator: SHA-1 stopped being a secure digest in 2009 (ETSI TS
+            # 119 312); nothing here proves the signature existed before.
+            sig.problems.append(Verdict(INDETERMINATE, CRYPTO_CONSTRAINTS_FAILURE_NO_POE, (
+                "only a SHA-1 digest ties the document to this signature, and SHA-1 is no "
+                "longer secure: another document can share that digest",)))
         if status is not None and status.intact and status.valid:
             # pyhanko verifies over the signed attributes as written; CMS signs their DER
             # encoding (RFC 5652, 5.4), as Bouncy Castle (the EU DSS validator) verifies.
@@ -752,6 +764,10 @@ class _Verification:
         label = f"revision {index + 1}"
         violations: list[str] = []
         findings = list(changes.findings)
+        # Harmless to every viewer (the reader accounted for its bytes), so only reported:
+        # pdfsig, for one, writes an empty appearance stream it never uses.
+        self.warnings.extend(f"{label} {f.message}" for f in findings
+                             if f.kind is Kind.UNREFERENCED)
         if self.policy == "strict":
             for f in findings:
                 if f.kind not in STRICT_PERMITTED:
@@ -795,11 +811,17 @@ class _Verification:
         return violations
 
     def _pyhanko_level(self, index: int) -> ModificationLevel | None:
+        """pyhanko's reading of revision `index`, or None when it does not explain it (it finds
+        the update suspicious, or cannot walk the catalog, page tree or form at all)."""
         try:
             result = DEFAULT_DIFF_POLICY.apply(
                 old=self.reader.get_historical_resolver(index - 1),
                 new=self.reader.get_historical_resolver(index))
         except SuspiciousModification:
+            return None
+        except (RecursionError, MemoryError):
+            raise
+        except Exception:  # noqa: BLE001 - e.g. KeyError on a catalog without /Pages
             return None
         return result.modification_level
 
@@ -903,12 +925,11 @@ class _Verification:
         later_timestamps = [s for s in sigs if s.kind == "document_timestamp"
                             and s.signed_revision > sig.signed_revision and _ts_ok(s)]
         chain: tuple[str, ...] = ()
-        qualified = False
         revocation = "unknown"
         tsa = None
         ts_time = None
         if status is not None:
-            chain, qualified = self._chain(status)
+            chain, _ = self._chain(status)  # qualification: `qualify` below
             revocation = _revocation(status)
             verdicts.extend(self._crypto_verdicts(sig, status, bool(later_timestamps)))
             if isinstance(status, DocumentTimestampStatus):
@@ -921,6 +942,11 @@ class _Verification:
         categories = {c.category for c in after} or {"none"}
         verdict = Verdict.worst(verdicts)
         cert = status.signing_cert if status is not None else None
+        from docservice.signing.qualification import qualify
+
+        qualification = qualify(status.validation_path if status is not None else None,
+                                lists=self.trust.lists, at=ts_time, indication=verdict.indication,
+                                role=sig.role, kind=sig.kind)
         return SignatureReport(
             kind=sig.kind, field_name=sig.field_name, role=sig.role,
             indication=verdict.indication, sub_indication=verdict.sub_indication,
@@ -929,7 +955,8 @@ class _Verification:
             certificate_subject=cert.subject.human_friendly if cert else None,
             certificate_sha256=cert.sha256.hex() if cert else None,
             claimed_signing_time=check.signing_time if check else None,
-            timestamp_time=ts_time, timestamp_authority=tsa, chain=chain, qualified=qualified,
+            timestamp_time=ts_time, timestamp_authority=tsa, chain=chain,
+            qualified=qualification.qualified, qualification=qualification,
             revocation=revocation,
             intact=bool(status.intact) if status is not None else False,
             valid=bool(status.valid) if status is not None else False,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from docservice.signing.qualification import Qualification
+
 TOTAL_PASSED = "TOTAL_PASSED"
 INDETERMINATE = "INDETERMINATE"
 TOTAL_FAILED = "TOTAL_FAILED"
@@ -22,6 +24,7 @@ REVOKED_NO_POE = "REVOKED_NO_POE"
 OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
 TRY_LATER = "TRY_LATER"
 NO_POE = "NO_POE"
+CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
 NO_SIGNATURE_FOUND = "NO_SIGNATURE_FOUND"
 
 
@@ -89,13 +92,15 @@ class SignatureReport:
     timestamp_time: datetime | None
     timestamp_authority: str | None
     chain: tuple[str, ...]  # subjects from the signer's certificate up to the trust anchor
-    qualified: bool  # the anchor or a CA of the chain is a qualified CA on a trusted list
+    qualified: bool  # a qualified signature or seal (QESig, QESeal) at signing time
     revocation: str  # "good", "revoked", "not checked (no revocation source)", "unknown"
     intact: bool
     valid: bool
     coverage: str
     changes_after: str  # none / signatures_and_form_filling / timestamps_and_validation_data / other
     pades_level: str | None  # B-B, B-T, B-LT, B-LTA (None: not a PAdES signature)
+    # ETSI TS 119 172-4 level at signing time, and why (`signing.qualification`)
+    qualification: Qualification | None = None
 
     @property
     def passed(self) -> bool:
@@ -127,6 +132,7 @@ class SignatureReport:
             "coverage": self.coverage,
             "changes_after": self.changes_after,
             "pades_level": self.pades_level,
+            "qualification": self.qualification.to_json() if self.qualification else None,
         }
 
 
@@ -200,6 +206,9 @@ class Report:
             chain = " -> ".join(sig.chain) if sig.chain else "no chain to a trusted root"
             lines.append(f"  chain: {chain}; qualified: {'yes' if sig.qualified else 'no'}; "
                          f"revocation: {sig.revocation}")
+            if sig.qualification is not None:
+                lines.append(f"  qualification: {sig.qualification.level} "
+                             f"({sig.qualification.reason})")
             lines.append(f"  intact: {'yes' if sig.intact else 'no'}; coverage: {sig.coverage}; "
                          f"changes after: {sig.changes_after}; PAdES: {sig.pades_level or '-'}; "
                          f"revision {sig.revision}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import ctypes
 import hashlib
 import logging
 import logging.handlers
@@ -32,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import types
 import warnings
 import weakref
 from dataclasses import dataclass, fields
@@ -43,7 +43,14 @@ from typing import Any
 from asn1crypto.core import Asn1Value
 
 from docservice.signing.verify.engine import Expected, Limits, Policy, Trust, verify_pdf
-from docservice.signing.verify.report import FORMAT_FAILURE, TOTAL_FAILED, TOTAL_PASSED, Report
+from docservice.signing.verify.report import (
+    FORMAT_FAILURE,
+    INDETERMINATE,
+    TOTAL_FAILED,
+    TOTAL_PASSED,
+    TRY_LATER,
+    Report,
+)
 
 DEFAULT_MEMORY_MB = 512
 DEFAULT_SECONDS = 20.0
@@ -55,6 +62,7 @@ _NEAR_LIMIT = 0.75
 _MAX_RECORDS = 200  # log records a child may hand back
 _MAX_RESULT_BYTES = 64 * 2**20
 _MAX_STDERR_BYTES = 16 * 1024
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +73,13 @@ class SandboxRun:
 
     report: Report
     seconds: float  # wall clock in the parent, the child's start included
-    stopped: str | None  # why the engine's report was replaced: "memory", "time", "died"
+    # why the engine's report was replaced: "memory", "time", "died", "not started"; None
+    stopped: str | None
     child_peak_rss_mb: float | None  # the child's resident peak (VmHWM), when known
     child_peak_vm_mb: float | None  # its address-space peak (VmPeak): what RLIMIT_AS bounds
+    # its resident size before verifying (mostly pages shared with the forkserver): the peak
+    # less this is what the verification itself took
+    child_start_rss_mb: float | None = None
 
 
 def verify_untrusted(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
@@ -76,8 +88,9 @@ def verify_untrusted(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
                      seconds: float | None = None) -> Report:
     """`verify_pdf` in a child process of at most `memory_mb` of address space (default
     512) and `seconds` of wall clock (default 20); over either, or if the child dies, a
-    TOTAL_FAILED / FORMAT_FAILURE report saying the file is too large or complex to verify.
-    Never raises for anything the file contains, and never waits past the deadline."""
+    TOTAL_FAILED / FORMAT_FAILURE report saying the file is too large or complex to verify
+    (if no child can be started at all: INDETERMINATE / TRY_LATER). Never raises for
+    anything the file contains, and never waits past the deadline."""
     return run_untrusted(pdf, trust=trust, policy=policy, expected=expected, at=at,
                          limits=limits, memory_mb=memory_mb, seconds=seconds).report
 
@@ -89,16 +102,28 @@ def run_untrusted(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
     """`verify_untrusted`, with how long it took and how much memory the child used."""
     memory_mb = memory_mb or DEFAULT_MEMORY_MB
     seconds = seconds or DEFAULT_SECONDS
-    context = _context()  # the forkserver starts (once) before the clock does
     job = _Job(pdf=pdf, trust=_packed(trust), policy=policy, expected=expected, at=at,
                limits=limits, memory_bytes=memory_mb * 2**20,
                log_level=logging.getLogger().getEffectiveLevel())
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, job), name="docservice-verify",
-                              daemon=True)
     start = time.monotonic()
+    pipe: tuple[Connection, Connection] | None = None
     try:
+        context = _context()  # the forkserver starts (once) before the clock does
+        start = time.monotonic()
+        receiver, sender = pipe = context.Pipe(duplex=False)
+        process = context.Process(target=_child, args=(sender, job), name="docservice-verify",
+                                  daemon=True)
         process.start()
+    except (OSError, EOFError) as e:
+        # No process to verify in (no memory or processes left, the forkserver gone): not
+        # the document's fault, so not its failure either.
+        for end in pipe or ():
+            end.close()
+        logger.exception("no process could be started to verify %s",
+                         hashlib.sha256(pdf).hexdigest())
+        return SandboxRun(_not_started(pdf, policy, expected, e), time.monotonic() - start,
+                          "not started", None, None)
+    try:
         sender.close()
         result, timed_out, peaks = _await(receiver, process, start + seconds)
     finally:
@@ -106,14 +131,17 @@ def run_untrusted(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
         _stop(process)
         receiver.close()
     elapsed = time.monotonic() - start
+    start_rss = None
     if result is not None:
         _replay(result)
-        peaks = result.peaks
+        peaks, start_rss = result.peaks, result.start_rss
     stopped, report = _judge(result, timed_out, process.exitcode, pdf, policy, expected,
                              memory_mb, seconds)
-    process.close()
+    with contextlib.suppress(ValueError):  # one that would not die stays unclosed
+        process.close()
     return SandboxRun(report=report, seconds=elapsed, stopped=stopped,
-                      child_peak_rss_mb=peaks[0], child_peak_vm_mb=peaks[1])
+                      child_peak_rss_mb=peaks[0], child_peak_vm_mb=peaks[1],
+                      child_start_rss_mb=start_rss)
 
 
 # --- the parent's side -------------------------------------------------------------------
@@ -201,6 +229,7 @@ class _Result:
     report: Report | None  # None: a MemoryError outside the engine
     out_of_memory: bool
     peaks: tuple[float | None, float | None]  # VmHWM, VmPeak in MB
+    start_rss: float | None  # VmRSS in MB before verifying
     records: tuple[logging.LogRecord, ...]
     dropped: int
 
@@ -286,27 +315,44 @@ def _judge(result: _Result | None, timed_out: bool, exitcode: int | None, pdf: b
 
 def _too_large(pdf: bytes, policy: str, expected: Expected | None, why: str,
                more: tuple[str, ...] = ()) -> Report:
-    chosen = "strict" if policy == "strict" or (policy == "auto" and expected) else policy
     reason = f"{TOO_LARGE} ({_ENGLISH}: {why})"
     return Report(indication=TOTAL_FAILED, sub_indication=FORMAT_FAILURE,
                   reasons=tuple(dict.fromkeys((reason, *more))),
                   sha256=hashlib.sha256(pdf).hexdigest(), revisions=0,
-                  policy="standard" if chosen == "auto" else chosen, size=len(pdf))
+                  policy=_policy_name(policy, expected), size=len(pdf))
+
+
+def _not_started(pdf: bytes, policy: str, expected: Expected | None,
+                 error: BaseException) -> Report:
+    return Report(indication=INDETERMINATE, sub_indication=TRY_LATER,
+                  reasons=(f"the file could not be verified now: no process to verify it in "
+                           f"could be started ({type(error).__name__}: {error}); try again "
+                           "later",),
+                  sha256=hashlib.sha256(pdf).hexdigest(), revisions=0,
+                  policy=_policy_name(policy, expected), size=len(pdf))
+
+
+def _policy_name(policy: str, expected: Expected | None) -> str:
+    """The policy the engine would have named in its report (as engine.verify_pdf does)."""
+    chosen = "strict" if policy == "strict" or (policy == "auto" and expected) else policy
+    return "standard" if chosen == "auto" else chosen
 
 
 def _peaks_of(pid: int | None) -> tuple[float | None, float | None]:
     """VmHWM and VmPeak of process `pid` in MB, from /proc (None where unknown)."""
+    found = _status_mb(pid)
+    return found.get("VmHWM"), found.get("VmPeak")
+
+
+def _status_mb(pid: int | None) -> dict[str, float]:
+    """The Vm* lines of /proc/PID/status, in MB (empty when it cannot be read)."""
     try:
         with open(f"/proc/{pid}/status") as status:
             lines = status.read().splitlines()
     except OSError:
-        return None, None
-    found = {}
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmPeak"):
-            found[key] = int(value.split()[0]) / 1024
-    return found.get("VmHWM"), found.get("VmPeak")
+        return {}
+    return {key: int(value.split()[0]) / 1024 for key, _, value in
+            (line.partition(":") for line in lines) if key.startswith("Vm") and value.strip()}
 
 
 # --- the child's side --------------------------------------------------------------------
@@ -330,12 +376,14 @@ def _child(sender: Connection, job: _Job) -> None:
     Whatever goes wrong here ends the child quietly (the parent reports it): no traceback
     reaches the terminal the parent may be writing to.
     """
+    start_rss = _status_mb(os.getpid()).get("VmRSS")
     try:
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the child lives
         os.dup2(stderr.fileno(), 1)
         os.dup2(stderr.fileno(), 2)
         os.setpgid(0, 0)  # a group of its own: the parent kills pdftoppm & co. with it
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _one_malloc_arena()
         resource.setrlimit(resource.RLIMIT_AS, (job.memory_bytes, job.memory_bytes))
         # The forkserver imported the engine with warnings off (see `_context`); here they
         # are logged, and the log goes to the parent.
@@ -356,17 +404,25 @@ def _child(sender: Connection, job: _Job) -> None:
         except MemoryError:
             out_of_memory = True
         _log_stderr(stderr)
-        data = pickle.dumps(_Result(report, out_of_memory, _peaks_of(os.getpid()),
+        data = pickle.dumps(_Result(report, out_of_memory, _peaks_of(os.getpid()), start_rss,
                                     tuple(collected), collected.dropped))
         sender.send_bytes(data)
     except MemoryError:
         try:
-            sender.send_bytes(pickle.dumps(_Result(None, True, _peaks_of(os.getpid()), (), 0)))
+            sender.send_bytes(pickle.dumps(_Result(None, True, _peaks_of(os.getpid()),
+                                                   start_rss, (), 0)))
         except BaseException:  # noqa: BLE001
             os._exit(71)
     except BaseException:  # noqa: BLE001 - see the docstring
         os._exit(70)
     sender.close()
+
+
+def _one_malloc_arena() -> None:
+    """glibc reserves 64 MB of address space per thread that allocates (the renderers' reader
+    threads): reservations, not use, that RLIMIT_AS would count. One arena for all threads."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 1)
 
 
 def _unpacked(packed: dict[str, Any]) -> dict[str, Any]:
