@@ -680,34 +680,24 @@ def _unchanged_in_effect(keys: set[str], before: generic.PdfObject, after: gener
     return same_effect
 
 
-def _equivalent(a: object, b: object, old: _View, new: _View, budget: list[int],
-                depth: int = 0) -> bool:
+class _OverBudget(Exception):
+    """Comparing followed references took more steps than a page's resources deserve."""
+
+
+def _equivalent(a: object, b: object, old: _View, new: _View, budget: list[int]) -> bool:
     """Whether `a` (read in `old`) and `b` (read in `new`) are the same value, references
     followed. One reference on both sides is the same object: a change to the object itself is
     judged where that object is."""
-    budget[0] -= 1
-    if budget[0] < 0 or depth > 32:
+    def resolve(x: object, y: object) -> tuple[object, object]:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _OverBudget
+        return _deref_in(x, old), _deref_in(y, new)
+
+    try:
+        return same(a, b, resolve=resolve, ignore=frozenset({"/Length"}))
+    except _OverBudget:
         return False
-    ref_a, ref_b = _as_ref(a), _as_ref(b)
-    if ref_a is not None and ref_a == ref_b:
-        return True
-    if ref_a is not None:
-        a = old.get(ref_a)
-    if ref_b is not None:
-        b = new.get(ref_b)
-    if (isinstance(a, generic.StreamObject) or isinstance(b, generic.StreamObject)) and not (
-            isinstance(a, generic.StreamObject) and isinstance(b, generic.StreamObject)
-            and a.encoded_data == b.encoded_data):
-        return False
-    if isinstance(a, generic.DictionaryObject):
-        return (isinstance(b, generic.DictionaryObject) and set(a) == set(b)
-                and all(_equivalent(a.raw_get(k), b.raw_get(k), old, new, budget, depth + 1)
-                        for k in a if k != "/Length"))
-    if isinstance(a, generic.ArrayObject):
-        return (isinstance(b, generic.ArrayObject) and len(a) == len(b)
-                and all(_equivalent(x, y, old, new, budget, depth + 1)
-                        for x, y in zip(a, b, strict=True)))
-    return same(a, b)
 
 
 def _resources_only_extended(a: object, b: object, page: generic.DictionaryObject, old: _View,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import decimal
 import re
+from collections.abc import Callable
 
 from pyhanko.pdf_utils import generic
 
@@ -84,23 +85,38 @@ def refs_in(obj: generic.PdfObject, *, limit: int = 100_000) -> set[Ref]:
     return found
 
 
-def same(a: object, b: object, depth: int = 0) -> bool:
-    """Whether two PDF values are written alike (references compared, never followed)."""
+#: Resolves a pair of references, each in its own revision (see `same`).
+Resolve = Callable[[object, object], tuple[object, object]]
+
+
+def same(a: object, b: object, depth: int = 0, *, resolve: Resolve | None = None,
+         ignore: frozenset[str] = frozenset()) -> bool:
+    """Whether two PDF values are written alike: references compared, never followed, unless
+    `resolve` reads them (then one reference on both sides still counts as the same object),
+    and dictionary keys in `ignore` left out."""
     if depth > 64:
         return False
     if isinstance(a, generic.IndirectObject) or isinstance(b, generic.IndirectObject):
-        return (isinstance(a, generic.IndirectObject) and isinstance(b, generic.IndirectObject)
-                and (a.idnum, a.generation) == (b.idnum, b.generation))
+        if isinstance(a, generic.IndirectObject) and isinstance(b, generic.IndirectObject) \
+                and (a.idnum, a.generation) == (b.idnum, b.generation):
+            return True
+        if resolve is None:
+            return False
+        a, b = resolve(a, b)
+
+    def again(x: object, y: object) -> bool:
+        return same(x, y, depth + 1, resolve=resolve, ignore=ignore)
+
     if (isinstance(a, generic.StreamObject) or isinstance(b, generic.StreamObject)) and not (
             isinstance(a, generic.StreamObject) and isinstance(b, generic.StreamObject)
             and a.encoded_data == b.encoded_data):
         return False
     if isinstance(a, generic.DictionaryObject):
-        return (isinstance(b, generic.DictionaryObject) and set(a) == set(b)
-                and all(same(a.raw_get(k), b.raw_get(k), depth + 1) for k in a))
+        return (isinstance(b, generic.DictionaryObject) and set(a) - ignore == set(b) - ignore
+                and all(again(a.raw_get(k), b.raw_get(k)) for k in a if k not in ignore))
     if isinstance(a, generic.ArrayObject):
         return (isinstance(b, generic.ArrayObject) and len(a) == len(b)
-                and all(same(x, y, depth + 1) for x, y in zip(a, b, strict=True)))
+                and all(again(x, y) for x, y in zip(a, b, strict=True)))
     if isinstance(a, generic.TextStringObject | generic.ByteStringObject):
         return (isinstance(b, generic.TextStringObject | generic.ByteStringObject)
                 and a.original_bytes == b.original_bytes)
