@@ -399,7 +399,10 @@ def paints(obj: generic.DictionaryObject) -> bool:
     if isinstance(flags, int) and flags & HIDDEN_FLAGS:
         return False
     if "/AP" not in obj:
-        return pdf_get(obj, "/Subtype") != "/Widget"  # viewers draw most annotations without one
+        # Viewers draw most annotations without one, and synthesize one for a widget too:
+        # poppler and MuPDF paint a widget's /MK background and border (a signature's or
+        # timestamp's as well), and a form field's value, over the page.
+        return pdf_get(obj, "/Subtype") != "/Widget" or _synthesized(obj)
     try:
         normal = obj["/AP"]["/N"]
         streams = normal.values() if isinstance(normal, generic.DictionaryObject) and not \
@@ -407,6 +410,27 @@ def paints(obj: generic.DictionaryObject) -> bool:
         return any(isinstance(s, generic.StreamObject) and s.data.strip() for s in streams)
     except (KeyError, TypeError, AttributeError):
         return True
+
+
+def _synthesized(widget: generic.DictionaryObject) -> bool:
+    """Whether viewers draw something for a widget that has no appearance stream: a colour in
+    its /MK (background, border), or any field but a signature (its value, its default look)."""
+    characteristics = pdf_get(widget, "/MK")
+    if isinstance(characteristics, generic.DictionaryObject) and any(
+            isinstance(pdf_get(characteristics, key), generic.ArrayObject)
+            and len(pdf_get(characteristics, key)) > 0  # type: ignore[arg-type]
+            for key in ("/BG", "/BC")):
+        return True
+    node: object = widget
+    for _ in range(32):  # the field type may be inherited from a parent field
+        if not isinstance(node, generic.DictionaryObject):
+            return True
+        if "/FT" in node:
+            return pdf_get(node, "/FT") != "/Sig"
+        if "/Parent" not in node:
+            return True  # a widget of no field: nothing says what a viewer makes of it
+        node = pdf_get(node, "/Parent")
+    return True
 
 
 def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _View,
@@ -796,6 +820,12 @@ def _acroform(before: generic.PdfObject, after: generic.PdfObject, old: _View, n
             yield Finding(Kind.FORM_FILLING, f"changes the form's default appearance ({key})")
         elif key == "/XFA":
             yield Finding(Kind.CONTENT, "changes the XFA form (content that replaces the pages)")
+        elif key == "/NeedAppearances":
+            # Viewers then draw every field anew from its value, ignoring the appearances
+            # signed: poppler shows the signatures' stamps blank.
+            yield Finding(Kind.CONTENT, "changes the form's /NeedAppearances (viewers redraw "
+                          "every field, signed ones included, instead of showing their "
+                          "appearance as signed)")
         else:
             yield Finding(Kind.UNEXPLAINED, f"changes the interactive form's {key}")
 

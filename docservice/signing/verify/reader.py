@@ -583,6 +583,24 @@ def _layout(pdf: bytes, parser: _Parser, chain: list[Section], hybrids: dict[int
             revision.problems.append(f"revision {number + 1}: startxref points to byte "
                                      f"{declared}, but its cross-reference section starts at "
                                      f"byte {wanted}")
+        if number > 0:
+            # Blanks before an update's section are skipped by this reader, pyhanko, poppler
+            # and MuPDF, but pypdf takes more than one end-of-line after startxref for a broken
+            # cross-reference and rebuilds it from every "N G obj" in the file, those in
+            # comments and stream data included: a body no entry lists becomes the one it
+            # shows. /Prev is held to the same (readers guess where a section starts apart).
+            position = next(i for i, s in enumerate(chain) if s is sections[0])
+            pointers = [("startxref", marker[0], sections[-1].offset)]
+            if sections[0].prev is not None:
+                pointers.append(("/Prev", sections[0].prev, chain[position - 1].offset))
+            for what, pointer, target in pointers:
+                if pointer < target and pdf[pointer:target] not in (b"\r", b"\n") and \
+                        _WS.fullmatch(pdf, pointer, target) is not None:
+                    revision.problems.append(
+                        f"revision {number + 1}: its {what} points to {target - pointer} blank "
+                        f"byte(s) before a cross-reference section, not at it (readers skip "
+                        "them differently: pypdf rebuilds the cross-reference from every object "
+                        "header in the file, those in comments and stream data included)")
         revisions.append(revision)
         previous_end = end
     trailing = pdf[previous_end:]
