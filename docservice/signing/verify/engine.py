@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -268,6 +269,15 @@ def _failed(sha256: str, size: int, policy: str, reasons: list[str], *,
                   "standard" if policy == "auto" else policy, readable=readable, size=size)
 
 
+@dataclass(frozen=True)
+class _Drawn:
+    """The renderings of the signed revisions ending at `ends`, then of the final file."""
+
+    ends: list[int]
+    renderings: list[visual.Rendering]
+    problem: str | None  # why nothing could be drawn
+
+
 @dataclass
 class _Sig:
     """One filled signature field and everything learnt about it."""
@@ -388,43 +398,60 @@ class _Verification:
                 f"the file has {len(sigs)} signatures, more than the "
                 f"{self.limits.max_signatures} this service verifies",)))
             return self._report(document, [], policy, reference)
-        for sig in sigs:
-            self._check_byte_range(sig)
-        revision_changes = self._changes(sigs)
-        for sig in sigs:
-            self.deadline.check()
-            self._validate(sig)
-        self._judge_changes(sigs, revision_changes, document)
-        self._judge_order(sigs, document)
-        if self.limits.visual and not any(v.indication == TOTAL_FAILED for v in document):
-            self._judge_visual(sigs, document)
+        # The renderers run in their own processes while this one reads and validates.
+        drawing = self._start_drawing(sigs) if self.limits.visual and not document else None
+        try:
+            for sig in sigs:
+                self._check_byte_range(sig)
+            revision_changes = self._changes(sigs)
+            for sig in sigs:
+                self.deadline.check()
+                self._validate(sig)
+            self._judge_changes(sigs, revision_changes, document)
+            self._judge_order(sigs, document)
+        finally:
+            drawn = drawing.result() if drawing is not None else None
+        if drawn is not None and not any(v.indication == TOTAL_FAILED for v in document):
+            self._judge_visual(sigs, drawn, document)
         reports = [self._signature_report(s, sigs, revision_changes) for s in sigs]
         if not sigs:
             document.insert(0, Verdict(INDETERMINATE, NO_SIGNATURE_FOUND,
                                        ("the document has no signature",)))
         return self._report(document, reports, policy, reference)
 
-    def _judge_visual(self, sigs: list[_Sig], document: list[Verdict]) -> None:
-        """What viewers show, compared: every page of each signed revision and of the final
-        file, drawn by poppler and by MuPDF; any difference outside the masked widgets fails."""
+    def _start_drawing(self, sigs: list[_Sig]) -> Future[_Drawn] | None:
+        """Every page of each signed revision that later bytes follow, and of the final file,
+        drawn by poppler and by MuPDF in the background."""
         ends = sorted({revision.end for s in sigs
                        if (revision := self.layout.revision(s.signed_revision)) is not None
                        and revision.end < len(self.pdf)})
         if not ends:
-            return
-        self.deadline.check()
+            return None
+        pdfs = [self.pdf[:end] for end in ends] + [self.pdf]
+        deadline = self.deadline.until
+
+        def draw() -> _Drawn:
+            try:
+                return _Drawn(ends, visual.render_many(pdfs, deadline=deadline), None)
+            except visual.VisualTimeout:
+                return _Drawn(ends, [], f"what viewers show could not be compared within "
+                              f"{self.limits.seconds:g} s ({len(pdfs)} revisions to draw)")
+            except visual.RendererUnavailable as e:
+                return _Drawn(ends, [], f"what viewers show could not be compared ({e})")
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-draw")
         try:
-            *signed, final = visual.render_many([self.pdf[:end] for end in ends] + [self.pdf],
-                                                deadline=self.deadline.until)
-        except visual.VisualTimeout:
-            document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
-                f"what viewers show could not be compared within {self.limits.seconds:g} s "
-                f"({len(ends) + 1} revisions to draw)",)))
+            return pool.submit(draw)
+        finally:
+            pool.shutdown(wait=False)  # the call goes on; run() waits for its result
+
+    def _judge_visual(self, sigs: list[_Sig], drawn: _Drawn, document: list[Verdict]) -> None:
+        """What viewers show, compared: any difference outside the masked widgets fails."""
+        if drawn.problem is not None:
+            document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (drawn.problem,)))
             return
-        except visual.RendererUnavailable as e:
-            document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
-                f"what viewers show could not be compared ({e})",)))
-            return
+        ends = drawn.ends
+        *signed, final = drawn.renderings
         masks = self._visual_masks()
         self.warnings.extend(f"visual comparison: {p}" for p in final.problems)
         failed = [f"{run.renderer}: {run.failure()}" for run in final.runs if run.failed]
