@@ -23,18 +23,15 @@ from docservice import warnings_log
 # isort: split
 from docservice import create_app, migrate
 from docservice.archive.audit import Actor
-from docservice.config import CHECKOUT
 from docservice.db import unit_of_work
 from docservice.errors import DocserviceError, ImportRejected
 from docservice.models import AcademicYear, Placement, User
 from docservice.runtime import Runtime
 from docservice.services import documents as documents_service
-from docservice.services import envelopes, links, notifications, users
+from docservice.services import envelopes, links, notifications, placement_edits, users
 from docservice.services import placements as placements_service
 from docservice.services.years import get_year, load_year_file
 
-DEMO_YEARS = CHECKOUT / "data" / "academic-years"
-DEMO_PLACEMENTS = CHECKOUT / "data" / "demo" / "placements.csv"
 CLI_ACTOR = Actor(f"cli:{getpass.getuser()}")
 
 
@@ -87,14 +84,24 @@ def init(demo: bool) -> None:
     click.echo(f"Database ready: {rt.db.engine.url.render_as_string(hide_password=True)}")
     if not demo:
         return
+    from docservice import demo as demo_cohort
+    from docservice.services.desk import today_in_brussels
+
+    now = datetime.now(timezone.utc)
+    # A living cohort: the regulation's 2023-2024 year (data/academic-years/, left as it is)
+    # moved to the academic year containing today; only that year is loaded.
+    year_path, demo_placements, shift = demo_cohort.demo_files(
+        rt.settings.instance_path / "demo", today_in_brussels(now))
+    fresh = False
     with _work() as session:
-        for path in sorted(DEMO_YEARS.glob("*.toml")):
-            year = load_year_file(session, path)
-            click.echo(f"Academic year {year.code} loaded from {path.name}")
+        year = load_year_file(session, year_path)
+        click.echo(f"Academic year {year.code} loaded from {year_path} (the 2023-2024 file "
+                   f"moved by {shift.days} days; contract deadline {year.contract_deadline:%d/%m/%Y})")
         if not session.scalar(select(func.count()).select_from(Placement)):
             result = placements_service.import_placements(
-                session, DEMO_PLACEMENTS.read_bytes(), actor=CLI_ACTOR)
+                session, demo_placements, actor=CLI_ACTOR)
             click.echo(f"Imported {len(result.placements)} demo placements")
+            fresh = True
         if not session.scalar(select(func.count()).select_from(User)):
             password = secrets.token_urlsafe(12)
             users.add_user(session, email="coordinator@example.org", name="Demo coordinator",
@@ -106,6 +113,13 @@ def init(demo: bool) -> None:
                        f"(also in {creds})")
     _ensure_pki(rt)
     _generate(year=None, out=None)
+    if fresh:
+        try:
+            reached = demo_cohort.stage_demo_cohort(rt, now=now, actor=CLI_ACTOR)
+        except DocserviceError as e:
+            raise click.ClickException(str(e)) from e
+        for number, state in reached.items():
+            click.echo(f"  {number}: {state}")
     with _work() as session:
         now = datetime.now(timezone.utc)
         click.echo("Student links (new ones; earlier demo links stop working):")
@@ -242,12 +256,47 @@ def placements() -> None:
 
 @placements.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def placements_import(file: Path) -> None:
+@click.option("--update", is_flag=True,
+              help="Correct existing placements (matched by academic year and student number) "
+                   "instead of adding new ones; unsigned documents are made again.")
+def placements_import(file: Path, update: bool) -> None:
     """Import placements from a CSV file: all rows, or none if any row is wrong."""
+    if update:
+        _placements_update(file)
+        return
     with _work() as session:
         result = placements_service.import_placements(session, file.read_bytes(),
                                                       actor=CLI_ACTOR)
     click.echo(f"Imported {len(result.placements)} placement(s) from {file}.")
+
+
+_DOCUMENTS_DONE = {
+    "none": "",
+    "regenerated": "; documents made again",
+    "envelope_reopened": "; envelope replaced, documents made again, student invited again",
+    "envelope_cancelled": "; declined envelope replaced, documents made again (open the "
+                          "envelope when ready)",
+}
+
+
+def _placements_update(file: Path) -> None:
+    with _work() as session:
+        lines = placement_edits.update_placements(session, _runtime(), file.read_bytes(),
+                                                  now=datetime.now(timezone.utc),
+                                                  actor=CLI_ACTOR)
+        changed = [u for u in lines if u.outcome.changes]
+        for u in changed:
+            what = ", ".join(f"{column} {_shown(old)} -> {_shown(new)}"
+                             for column, (old, new) in u.outcome.changes.items())
+            click.echo(f"{u.year} {u.student_number} (line {u.line}): {what}"
+                       f"{_DOCUMENTS_DONE[u.outcome.documents]}")
+    click.echo(f"Updated {len(changed)} placement(s) from {file}; "
+               f"{len(lines) - len(changed)} unchanged.")
+
+
+def _shown(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
 
 
 @placements.command("export")

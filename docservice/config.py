@@ -150,6 +150,8 @@ class Settings:
     pdfa: bool = True
     student_link_days: int = 0
     sign_link_min_days: int = 14
+    # Validity of the link each party gets to download the archived copies (issue 15)
+    copy_link_days: int = 60
     # "thread": in-process background; "inline": right after the commit; "redis": the queue,
     # run by `docservice worker` processes
     jobs: str = "thread"
@@ -213,6 +215,7 @@ class Settings:
             pdfa=_bool(env, "DOCSERVICE_PDFA", True),
             student_link_days=_int(env, "DOCSERVICE_STUDENT_LINK_DAYS", 0),
             sign_link_min_days=_int(env, "DOCSERVICE_SIGN_LINK_MIN_DAYS", 14),
+            copy_link_days=_int(env, "DOCSERVICE_COPY_LINK_DAYS", 60),
             jobs=env.get("DOCSERVICE_JOBS", "thread"),
             rate_limit_store=env.get("DOCSERVICE_RATE_LIMIT_STORE", "").strip().lower(),
             max_upload_bytes=_int(env, "DOCSERVICE_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
@@ -255,6 +258,8 @@ class Settings:
             raise ConfigurationError(
                 f"DOCSERVICE_SMTP_SECURITY must be one of {', '.join(MAIL_SECURITY)}"
             )
+        if not 1 <= self.copy_link_days <= 3660:
+            raise ConfigurationError("DOCSERVICE_COPY_LINK_DAYS must be between 1 and 3660")
         if self.jobs not in JOB_MODES:
             raise ConfigurationError(f"DOCSERVICE_JOBS must be one of {', '.join(JOB_MODES)}")
         if self.rate_limit_store not in ("", *RATE_LIMIT_STORES):

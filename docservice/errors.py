@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 class DocserviceError(Exception):
@@ -142,3 +143,14 @@ class UploadRefused(DocserviceError):
         super().__init__("the signed documents were not accepted: " + "; ".join(
             f"{document}: {' '.join(reasons)}" for document, reasons in problems.items()))
         self.problems = problems
+
+
+class ConfirmationRequired(DocserviceError):
+    """An action would make signatures worthless: it needs the coordinator's confirmation of
+    exactly these signatures (`token` names them), asked for on a page that lists `lost`."""
+
+    def __init__(self, lost: list[Any], token: str) -> None:
+        super().__init__("this would cancel signatures (" + ", ".join(map(str, lost))
+                         + "): confirm first")
+        self.lost = lost
+        self.token = token

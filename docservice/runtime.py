@@ -124,8 +124,13 @@ class Runtime:
             with self._lock:
                 if self._jobs is None:
                     self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="job")
-                self._jobs_pending += 1
-                self._jobs.submit(self._run_in_thread, run_id, name, args)
+                try:
+                    self._jobs.submit(self._run_in_thread, run_id, name, args)
+                    self._jobs_pending += 1
+                    return
+                except RuntimeError:  # closing: a job queued by the last jobs runs right here
+                    pass
+            _run_job(self, run_id, name, args)
 
     def _run_in_thread(self, run_id: int | None, name: str, args: list[Any]) -> None:
         with self._lock:

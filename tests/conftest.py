@@ -23,6 +23,28 @@ from docservice.models import Base
 from docservice.runtime import Runtime
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _real_datetime_for_cryptography() -> None:
+    """cryptography's Rust core looks up the `datetime` class once, at its first use, and keeps
+    it: a first certificate built under freezegun would pin FakeDatetime for the whole run, and
+    every later real datetime would be refused. One use here, before any test freezes time."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "warm-up")])
+    now = datetime.now(UTC)
+    (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+     .serial_number(1).not_valid_before(now).not_valid_after(now + timedelta(days=1))
+     .sign(key, hashes.SHA256()))
+
+
+_real_datetime_for_cryptography()
 TEST_ACTOR = Actor("test")
 
 

@@ -50,6 +50,25 @@ def object_keys(sha256: str) -> tuple[str, str, str, str]:
     return pdf_key(sha256), manifest_key(sha256), report_key(sha256), report_html_key(sha256)
 
 
+def report_etsi_key(sha256: str) -> str:
+    return f"{sha256[:2]}/{sha256}.report.etsi.xml"
+
+
+def report_pdf_key(sha256: str) -> str:
+    return f"{sha256[:2]}/{sha256}.report.pdf"
+
+
+def report_keys(sha256: str) -> tuple[str, str]:
+    """The reports written beside the others since ETSI reports came (issue 16): the ETSI
+    TS 119 102-2 XML report and the PDF rendering. Entries archived before lack them."""
+    return report_etsi_key(sha256), report_pdf_key(sha256)
+
+
+def all_object_keys(sha256: str) -> tuple[str, ...]:
+    """`object_keys` and `report_keys`."""
+    return object_keys(sha256) + report_keys(sha256)
+
+
 CHECKPOINT_PREFIX = "trail/"
 
 
@@ -74,7 +93,8 @@ def sha_of_key(key: str) -> str | None:
     sha = name.split(".", 1)[0]
     if not _SHA.match(sha) or key != f"{sha[:2]}/{name}":
         return None
-    if name[64:] not in (".pdf", ".manifest.json", ".report.json", ".report.html"):
+    if name[64:] not in (".pdf", ".manifest.json", ".report.json", ".report.html",
+                         ".report.etsi.xml", ".report.pdf"):
         return None
     return sha
 
@@ -103,10 +123,11 @@ PAdES level {{ r.pades_level or "unknown" }}.</p>
 {% if r.problems %}<ul>{% for p in r.problems %}<li class="bad">{{ p }}</li>{% endfor %}</ul>{% endif %}
 <h2>Signatures</h2>
 <table><tr><th>field</th><th>signer</th><th>signing time</th><th>engine</th>
-<th>long-term (AdES LTA)</th></tr>
+<th>qualification</th><th>long-term (AdES LTA)</th></tr>
 {% for s in r.signatures %}<tr><td>{{ s.field_name }}</td><td>{{ s.signer or "" }}</td>
 <td>{{ s.timestamp_time or s.claimed_signing_time or "" }}</td>
 <td>{{ s.engine_indication or "" }}</td>
+<td>{% if s.qualification %}<strong>{{ s.qualification.level }}</strong>: {{ s.qualification.reason }}{% endif %}</td>
 <td>{% if s.lta %}{{ s.lta.indication }} {{ s.lta.sub_indication }}{% else %}not run{% endif %}</td></tr>{% endfor %}
 </table>
 <h2>Document timestamps</h2>

@@ -341,7 +341,28 @@ def archive_document(rt: Runtime, document_id: int, *, now: datetime | None = No
         if not isinstance(e, DocserviceError):
             log.exception("archiving document %s failed", document_id)
         return _record_failure(rt, facts, e, actor=actor)
-    return _commit(rt, entry_data, actor=actor)
+    outcome = _commit(rt, entry_data, actor=actor)
+    if outcome.state == "archived":
+        _send_copies_when_all_archived(rt, document_id, now=now)
+    return outcome
+
+
+def _send_copies_when_all_archived(rt: Runtime, document_id: int, *, now: datetime) -> None:
+    """The last document of an envelope is archived: each party gets its copies (issue 15).
+
+    After the archive's commit, so the copies are the archived bytes; a failure here leaves
+    the archive as it is and is logged (the signers can ask for a link from their old one).
+    """
+    from docservice.services import copies
+
+    try:
+        with unit_of_work(rt.db) as session:
+            envelope_id = session.scalar(select(Document.envelope_id)
+                                         .where(Document.id == document_id))
+            if envelope_id is not None:
+                copies.send_copies(session, rt, envelope_id, now=now)
+    except Exception:  # noqa: BLE001 - the archiving stands whatever the mail does
+        log.exception("sending the copies of document %s failed", document_id)
 
 
 @dataclass
@@ -379,6 +400,8 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
     store = archive_store(rt)
     pdf_key, manifest_key, report_key, html_key = object_keys(sha)
     report_bytes = canonical_json(report)
+    etsi_bytes, report_pdf = _readable_reports(pdf, report, now=now)
+    etsi_key, report_pdf_key = records.report_keys(sha)
     timestamps = facts_of_pdf.timestamps
     with rt.db.session() as session:
         anchor = session.execute(select(AuditEvent.id, AuditEvent.hash)
@@ -388,7 +411,10 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
         "pdf": {"file": pdf_key.rsplit("/", 1)[-1], "sha256": sha, "size": len(pdf),
                 "media_type": "application/pdf"},
         "report": {"file": report_key.rsplit("/", 1)[-1], "sha256": sha256_hex(report_bytes),
-                   "html_file": html_key.rsplit("/", 1)[-1]},
+                   "html_file": html_key.rsplit("/", 1)[-1],
+                   "etsi_file": etsi_key.rsplit("/", 1)[-1], "etsi_sha256": sha256_hex(etsi_bytes),
+                   "pdf_file": report_pdf_key.rsplit("/", 1)[-1],
+                   "pdf_sha256": sha256_hex(report_pdf)},
         "document": {"reference": facts.reference, "kind": facts.kind,
                      "language": facts.language, "version": version,
                      "source_sha256": facts.source_sha256,
@@ -423,6 +449,8 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
                       content_type="application/json")
         store.put(report_key, report_bytes, content_type="application/json")
         store.put(html_key, records.render_report_html(report), content_type="text/html")
+        store.put(etsi_key, etsi_bytes, content_type="application/xml")
+        store.put(report_pdf_key, report_pdf, content_type="application/pdf")
         store.put(manifest_key, manifest_bytes, content_type="application/json")
         store.put(pdf_key, pdf, content_type="application/pdf")
     if sha256_hex(store.get(pdf_key)) != sha:
@@ -439,10 +467,25 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
 def _verified_signer(report: dict[str, Any], role: str) -> dict[str, Any]:
     for sig in report["signatures"]:
         if sig.get("role") == role or sig["field_name"] == f"Signature_{role}":
+            qualification = sig.get("qualification") or {}
             return {"certificate_sha256": sig.get("certificate_sha256"),
                     "timestamp_time": sig.get("timestamp_time"),
-                    "claimed_signing_time": sig.get("claimed_signing_time")}
+                    "claimed_signing_time": sig.get("claimed_signing_time"),
+                    "qualification": {"level": qualification.get("level"),
+                                      "reason": qualification.get("reason")}}
     return {}
+
+
+def _readable_reports(pdf: bytes, report: dict[str, Any], *, now: datetime
+                      ) -> tuple[bytes, bytes]:
+    """The ETSI TS 119 102-2 XML report (from the engine's verdicts) and the PDF rendering of
+    the human report, both written beside the JSON and the HTML."""
+    from docservice.archive.report_pdf import render_report_pdf
+    from docservice.signing.etsi_report import etsi_validation_report
+
+    engine = (report.get("engine") or {}).get("report") or {}
+    etsi = etsi_validation_report(pdf, engine.get("signatures", []), validation_time=now)
+    return etsi, render_report_pdf(report)
 
 
 def _commit(rt: Runtime, prepared: _Prepared, *, actor: audit.Actor) -> ArchiveOutcome:
@@ -505,7 +548,7 @@ def lock_entry(rt: Runtime, entry_id: int) -> bool:
     store = archive_store(rt)
     try:
         with store.batch():
-            for key in object_keys(sha):
+            for key in object_keys(sha) + _present(store, records.report_keys(sha)):
                 store.lock(key, until)
     except (StoreUnavailable, NotFound) as e:
         log.warning("locking %s failed (retry or verify locks it later): %s", sha, e)
@@ -515,6 +558,12 @@ def lock_entry(rt: Runtime, entry_id: int) -> bool:
         if entry is not None:
             entry.retention_locked = True
     return True
+
+
+def _present(store: ArchiveStore, keys: Iterable[str]) -> tuple[str, ...]:
+    """The keys of `keys` the store holds (the ETSI and PDF reports: entries archived before
+    they came lack them)."""
+    return tuple(key for key in keys if store.exists(key))
 
 
 def _record_failure(rt: Runtime, facts: _Facts, error: Exception, *,
@@ -632,6 +681,7 @@ def verify_bytes(pdf: bytes, sources: ltv.LtvSources, *, long_term_at: date | No
             "claimed_signing_time": info.get("claimed_signing_time"),
             "timestamp_time": info.get("timestamp_time"),
             "engine_indication": info.get("indication"),
+            "qualification": info.get("qualification"),
             "lta": result.to_json(),
         })
     return _report(pdf, sources, engine, problems, signatures=signatures, timestamps=timestamps,
@@ -661,6 +711,7 @@ def _fast_report(pdf: bytes, sources: ltv.LtvSources, engine: dict[str, Any],
         "claimed_signing_time": info.get("claimed_signing_time"),
         "timestamp_time": info.get("timestamp_time"),
         "engine_indication": info.get("indication"), "lta": None,
+        "qualification": info.get("qualification"),
     } for info in engine.get("signatures", [])]
     return _report(pdf, sources, engine, problems, signatures=signatures, timestamps=timestamps,
                    dss=dss, long_term=long_term, now=now)
@@ -697,7 +748,10 @@ def _engine_verdict(pdf: bytes, sources: ltv.LtvSources,
     except ImportError:
         return _fallback_verdict(pdf, sources)
     try:
-        report = verify_pdf(pdf, trust=Trust(roots=sources.trust_roots, crls=sources.crls),
+        eu_roots, eu_lists = _eu_trusted_lists()
+        report = verify_pdf(pdf, trust=Trust(roots=tuple(dict.fromkeys(sources.trust_roots
+                                                                       + eu_roots)),
+                                             crls=sources.crls, lists=eu_lists),
                             expected=Expected(roles_in_order=ROLES,
                                               field_names={r: f"Signature_{r}" for r in ROLES},
                                               signer_names=_certificate_names(signers),
@@ -711,6 +765,31 @@ def _engine_verdict(pdf: bytes, sources: ltv.LtvSources,
     return {"name": "docservice.signing.verify", "passed": bool(report.passed),
             "indication": data.get("indication"), "reasons": list(data.get("reasons", [])),
             "report": data, "signatures": sigs}
+
+
+_eu_lists: tuple[int, tuple[Any, ...], Any] | None = None
+
+
+def _eu_trusted_lists() -> tuple[tuple[Any, ...], Any]:
+    """The EU trusted lists' anchors and services (`signing.trust`), re-read when the store
+    changes; none when it is empty or unreadable (logged: the service's own signatures are
+    still verified, and qualifications then say no list was loaded)."""
+    global _eu_lists
+    from docservice.signing.trust import INDEX, load_trust_store, trust_store_path
+
+    folder = trust_store_path()
+    index = folder / INDEX
+    key = index.stat().st_mtime_ns if index.exists() else 0
+    cached = _eu_lists
+    if cached is None or cached[0] != key:
+        try:
+            store = load_trust_store(folder)
+            cached = (key, store.roots, store.trusted_lists)
+        except DocserviceError as e:
+            log.warning("the EU trusted-list store could not be loaded: %s", e)
+            cached = (key, (), None)
+        _eu_lists = cached
+    return cached[1], cached[2]
 
 
 def _certificate_names(signers: Sequence[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
@@ -779,11 +858,13 @@ def check_entry(rt: Runtime, entry: ArchiveEntry, *, signatures: bool = True,
             report_bytes = _read(store, report_key, problems)
             if report_bytes is not None and sha256_hex(report_bytes) != manifest["report"]["sha256"]:
                 problems.append(f"{report_key}: the report changed")
+            problems += _check_readable_reports(store, entry.sha256, manifest["report"], pdf)
     if not store.exists(html_key):
         problems.append(f"{html_key}: missing")
     if not problems:
         try:
-            for key in object_keys(entry.sha256):
+            for key in object_keys(entry.sha256) + _present(store,
+                                                            records.report_keys(entry.sha256)):
                 until = store.retention(key)
                 if until is None or until < entry.retention_until:
                     store.lock(key, entry.retention_until)
@@ -796,6 +877,32 @@ def check_entry(rt: Runtime, entry: ArchiveEntry, *, signatures: bool = True,
                               signers=signers)
         problems += report["problems"]
     return EntryCheck(entry.sha256, not problems, tuple(problems), tuple(repaired))
+
+
+def _check_readable_reports(store: ArchiveStore, sha: str, named: dict[str, Any],
+                            pdf: bytes | None) -> list[str]:
+    """The ETSI and PDF reports the manifest names: there, unchanged, and about this PDF."""
+    from docservice.archive.report_pdf import read_subject, report_subject
+    from docservice.signing.etsi_report import EtsiReportError, check_report
+
+    problems: list[str] = []
+    etsi_key, pdf_report_key = records.report_keys(sha)
+    if named.get("etsi_sha256"):
+        xml = _read(store, etsi_key, problems)
+        if xml is not None and sha256_hex(xml) != named["etsi_sha256"]:
+            problems.append(f"{etsi_key}: the ETSI report changed")
+        elif xml is not None and pdf is not None:
+            try:
+                check_report(xml, pdf)
+            except EtsiReportError as e:
+                problems.append(f"{etsi_key}: {e}")
+    if named.get("pdf_sha256"):
+        rendered = _read(store, pdf_report_key, problems)
+        if rendered is not None and sha256_hex(rendered) != named["pdf_sha256"]:
+            problems.append(f"{pdf_report_key}: the PDF report changed")
+        elif rendered is not None and read_subject(rendered) != report_subject(sha):
+            problems.append(f"{pdf_report_key}: reports on another document")
+    return problems
 
 
 def _read(store: ArchiveStore, key: str, problems: list[str]) -> bytes | None:
@@ -973,7 +1080,7 @@ def purge(rt: Runtime, *, dry_run: bool = False, today: date | None = None,
             result.purged.append(sha)
             continue
         try:
-            for key in object_keys(sha):
+            for key in records.all_object_keys(sha):
                 if store.exists(key):
                     store.delete(key, today=today)
         except RetentionActive as e:
@@ -1145,8 +1252,10 @@ def trail_of(session: Session, placement_id: int) -> list[AuditEvent]:
 
 
 def read_object(rt: Runtime, entry: ArchiveEntry, which: str) -> bytes:
-    """One of an entry's objects ("pdf", "manifest", "report", "html"), checked if it is the PDF."""
-    keys = dict(zip(("pdf", "manifest", "report", "html"), object_keys(entry.sha256), strict=True))
+    """One of an entry's objects ("pdf", "manifest", "report", "html", "etsi", "report_pdf"),
+    checked if it is the PDF, the manifest or the JSON report."""
+    keys = dict(zip(("pdf", "manifest", "report", "html", "etsi", "report_pdf"),
+                    records.all_object_keys(entry.sha256), strict=True))
     expected = {"pdf": entry.sha256, "manifest": entry.manifest_sha256,
                 "report": entry.report_sha256}.get(which)
 
@@ -1215,6 +1324,11 @@ def export_package(session: Session, rt: Runtime, shas: Sequence[str], *,
         for which, suffix in (("pdf", ".pdf"), ("manifest", ".manifest.json"),
                               ("report", ".report.json"), ("html", ".report.html")):
             files[f"documents/{entry.sha256}{suffix}"] = read_object(rt, entry, which)
+        store = archive_store(rt)
+        for which, key in zip(("etsi", "report_pdf"), records.report_keys(entry.sha256),
+                              strict=True):
+            if store.exists(key):  # entries archived before issue 16 have neither
+                files[f"documents/{key.rsplit('/', 1)[-1]}"] = read_object(rt, entry, which)
     placements = sorted({e.placement_id for e in entries})
     events = list(session.scalars(select(AuditEvent).where(AuditEvent.placement_id.in_(placements))
                                   .order_by(AuditEvent.id)))
@@ -1319,6 +1433,37 @@ def _check_package_document(doc: dict[str, Any], contents: dict[str, bytes],
         check.problems.append(f"documents/{sha}.manifest.json: names another PDF")
     if manifest.get("report", {}).get("sha256") != sha256_hex(report_bytes):
         check.problems.append(f"documents/{sha}.report.json: not the report the manifest names")
+    _check_package_reports(sha, manifest.get("report", {}), pdf, contents, check)
+
+
+def _check_package_reports(sha: str, named: dict[str, Any], pdf: bytes,
+                           contents: dict[str, bytes], check: PackageCheck) -> None:
+    """Each ETSI and PDF report the manifest names: in the package, unchanged, and about the
+    PDF with this SHA-256 (the ETSI report's signatures and signed-bytes digests are this
+    PDF's; the PDF report's subject names it)."""
+    from docservice.archive.report_pdf import read_subject, report_subject
+    from docservice.signing.etsi_report import EtsiReportError, check_report
+
+    for field_name, digest_name, suffix in (("etsi_file", "etsi_sha256", ".report.etsi.xml"),
+                                            ("pdf_file", "pdf_sha256", ".report.pdf")):
+        if not named.get(digest_name):
+            continue
+        name = f"documents/{sha}{suffix}"
+        data = contents.get(name)
+        if data is None:
+            check.problems.append(f"{name}: missing (the manifest names it)")
+            continue
+        if sha256_hex(data) != named[digest_name] or named.get(field_name) != f"{sha}{suffix}":
+            check.problems.append(f"{name}: not the report the manifest names")
+            continue
+        if suffix == ".report.pdf":
+            if read_subject(data) != report_subject(sha):
+                check.problems.append(f"{name}: does not report on the PDF with this SHA-256")
+            continue
+        try:
+            check_report(data, pdf)
+        except EtsiReportError as e:
+            check.problems.append(f"{name}: {e}")
 
 
 def _check_package_trail(trail: bytes, check: PackageCheck) -> None:

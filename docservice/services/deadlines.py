@@ -431,21 +431,52 @@ def revoke_link(session: Session, placement: Placement, kind: str, *, now: datet
     return len(revoked)
 
 
+def clean_reason(reason: str) -> str:
+    """The reason for replacing an envelope, on one line; InvalidInput when there is none."""
+    reason = " ".join(checked_text("reason", reason, multiline=True).split())
+    if not reason:
+        raise InvalidInput("reason", "say why the envelope is replaced (it goes in the history)")
+    return reason
+
+
+def remake_documents(session: Session, runtime: Any, placement: Placement, *, now: datetime,
+                     actor: audit.Actor) -> list[str]:
+    """Mark the placement's current documents superseded and make the required ones again from
+    its data (LibreOffice); the superseded documents' references."""
+    from docservice.documents.generate import generate_document
+    from docservice.services import documents as documents_service
+
+    superseded = []
+    for document in placement.current_documents():
+        document.superseded_at = now
+        superseded.append(document.reference)
+    session.flush()
+    session.expire(placement, ["documents", "envelopes"])
+    rt = runtime
+    jobs = documents_service.plan_generation([placement], rt.settings.templates_path)
+    for job in jobs:
+        made = generate_document(job.template, job.context, rt.converter,
+                                 reference=job.reference, pdfa=rt.settings.pdfa)
+        rt.blobs.put(made.docx)  # write-once blobs first: a rollback leaves only orphans
+        rt.blobs.put(made.pdf)
+        documents_service._store(session, job.placement_id, made, actor)
+    session.expire(placement, ["documents", "envelopes"])
+    return superseded
+
+
 def cancel_and_regenerate(session: Session, runtime: Any, placement: Placement, *, reason: str,
-                          now: datetime, actor: audit.Actor) -> Envelope:
+                          now: datetime, actor: audit.Actor, reopen: bool = True
+                          ) -> Envelope | None:
     """Supersede the envelope (kept, never deleted), make the documents again, invite anew.
 
     For placement data that was wrong: the old envelope is cancelled and its documents marked
     superseded; nobody can sign them any more. A completed envelope is a signed contract and is
-    not replaced this way.
+    not replaced this way. Without `reopen` no new envelope is opened (None): the coordinator
+    opens it from the placement's page when ready.
     """
-    from docservice.documents.generate import generate_document
-    from docservice.services import documents as documents_service
     from docservice.services import envelopes
 
-    reason = " ".join(checked_text("reason", reason, multiline=True).split())
-    if not reason:
-        raise InvalidInput("reason", "say why the envelope is replaced (it goes in the history)")
+    reason = clean_reason(reason)
     old = placement.envelope
     if old is None:
         raise EnvelopeConflict("there is no envelope to replace")
@@ -471,22 +502,11 @@ def cancel_and_regenerate(session: Session, runtime: Any, placement: Placement, 
     for link in session.scalars(select(AccessLink).where(
             AccessLink.signature_request_id.in_(ids), AccessLink.revoked_at.is_(None))):
         link.revoke(now)
-    for document in placement.current_documents():
-        document.superseded_at = now
-    session.flush()
-    session.expire(placement, ["documents", "envelopes"])
-    rt = runtime
-    jobs = documents_service.plan_generation([placement], rt.settings.templates_path)
-    for job in jobs:
-        made = generate_document(job.template, job.context, rt.converter,
-                                 reference=job.reference, pdfa=rt.settings.pdfa)
-        rt.blobs.put(made.docx)  # write-once blobs first: a rollback leaves only orphans
-        rt.blobs.put(made.pdf)
-        documents_service._store(session, job.placement_id, made, actor)
-    session.expire(placement, ["documents", "envelopes"])
-    new = envelopes.open_envelope(session, rt, placement, now=now, actor=actor)
+    remake_documents(session, runtime, placement, now=now, actor=actor)
+    new = envelopes.open_envelope(session, runtime, placement, now=now, actor=actor) \
+        if reopen else None
     audit.record(session, "envelope.superseded", actor, placement_id=placement.id,
-                 envelope_id=old.id, superseded_by=new.id, reason=reason)
+                 envelope_id=old.id, superseded_by=new.id if new else None, reason=reason)
     return new
 
 

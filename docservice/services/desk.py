@@ -55,6 +55,7 @@ from docservice.services.desk_verification import (
     found_hashes,
     verdicts_for,
 )
+from docservice.signing.qualification import label_nl
 from docservice.text import fold
 
 T = TypeVar("T", int, float)
@@ -594,6 +595,7 @@ class SignatureLine:
     pdf_time: str | None
     signer_name: str | None
     reasons: tuple[str, ...]
+    qualification: str = ""  # "gekwalificeerd, eID", "niet gekwalificeerd", ...
 
     @property
     def signed(self) -> bool:
@@ -685,6 +687,7 @@ def load_details(session: Session, runtime: Any,
             pdf_signed: bool | None = None
             reasons: tuple[str, ...] = ()
             pdf_time = signer = None
+            qualification = ""
             if changed:
                 pdf_signed = False
             elif verdict is not None:
@@ -693,12 +696,14 @@ def load_details(session: Session, runtime: Any,
                 sig = next((s for s in verdict.signatures if s.role == role), None)
                 if sig is not None:
                     pdf_time, signer = sig.time, sig.signer_name
+                    qualification = label_nl(sig.qualification, sig.belgian_eid)
             if changed and verdict is not None:
                 reasons = verdict.reasons_for(role)
             lines.append(SignatureLine(
                 role=role, table_signed=role_status.table_signed,
                 table_signed_at=role_status.table_signed_at, pdf_signed=pdf_signed,
-                pdf_time=pdf_time, signer_name=signer, reasons=reasons))
+                pdf_time=pdf_time, signer_name=signer, reasons=reasons,
+                qualification=qualification))
         details.documents.setdefault(row.placement_id, []).append(DocumentLine(
             document_id=row.id, kind=row.kind, reference=row.reference, sha256=row.sha256,
             found_sha256=found_sha, verdict=verdict, signatures=tuple(lines)))

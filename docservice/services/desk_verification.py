@@ -63,17 +63,22 @@ class SignatureVerdict:
     signer_name: str | None
     time: str | None  # ISO 8601: the proven (timestamp) time, else the claimed one
     reasons: tuple[str, ...]
+    qualification: str | None = None  # QESig, AdESig, ... (signing.qualification)
+    belgian_eid: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"role": self.role, "field_name": self.field_name, "passed": self.passed,
                 "signer_name": self.signer_name, "time": self.time,
-                "reasons": list(self.reasons)}
+                "reasons": list(self.reasons), "qualification": self.qualification,
+                "belgian_eid": self.belgian_eid}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SignatureVerdict:
         return cls(role=data.get("role"), field_name=data.get("field_name", ""),
                    passed=bool(data.get("passed")), signer_name=data.get("signer_name"),
-                   time=data.get("time"), reasons=tuple(data.get("reasons", ())))
+                   time=data.get("time"), reasons=tuple(data.get("reasons", ())),
+                   qualification=data.get("qualification"),
+                   belgian_eid=bool(data.get("belgian_eid")))
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,9 @@ class Verifier:
                 role=s.role or _role_of_field(s.field_name), field_name=s.field_name,
                 passed=bool(s.passed), signer_name=s.signer_name,
                 time=_iso(s.timestamp_time or s.claimed_signing_time),
-                reasons=tuple(s.reasons))
+                reasons=tuple(s.reasons),
+                qualification=s.qualification.level if s.qualification else None,
+                belgian_eid=bool(s.qualification and s.qualification.belgian_eid))
             for s in report.signatures if s.kind == "signature")
         return PdfVerdict(sha256=sha, engine=STRICT_ENGINE, indication=report.indication,
                           readable=bool(report.readable), reasons=tuple(report.reasons),

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
 from docservice.errors import LinkExpired, LinkInvalid
-from docservice.models import AccessLink, Placement
+from docservice.models import (
+    AccessLink,
+    EnvelopeStatus,
+    Placement,
+    RequestStatus,
+)
 
 STUDENT = "student"
+SIGN = "sign"
+COPY = "copy"  # a party's link to the archived, fully signed documents
 
 
 def hash_token(token: str) -> str:
@@ -94,3 +103,63 @@ def record_opened(session: Session, link: AccessLink, actor: audit.Actor) -> Non
     """Put "link opened" in the placement's trail (who, from which address and browser)."""
     audit.record(session, "link.opened", actor, placement_id=link.placement_id,
                  purpose=link.purpose, link_id=link.id)
+
+
+def find_link(session: Session, token: str) -> AccessLink | None:
+    """The link a token names, whether it still works or not (None: no such link)."""
+    if not token or len(token) > 128:
+        return None
+    return session.scalars(
+        select(AccessLink).where(AccessLink.token_hash == hash_token(token))).first()
+
+
+@dataclass(frozen=True)
+class LinkFate:
+    """Why a link no longer works, as its holder should read it."""
+
+    what: str  # "signed", "declined", "stopped", "replaced", "revoked", "expired"
+    at: datetime
+    language: str
+    purpose: str
+    # The holder signed and the envelope is archived: a new link to the copies can be mailed.
+    copies_ready: bool = False
+    # The holder signed and the others have not finished yet: the copies come by e-mail later.
+    copies_later: bool = False
+    coordinator_name: str = ""
+    coordinator_email: str = ""
+
+
+def link_fate(session: Session, link: AccessLink, *, now: datetime) -> LinkFate:
+    """What happened to a link that is refused: used to sign or decline, replaced, expired."""
+    from docservice.services import copies  # the archive's side of the story
+
+    request = link.signature_request
+    placement = link.placement
+    year = placement.academic_year
+    language = request.language if request is not None else placement.language
+    base: dict[str, Any] = {
+        "language": language if language in ("nl", "en") else "nl", "purpose": link.purpose,
+        "coordinator_name": year.coordinator_name, "coordinator_email": year.coordinator_email}
+    if link.purpose == SIGN and request is not None:
+        envelope = request.envelope
+        if request.status == RequestStatus.SIGNED.value and request.signed_at is not None:
+            ready = copies.archived_copies(session, envelope) is not None
+            return LinkFate("signed", request.signed_at, copies_ready=ready,
+                            copies_later=not ready, **base)
+        if request.status == RequestStatus.DECLINED.value and request.declined_at is not None:
+            return LinkFate("declined", request.declined_at, **base)
+        if envelope.status != EnvelopeStatus.OPEN.value and link.revoked_at is not None:
+            return LinkFate("stopped", link.revoked_at, **base)
+    if link.revoked_at is not None:
+        newer = session.scalars(select(AccessLink.id).where(
+            AccessLink.placement_id == link.placement_id, AccessLink.purpose == link.purpose,
+            AccessLink.id > link.id,
+            AccessLink.signature_request_id.is_(None) if link.signature_request_id is None
+            else AccessLink.signature_request_id == link.signature_request_id)).first()
+        what = "replaced" if newer is not None else "revoked"
+        ready = (link.purpose == COPY and request is not None
+                 and copies.archived_copies(session, request.envelope) is not None)
+        return LinkFate(what, link.revoked_at, copies_ready=ready, **base)
+    ready = (link.purpose == COPY and request is not None
+             and copies.archived_copies(session, request.envelope) is not None)
+    return LinkFate("expired", link.expires_at, copies_ready=ready, **base)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -10,6 +12,8 @@ from docservice import mail
 from docservice.documents.catalogue import TITLES
 from docservice.models import Document, DocumentKind, Envelope, Placement, SignatureRequest
 from docservice.runtime import Runtime
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 _STUDENT_LINK = {
     "nl": (
@@ -171,6 +175,48 @@ def send_completed(session: Session, rt: Runtime, envelope: Envelope) -> None:
         mail.queue(session, rt.mail, mail.Message(
             to=request.signer_email, subject=subject.format(**values),
             body=body.format(**values)))
+
+
+_COPIES = {
+    "nl": (
+        "Je exemplaar: ondertekende stagedocumenten van {student} – {school}",
+        "Beste {name},\n\n"
+        "De stagedocumenten van {student} bij {company} zijn volledig ondertekend door de "
+        "student, het stagebedrijf en de hogeschool, en gearchiveerd. Elke partij krijgt een "
+        "exemplaar:\n{documents}\n\n"
+        "Download de ondertekende PDF's (PAdES B-LTA, zoals ze gearchiveerd zijn) en hun "
+        "verificatierapport via deze persoonlijke link (niet doorsturen):\n{url}\n\n"
+        "De link werkt tot {expires}. Bewaar de bestanden zelf: zo heb je ze ook later.\n\n"
+        "Met vriendelijke groeten,\n{school}\n",
+    ),
+    "en": (
+        "Your copy: signed internship documents of {student} – {school}",
+        "Dear {name},\n\n"
+        "The internship documents of {student} at {company} are signed by the student, the "
+        "company and the school, and archived. Each party receives a copy:\n{documents}\n\n"
+        "Download the signed PDFs (PAdES B-LTA, as archived) and their verification report "
+        "through this personal link (do not forward it):\n{url}\n\n"
+        "The link works until {expires}. Keep the files yourself, so that you have them "
+        "later too.\n\n"
+        "Kind regards,\n{school}\n",
+    ),
+}
+
+
+def send_copies(session: Session, rt: Runtime, request: SignatureRequest, *, url: str,
+                expires_at: datetime, copies: list[Any]) -> None:
+    """Give one party the link to their copies of the archived documents."""
+    values = _envelope_values(request)
+    values.update(url=url, expires=brussels_time(expires_at), documents="\n".join(
+        f"- {c.title} ({c.reference})\n  SHA-256 {c.sha256}" for c in copies) or "-")
+    subject, body = _COPIES[request.language if request.language in _COPIES else "nl"]
+    mail.queue(session, rt.mail, mail.Message(
+        to=request.signer_email, subject=subject.format(**values), body=body.format(**values)))
+
+
+def brussels_time(when: datetime) -> str:
+    """06/12/2026 14:05 CET: a moment as a Belgian reads it, with the zone."""
+    return f"{when.astimezone(BRUSSELS):%d/%m/%Y %H:%M %Z}"
 
 
 _CONFIRMATION_NEEDED = (

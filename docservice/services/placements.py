@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -147,6 +147,28 @@ def _reader(text: str) -> csv.DictReader[str]:
 
 def import_placements(session: Session, data: bytes, *, actor: audit.Actor) -> ImportResult:
     """Store every placement in the CSV `data`, or none: raises ImportRejected with every error."""
+    rows = read_rows(session, data, check=lambda rows: _already_imported(session, rows))
+    placements = []
+    for _, row in rows:
+        year = row.pop("academic_year")
+        placement = Placement(academic_year=year, **row)
+        session.add(placement)
+        placements.append(placement)
+    session.flush()
+    for placement in placements:
+        audit.record(session, "placement.imported", actor, placement_id=placement.id,
+                     student_number=placement.student_number, company=placement.company_name)
+    return ImportResult(placements)
+
+
+def read_rows(session: Session, data: bytes, *,
+              check: Callable[[list[tuple[int, dict[str, Any]]]], list[RowError]]
+              ) -> list[tuple[int, dict[str, Any]]]:
+    """The checked rows of the CSV `data` as (line, values), or ImportRejected with every error.
+
+    `check` adds the errors of the rows that parsed against the database: for an import, a
+    placement that exists already; for an update, one that does not.
+    """
     reader = _reader(_decode(data))
     errors: list[RowError] = []
     try:
@@ -190,31 +212,36 @@ def import_placements(session: Session, data: bytes, *, actor: audit.Actor) -> I
             rows.append((line_of_row, row))
     except csv.Error as e:
         errors.append(RowError(reader.line_num, "-", f"unreadable CSV: {e}"))
-    errors += _already_imported(session, rows)
+    errors += check(rows)
     if not rows and not errors:
         errors.append(RowError(2, "-", "the file has no placements"))
     if errors:
         raise ImportRejected(errors)
-
-    placements = []
-    for _, row in rows:
-        year = row.pop("academic_year")
-        placement = Placement(academic_year=year, **row)
-        session.add(placement)
-        placements.append(placement)
-    session.flush()
-    for placement in placements:
-        audit.record(session, "placement.imported", actor, placement_id=placement.id,
-                     student_number=placement.student_number, company=placement.company_name)
-    return ImportResult(placements)
+    return rows
 
 
-def _parse_row(line: int, raw: dict[str, str | None],
+def unquote_formula_safe(text: str) -> str:
+    """`text` without the quote that `spreadsheet_safe` put before a formula-like cell.
+
+    The export writes '+32 9 … so that a spreadsheet shows it as text; importing that file
+    again must give back +32 9 …, in every column. A quote before anything else ('s-Gravenwezel)
+    is part of the value and stays.
+    """
+    if text.startswith("'") and text[1:].startswith(_FORMULA_START):
+        return text[1:]
+    return text
+
+
+def _parse_row(line: int, raw: Mapping[str, str | None],
                years: dict[str, AcademicYear]) -> tuple[dict[str, Any], list[RowError]]:
+    """One row's values parsed and checked, and every error in it (the import's and the edit
+    form's one validator)."""
     errors: list[RowError] = []
     row: dict[str, Any] = {}
     for column in COLUMNS:
-        text = (raw.get(column) or "").strip()
+        text = unquote_formula_safe((raw.get(column) or "").strip())
+        if column == "assignment":  # a form's text area (and Windows) end lines with CR LF
+            text = text.replace("\r\n", "\n")
         problem = forbidden_character(text, multiline=column == "assignment")
         if problem:
             errors.append(RowError(line, column, problem))
@@ -317,17 +344,60 @@ def spreadsheet_safe(value: object) -> str:
 EXPORT_COLUMNS = COLUMNS
 
 
+def placement_values(p: Placement) -> dict[str, str]:
+    """The placement's data as the import reads it: one text per column."""
+    values: dict[str, Any] = {c: getattr(p, c, None) for c in EXPORT_COLUMNS}
+    values["academic_year"] = p.academic_year.code
+    for column in ("start_date", "end_date", "thesis_permission_date"):
+        values[column] = values[column].isoformat() if values[column] else ""
+    for column in ("nda", "copyright_waiver", "thesis_at_company"):
+        values[column] = "yes" if values[column] else "no"
+    return {c: "" if values[c] is None else str(values[c]) for c in EXPORT_COLUMNS}
+
+
 def export_placements_csv(placements: Iterable[Placement]) -> str:
     """The placements as CSV in the import's columns, safe to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for p in placements:
-        values: dict[str, Any] = {c: getattr(p, c, None) for c in EXPORT_COLUMNS}
-        values["academic_year"] = p.academic_year.code
-        for column in ("start_date", "end_date", "thesis_permission_date"):
-            values[column] = values[column].isoformat() if values[column] else ""
-        for column in ("nda", "copyright_waiver", "thesis_at_company"):
-            values[column] = "yes" if values[column] else "no"
+        values = placement_values(p)
         writer.writerow([spreadsheet_safe(values[c]) for c in EXPORT_COLUMNS])
     return out.getvalue()
+
+
+#: The columns a placement's edit form and `import --update` may change: the academic year and
+#: (for an update) the student number are what a row is matched by.
+EDITABLE_COLUMNS = tuple(c for c in COLUMNS if c != "academic_year")
+
+
+def parse_form(placement: Placement, form: Mapping[str, str]) -> dict[str, Any]:
+    """The edit form's values checked exactly as an imported row is, or ImportRejected whose
+    errors name the fields (line 0: there is no file)."""
+    raw = {c: form.get(c, "") for c in EDITABLE_COLUMNS}
+    raw["academic_year"] = placement.academic_year.code
+    row, errors = _parse_row(0, raw, {placement.academic_year.code: placement.academic_year})
+    if errors:
+        raise ImportRejected(errors)
+    return row
+
+
+def changes_between(placement: Placement, row: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Column -> (stored, new) for every column whose checked value differs from the stored one."""
+    return {c: (getattr(placement, c), row[c]) for c in EDITABLE_COLUMNS
+            if getattr(placement, c) != row[c]}
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def apply_changes(session: Session, placement: Placement, changes: Mapping[str, tuple[Any, Any]],
+                  *, actor: audit.Actor, source: str) -> None:
+    """Store the new values; the trail gets every changed field, old -> new."""
+    for column, (_, new) in changes.items():
+        setattr(placement, column, new)
+    session.flush()
+    audit.record(session, "placement.changed", actor, placement_id=placement.id,
+                 source=source, student_number=placement.student_number,
+                 changes={c: [_plain(old), _plain(new)] for c, (old, new) in changes.items()})

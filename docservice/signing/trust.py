@@ -34,6 +34,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -335,8 +336,7 @@ def lotl_signer_certificates() -> list[asn1_x509.Certificate]:
     """The LOTL signing certificates last published in the Official Journal (pyhanko's)."""
     from pyhanko.sign.validation.qualified import eutl_parse
 
-    return list(eutl_parse.latest_known_lotl_tlso_certs()) + [
-        c for c in eutl_parse.ojeu_bootstrap_lotl_tlso_certs(anchor=0)]
+    return list(eutl_parse.latest_known_lotl_tlso_certs())
 
 
 def verify_lotl(xml: bytes, *, source: str, at: datetime | None = None,
@@ -568,7 +568,9 @@ def _subject(cert: asn1_x509.Certificate) -> str:
     from cryptography import x509
 
     try:
-        return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
+        with warnings.catch_warnings():  # over-long names in old lists: read them anyway
+            warnings.simplefilter("ignore", UserWarning)
+            return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
     except ValueError:  # stricter than asn1crypto about some old encodings
         return str(cert.subject.human_friendly)
 
@@ -783,7 +785,8 @@ def store_lists(folder: Path, lists: Sequence[VerifiedList]) -> tuple[ListInfo, 
                 data = asn1_pem.armor("CERTIFICATE", cert.dump())
                 if not path.is_file() or path.read_bytes() != data:
                     _write_atomically(path, data)
-            services[item.info.territory] = list(item.services)
+            if not item.info.is_lotl:  # the LOTL names lists, not services
+                services[item.info.territory] = list(item.services)
             index["lists"][item.info.territory] = item.info.to_json()
             entries.extend(item.entries)
         entries.sort(key=lambda e: (e.territory, e.subject, e.sha256))

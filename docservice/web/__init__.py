@@ -177,4 +177,7 @@ def init_app(app: Flask) -> None:
     from docservice.web import jobs
 
     app.register_blueprint(jobs.bp)
+    from docservice.web import copies
+
+    app.register_blueprint(copies.bp)
     errors.init_app(app)

@@ -257,7 +257,7 @@ class AccountLockout:
 #: Wrong passwords per address and window; unknown link tokens per address and window.
 LOGIN_LIMIT = (10, 15 * 60)
 LINK_LIMIT = (30, 15 * 60)
-LINK_BLUEPRINTS = ("sign", "student")
+LINK_BLUEPRINTS = ("sign", "student", "copies")
 
 
 def attempt_store(settings: Settings) -> AttemptStore:

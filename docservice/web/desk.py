@@ -24,9 +24,16 @@ from flask import (
 from sqlalchemy import select
 
 from docservice.archive import audit
-from docservice.errors import NotFound
-from docservice.models import AccessLink, AuditEvent, Document, EnvelopeStatus
-from docservice.services import deadlines, desk, desk_verification, own_signatures
+from docservice.errors import ConfirmationRequired, ImportRejected, NotFound
+from docservice.models import AccessLink, AuditEvent, Document, EnvelopeStatus, Placement
+from docservice.services import (
+    deadlines,
+    desk,
+    desk_verification,
+    own_signatures,
+    placement_edits,
+)
+from docservice.services import placements as placements_service
 from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
 from docservice.services.placements import spreadsheet_safe
 from docservice.web import db_session, i18n, request_actor, runtime
@@ -332,12 +339,80 @@ def revoke(placement_id: int, kind: str) -> Any:
 @bp.post("/placements/<int:placement_id>/envelope/regenerate")
 @require_role(*ACTORS)
 def regenerate(placement_id: int) -> Any:
-    """Supersede the envelope (kept), make the documents again and invite the student anew."""
+    """Supersede the envelope (kept), make the documents again and invite the student anew;
+    where signatures exist, first a page that names them and asks to confirm."""
     session = db_session()
     record = deadlines.placement_or_404(session, placement_id)
-    deadlines.cancel_and_regenerate(session, runtime(), record,
-                                    reason=request.form.get("reason", ""), now=_now(),
-                                    actor=_actor())
+    reason = request.form.get("reason", "")
+    try:
+        placement_edits.replace_envelope(session, runtime(), record, reason=reason,
+                                         confirmed=request.form.get("confirm"), now=_now(),
+                                         actor=_actor())
+    except ConfirmationRequired as e:
+        return _confirmation_page(record, e, action=url_for(".regenerate",
+                                                            placement_id=placement_id),
+                                  fields={"reason": reason}, changes={}, reopen=True)
     flash(_texts()["t"]("msg.regenerated"))
+    return redirect(url_for(".placement", placement_id=placement_id))
+
+
+def _confirmation_page(placement: Placement, required: ConfirmationRequired, *, action: str,
+                       fields: dict[str, str], changes: dict[str, Any], reopen: bool) -> Any:
+    """The second step of an action that voids signatures: which, by role and name, and a
+    button that confirms exactly those (the form's values are carried along unchanged)."""
+    return render_template("coordinator/desk_confirm.html", placement=placement,
+                           lost=required.lost, token=required.token, action=action,
+                           fields=fields, changes=changes, reopen=reopen, **_texts())
+
+
+def _edit_page(placement: Placement, values: dict[str, str], errors: dict[str, str],
+               status: int = 200) -> Any:
+    session = db_session()
+    envelope = placement.envelope
+    return render_template(
+        "coordinator/desk_edit.html", placement=placement, values=values, errors=errors,
+        columns=placements_service.EDITABLE_COLUMNS,
+        required=placements_service.REQUIRED_COLUMNS,
+        lost=placement_edits.signatures_at_stake(session, placement),
+        signed=envelope is not None and envelope.status == EnvelopeStatus.COMPLETED.value,
+        **_texts()), status
+
+
+@bp.route("/placements/<int:placement_id>/edit", methods=["GET", "POST"])
+@require_role(*ACTORS)
+def edit(placement_id: int) -> Any:
+    """Correct the placement's data with the CSV import's checks; documents are made again.
+
+    Where signatures exist, saving is two steps: a page names the signatures that will be
+    lost, and only its confirmation cancels the envelope and makes the documents again.
+    """
+    session = db_session()
+    record = deadlines.placement_or_404(session, placement_id)
+    if request.method == "GET":
+        return _edit_page(record, placements_service.placement_values(record), {})
+    values = {c: request.form.get(c, "") for c in placements_service.EDITABLE_COLUMNS}
+    try:
+        plan = placement_edits.plan_edit(session, record, values)
+    except ImportRejected as e:
+        errors: dict[str, str] = {}
+        for error in e.errors:
+            errors.setdefault(error.column, error.reason)
+        return _edit_page(record, values, errors, 422)
+    t = _texts()["t"]
+    try:
+        outcome = placement_edits.apply_edit(session, runtime(), plan,
+                                             confirmed=request.form.get("confirm"),
+                                             now=_now(), actor=_actor(), source="edit form")
+    except ConfirmationRequired as e:
+        return _confirmation_page(
+            record, e, action=url_for(".edit", placement_id=placement_id), fields=values,
+            changes=plan.changes,
+            reopen=record.envelope is not None
+            and record.envelope.status == EnvelopeStatus.OPEN.value)
+    if not outcome.changes:
+        flash(t("msg.edit_unchanged"))
+    else:
+        flash(t(f"msg.edit_saved.{outcome.documents}", fields=", ".join(
+            t(f"field.{c}") for c in outcome.changes)))
     return redirect(url_for(".placement", placement_id=placement_id))
 

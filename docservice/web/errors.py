@@ -44,6 +44,28 @@ def _record_refusal(action: str, *, placement_id: int | None = None, **detail: o
                          placement_id=placement_id, **detail)
 
 
+def _link_fate_page(e: LinkExpired) -> str | None:
+    """What happened to a personal link, in its holder's language, with a way to the
+    documents; None for the API and JSON callers (they get the short English message)."""
+    if (e.link_id is None or request.path.startswith("/api/")
+            or request.accept_mimetypes.best == "application/json"):
+        return None
+    from datetime import UTC, datetime
+
+    from docservice.models import AccessLink
+    from docservice.services import links
+    from docservice.web import db_session, i18n
+
+    session = db_session()
+    link = session.get(AccessLink, e.link_id)
+    if link is None:
+        return None
+    fate = links.link_fate(session, link, now=datetime.now(UTC))
+    token = (request.view_args or {}).get("token", "")
+    return render_template("link_used.html", fate=fate, token=token, lang=fate.language,
+                           when=i18n.be_moment(fate.at), t=i18n.translator(fate.language))
+
+
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
 
@@ -64,6 +86,9 @@ def init_app(app: Flask) -> None:
         _record_refusal("link.refused", placement_id=e.placement_id,
                         reason="replaced" if e.replaced else "expired", link_id=e.link_id,
                         purpose=e.purpose)
+        page = _link_fate_page(e)
+        if page is not None:
+            return page, 410
         return _page(410, "Link no longer valid",
                      f"{str(e).capitalize()}. Ask the internship coordinator for a new link.")
 

@@ -52,7 +52,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "action.regenerate_help": "Gebruik dit als de gegevens van de plaatsing fout waren. "
                                   "De huidige envelop blijft bewaard als vervangen; de "
                                   "documenten worden opnieuw gemaakt en de student wordt "
-                                  "opnieuw uitgenodigd.",
+                                  "opnieuw uitgenodigd. Zijn er al handtekeningen, dan "
+                                  "vraagt de volgende pagina welke vervallen en om "
+                                  "bevestiging. Foute gegevens verbetert u met "
+                                  "'Gegevens wijzigen'.",
         "action.reason": "Reden",
         "action.details": "Documenten en studentenlink",
         "action.report": "verificatierapport",
@@ -168,6 +171,89 @@ STRINGS: dict[str, dict[str, str]] = {
         "event.reminder.sent": "herinnering verstuurd",
         "event.escalation.sent": "escalatie verstuurd",
         "event.placement.not_cleared": "gemarkeerd: mag niet starten",
+        "title.edit": "Gegevens wijzigen",
+        "title.confirm": "Bevestig: handtekeningen gaan verloren",
+        "action.edit": "Gegevens wijzigen",
+        "action.back_to_placement": "Terug naar de plaatsing",
+        "action.save": "Opslaan",
+        "action.cancel": "Annuleren",
+        "action.confirm_lose": "Bevestig: annuleer de envelop ({n} handtekening(en) vervallen)",
+        "action.do_not_confirm": "Niet doen, terug naar de plaatsing",
+        "msg.edit_help": "Dezelfde controles als bij de CSV-import. Na het opslaan worden de documenten opnieuw gemaakt met de nieuwe gegevens.",
+        "msg.edit_lost_intro": "Deze documenten zijn al ondertekend. Wie iets wijzigt, annuleert de envelop; deze handtekeningen vervallen (u moet dat eerst bevestigen):",
+        "msg.edit_not_saved": "Niets opgeslagen. Verbeter deze velden:",
+        "msg.edit_signed_agreement": "De overeenkomst is door iedereen ondertekend: een ondertekende overeenkomst wordt niet gewijzigd.",
+        "msg.upload_awaiting": "geüpload, wacht op uw beslissing",
+        "msg.optional": "optioneel",
+        "msg.yes": "ja",
+        "msg.no": "nee",
+        "msg.edit_unchanged": "Niets gewijzigd: de gegevens waren al zo.",
+        "msg.edit_saved.none": "Opgeslagen ({fields}).",
+        "msg.edit_saved.regenerated": "Opgeslagen ({fields}); de documenten zijn opnieuw gemaakt.",
+        "msg.edit_saved.envelope_reopened": "Opgeslagen ({fields}); de envelop is vervangen, de documenten opnieuw gemaakt en de student opnieuw uitgenodigd.",
+        "msg.edit_saved.envelope_cancelled": "Opgeslagen ({fields}); de geweigerde envelop is vervangen en de documenten opnieuw gemaakt. Open de envelop wanneer alles klopt.",
+        "msg.confirm_lost": "Deze {n} handtekening(en) vervallen:",
+        "msg.confirm_changes": "Wijzigingen",
+        "msg.confirm_consequence": "De envelop wordt geannuleerd (bewaard als vervangen); de documenten worden opnieuw gemaakt zonder handtekeningen.",
+        "msg.confirm_reopen": "Een nieuwe envelop wordt geopend en de student opnieuw uitgenodigd.",
+        "msg.confirm_no_reopen": "Open daarna zelf de nieuwe envelop.",
+        "event.placement.changed": "gegevens gewijzigd",
+        "event.documents.regenerated": "documenten opnieuw gemaakt",
+        "field.student_number": "Studentennummer",
+        "field.student_first_name": "Voornaam student",
+        "field.student_last_name": "Familienaam student",
+        "field.student_email": "E-mail student",
+        "field.programme": "Opleiding",
+        "field.company_name": "Naam bedrijf",
+        "field.company_number": "Ondernemingsnummer",
+        "field.company_address": "Adres bedrijf",
+        "field.company_signatory_name": "Ondertekenaar bedrijf",
+        "field.company_signatory_title": "Functie ondertekenaar",
+        "field.company_signatory_email": "E-mail ondertekenaar",
+        "field.mentor_name": "Mentor",
+        "field.mentor_email": "E-mail mentor",
+        "field.mentor_phone": "Telefoon mentor",
+        "field.docent_name": "Docent",
+        "field.docent_email": "E-mail docent",
+        "field.start_date": "Startdatum",
+        "field.end_date": "Einddatum",
+        "field.assignment": "Opdracht",
+        "field.nda": "Geheimhoudingsverklaring",
+        "field.copyright_waiver": "Afstand van auteursrecht",
+        "field.thesis_at_company": "Bachelorproef bij het bedrijf",
+        "field.expense_allowance": "Onkostenvergoeding",
+        "field.thesis_permission_date": "Toestemming bachelorproef op",
+        "field.language": "Taal van de documenten",
+        # A personal link that no longer works, and the copies of the signed documents
+        "link.title": "Deze link werkt niet meer",
+        "link.signed": "U hebt ondertekend op {when}.",
+        "link.declined": "U hebt de ondertekening geweigerd op {when}.",
+        "link.stopped": "De ondertekening werd stopgezet op {when}; de envelop is afgesloten.",
+        "link.expired": "Deze link is verlopen op {when}.",
+        "link.replaced": "Deze link is vervangen door een nieuwere link op {when}.",
+        "link.revoked": "Deze link werd ingetrokken op {when}.",
+        "link.copies_ready": "Alle partijen hebben ondertekend en de documenten zijn "
+                             "gearchiveerd. Vraag een nieuwe link naar uw exemplaar: we "
+                             "mailen hem naar het adres dat we van u kennen.",
+        "link.copies_button": "Mail mij een link naar de ondertekende documenten",
+        "link.copies_later": "Zodra alle partijen ondertekend hebben, krijgt u een e-mail met "
+                             "een link om de ondertekende documenten te downloaden.",
+        "link.declined_next": "De stagecoördinator kreeg uw reden en neemt contact met u op.",
+        "link.use_newest": "Gebruik de link uit de nieuwste e-mail die u kreeg.",
+        "link.ask": "Voor de documenten of een nieuwe link:",
+        "link.resent_title": "Link verstuurd",
+        "link.resent": "We hebben een nieuwe link naar uw exemplaar gemaild naar {email}.",
+        "link.resent_before": "We mailden op {when} al een link naar {email}; kijk in uw "
+                              "mailbox (ook bij ongewenste e-mail).",
+        "copies.title": "Volledig ondertekend",
+        "copies.intro": "De stagedocumenten van {student} bij {company} zijn ondertekend door "
+                        "de student, het stagebedrijf en de hogeschool, en gearchiveerd. Dit "
+                        "zijn de gearchiveerde bestanden (PAdES B-LTA) met hun "
+                        "verificatierapport.",
+        "copies.report": "verificatierapport",
+        "copies.archived": "gearchiveerd op {when}",
+        "copies.expires": "Deze link is persoonlijk en werkt tot {when}. Bewaar de bestanden "
+                          "zelf.",
     },
     "en": {
         "title.dashboard": "Internship agreements",
@@ -203,7 +289,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "action.regenerate": "Cancel and regenerate the envelope",
         "action.regenerate_help": "Use this when the placement's data was wrong. The current "
                                   "envelope is kept, marked superseded; the documents are made "
-                                  "again and the student is invited again.",
+                                  "again and the student is invited again. Where signatures "
+                                  "exist, the next page names those that will be lost and asks "
+                                  "to confirm. Correct wrong data with 'Edit data'.",
         "action.reason": "Reason",
         "action.details": "Documents and student link",
         "action.report": "verification report",
@@ -317,6 +405,88 @@ STRINGS: dict[str, dict[str, str]] = {
         "event.reminder.sent": "reminder sent",
         "event.escalation.sent": "escalation sent",
         "event.placement.not_cleared": "marked: not cleared to start",
+        "title.edit": "Edit data",
+        "title.confirm": "Confirm: signatures will be lost",
+        "action.edit": "Edit data",
+        "action.back_to_placement": "Back to the placement",
+        "action.save": "Save",
+        "action.cancel": "Cancel",
+        "action.confirm_lose": "Confirm: cancel the envelope ({n} signature(s) lost)",
+        'action.do_not_confirm': "Don't, back to the placement",
+        "msg.edit_help": "The same checks as the CSV import. After saving, the documents are made again with the new data.",
+        "msg.edit_lost_intro": "These documents are signed already. Changing anything cancels the envelope; these signatures will be lost (you confirm that first):",
+        "msg.edit_not_saved": "Nothing was saved. Correct these fields:",
+        "msg.edit_signed_agreement": "The agreement is signed by everyone: a signed agreement is not changed.",
+        "msg.upload_awaiting": "uploaded, waiting for your decision",
+        "msg.optional": "optional",
+        "msg.yes": "yes",
+        "msg.no": "no",
+        "msg.edit_unchanged": "Nothing changed: the data was like this already.",
+        "msg.edit_saved.none": "Saved ({fields}).",
+        "msg.edit_saved.regenerated": "Saved ({fields}); the documents were made again.",
+        "msg.edit_saved.envelope_reopened": "Saved ({fields}); the envelope was replaced, the documents made again and the student invited again.",
+        "msg.edit_saved.envelope_cancelled": "Saved ({fields}); the declined envelope was replaced and the documents made again. Open the envelope when everything is right.",
+        "msg.confirm_lost": "These {n} signature(s) will be lost:",
+        "msg.confirm_changes": "Changes",
+        "msg.confirm_consequence": "The envelope is cancelled (kept as superseded); the documents are made again without signatures.",
+        "msg.confirm_reopen": "A new envelope is opened and the student invited again.",
+        "msg.confirm_no_reopen": "Open the new envelope yourself afterwards.",
+        "event.placement.changed": "data changed",
+        "event.documents.regenerated": "documents made again",
+        "field.student_number": "Student number",
+        "field.student_first_name": "Student's first name",
+        "field.student_last_name": "Student's last name",
+        "field.student_email": "Student's e-mail",
+        "field.programme": "Programme",
+        "field.company_name": "Company name",
+        "field.company_number": "Enterprise number",
+        "field.company_address": "Company address",
+        "field.company_signatory_name": "Company signatory",
+        "field.company_signatory_title": "Signatory's title",
+        "field.company_signatory_email": "Signatory's e-mail",
+        "field.mentor_name": "Mentor",
+        "field.mentor_email": "Mentor's e-mail",
+        "field.mentor_phone": "Mentor's phone",
+        "field.docent_name": "Docent",
+        "field.docent_email": "Docent's e-mail",
+        "field.start_date": "Start date",
+        "field.end_date": "End date",
+        "field.assignment": "Assignment",
+        "field.nda": "Non-disclosure agreement",
+        "field.copyright_waiver": "Copyright waiver",
+        "field.thesis_at_company": "Thesis at the company",
+        "field.expense_allowance": "Expense allowance",
+        "field.thesis_permission_date": "Thesis permission given on",
+        "field.language": "Language of the documents",
+        "link.title": "This link no longer works",
+        "link.signed": "You signed on {when}.",
+        "link.declined": "You declined to sign on {when}.",
+        "link.stopped": "Signing was stopped on {when}; the envelope is closed.",
+        "link.expired": "This link expired on {when}.",
+        "link.replaced": "This link was replaced by a newer link on {when}.",
+        "link.revoked": "This link was revoked on {when}.",
+        "link.copies_ready": "Every party has signed and the documents are archived. Ask for "
+                             "a new link to your copy: we e-mail it to the address we know "
+                             "for you.",
+        "link.copies_button": "E-mail me a link to the signed documents",
+        "link.copies_later": "As soon as every party has signed, you get an e-mail with a "
+                             "link to download the signed documents.",
+        "link.declined_next": "The internship coordinator received your reason and will "
+                              "contact you.",
+        "link.use_newest": "Use the link in the newest e-mail you received.",
+        "link.ask": "For the documents or a new link:",
+        "link.resent_title": "Link sent",
+        "link.resent": "We e-mailed a new link to your copy to {email}.",
+        "link.resent_before": "We already e-mailed a link to {email} on {when}; look in your "
+                              "mailbox (the spam folder too).",
+        "copies.title": "Fully signed",
+        "copies.intro": "The internship documents of {student} at {company} are signed by the "
+                        "student, the company and the school, and archived. These are the "
+                        "archived files (PAdES B-LTA) with their verification report.",
+        "copies.report": "verification report",
+        "copies.archived": "archived on {when}",
+        "copies.expires": "This link is personal and works until {when}. Keep the files "
+                          "yourself.",
     },
 }
 
@@ -355,6 +525,16 @@ def be_datetime(value: datetime | str | None) -> str:
     return f"{value.astimezone(BRUSSELS):%d/%m/%Y %H:%M}"
 
 
+def translator(language: str) -> Any:
+    """`t(key, **values)` for templates of a page in `language` (a signer's, not the session's)."""
+    return lambda key, **values: translate(language, key, **values)
+
+
+def be_moment(value: datetime) -> str:
+    """15/12/2023 14:05 CET: a moment in Brussels time, the zone shown."""
+    return f"{value.astimezone(BRUSSELS):%d/%m/%Y %H:%M %Z}"
+
+
 def init_app(app: Flask) -> None:
     """Make `t(...)`, `lang` and the Belgian date filters available in templates."""
     if app.extensions.get("docservice.i18n"):
@@ -362,3 +542,4 @@ def init_app(app: Flask) -> None:
     app.extensions["docservice.i18n"] = True
     app.add_template_filter(be_date, "be_date")
     app.add_template_filter(be_datetime, "be_datetime")
+    app.add_template_global(be_moment, "be_moment")

@@ -10,12 +10,15 @@ from flask import Blueprint, Response, render_template
 from docservice.archive import audit
 from docservice.documents.catalogue import TITLES
 from docservice.models import AccessLink, DocumentKind
+from docservice.services import copies, links
 from docservice.services import documents as documents_service
-from docservice.services import links
-from docservice.web import db_session, request_actor
+from docservice.services.archive import ArchiveDamaged
+from docservice.web import copies as copies_pages
+from docservice.web import db_session, request_actor, runtime
 from docservice.web.coordinator import _document_response
 
 bp = Blueprint("student", __name__, url_prefix="/s")
+bp.register_error_handler(ArchiveDamaged, copies_pages.damaged)
 
 
 def _link(token: str) -> AccessLink:
@@ -29,9 +32,26 @@ def home(token: str) -> Any:
     links.record_opened(db_session(), link, request_actor("student"))
     placement = link.placement
     documents = [(d, TITLES[DocumentKind(d.kind)][d.language]) for d in placement.current_documents()]
+    envelope = placement.envelope
     return render_template("student/home.html", token=token, placement=placement,
                            documents=documents, link=link,
-                           pending=[TITLES[k][placement.language] for k in placement.missing_kinds()])
+                           pending=[TITLES[k][placement.language] for k in placement.missing_kinds()],
+                           completed=envelope is not None and envelope.status == "completed",
+                           copies=copies.copies_of(db_session(), envelope, placement.language)
+                           if envelope is not None else None)
+
+
+@bp.get("/<token>/copies/<name>")
+def copy(token: str, name: str) -> Response:
+    """The archived (B-LTA) PDF of a fully signed document, or its verification report."""
+    sha256, _, which = name.partition(".")  # 64 hex digits, then what: pdf, report.pdf, ...
+    link = _link(token)
+    data, media_type, filename = copies.read_archived(
+        db_session(), runtime(), link.placement.envelope, sha256, which,
+        actor=request_actor("student"), role="student")
+    disposition = "inline" if which.endswith(("html", "pdf")) else "attachment"
+    return Response(data, mimetype=media_type,
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
 
 
 @bp.get("/<token>/documents/<int:document_id>.<fmt>")

@@ -122,7 +122,11 @@ def check_store(store: ArchiveStore, rows: Sequence[ArchiveEntry], trial: int) -
     # No half-written object under a name: a PDF is named by its hash, JSON parses, HTML ends.
     for key, _ in store.objects():
         data = store.get(key)
-        if key.endswith(".pdf"):
+        if key.endswith(".report.pdf"):
+            assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF"), (trial, key)
+        elif key.endswith(".report.etsi.xml"):
+            assert data.rstrip().endswith(b"</vr:ValidationReport>"), (trial, key)
+        elif key.endswith(".pdf"):
             assert records.sha256_hex(data) == records.sha_of_key(key), (trial, key)
         elif key.endswith(".json"):
             json.loads(data)

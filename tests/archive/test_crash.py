@@ -110,7 +110,7 @@ def test_sigkill_while_archiving_leaves_no_row_without_its_objects(runtime, year
         assert not list(store.leftovers()), trial
         keys = {key for key, _ in store.objects()
                 if records.checkpoint_of_key(key) is None}  # trail checkpoints stay for good
-        assert keys == {k for e in rows for k in records.object_keys(e.sha256)}, (trial, keys)
+        assert keys == {k for e in rows for k in records.all_object_keys(e.sha256)}, (trial, keys)
     if upcoming is not None:
         upcoming.kill_after(0)
     assert killed_with_rows + killed_without_rows >= TRIALS // 2, "most kills hit the work"

@@ -32,6 +32,9 @@ LINK = "link"  # whoever holds the personal link in the path
 API = "api"  # a bearer API token of a coordinator or admin
 READER = "reader"  # logged in as auditor, coordinator or admin
 COORDINATOR = "coordinator"  # logged in as coordinator or admin
+#: The signed copies: a copy link, or a personal link once its envelope is complete. No
+#: visitor here has one (their envelope is not complete): refused, never served, never a 5xx.
+COPIES = "copies"
 
 #: Every endpoint and who may use it. Add a route: add it here, with a decision.
 POLICY: dict[str, str] = {
@@ -60,6 +63,7 @@ POLICY: dict[str, str] = {
     "coordinator.open_envelopes": COORDINATOR,
     "coordinator.placement": COORDINATOR,
     "coordinator.resend_link": COORDINATOR,
+    "desk.edit": COORDINATOR,
     "desk.export_csv": COORDINATOR,
     "desk.placement": READER,
     "desk.print_view": COORDINATOR,
@@ -81,6 +85,10 @@ POLICY: dict[str, str] = {
     "sign.review": LINK,
     "sign.sign": LINK,
     "sign.upload": LINK,
+    "copies.download": COPIES,
+    "copies.home": COPIES,
+    "copies.resend": COPIES,
+    "student.copy": COPIES,
     "student.download": LINK,
     "student.home": LINK,
     "verify.document_report": READER,
@@ -174,6 +182,8 @@ def _problem(rule: Rule, method: str, visitor: Visitor, status: int, location: s
         return "server error"
     if policy == PUBLIC:
         return None
+    if policy == COPIES:
+        return None if 400 <= status < 500 else "a copy served before the envelope completed"
     if policy == LOOPBACK:  # the test client comes from 127.0.0.1
         return None if status == 200 else "loopback refused"
     if policy == LINK:

@@ -97,6 +97,8 @@ def test_the_job_verifies_the_new_revision_so_the_page_only_reads_it(
     assert verdict.verified_at < requested
     student = html[html.index('data-role="student"'):html.index('data-role="company"')]
     assert "✓" in student.split('class="pdf"')[1]
+    # Status from the PDF, qualification too: a one-shot signature is no qualified one.
+    assert "· niet gekwalificeerd" in student.split('class="pdf"')[1]
     assert PENDING_NL not in html and "PDF nog niet geverifieerd" not in html
     flow.client.get("/coordinator/")
     assert verifications == []  # nor did the dashboard

@@ -80,8 +80,15 @@ def test_history_reminder_revoke_and_regenerate(flow: Flow, desk_year: Year):
     refused = flow.post(f"{page}/envelope/regenerate", page=page, data={"reason": " "},
                         expect=422)
     assert "reason" in refused.get_data(as_text=True)
+    # The student signed: a page names that signature first; only confirming replaces it.
+    asked = flow.post(f"{page}/envelope/regenerate", page=page, expect=200,
+                      data={"reason": "Verkeerde startdatum in de import"})
+    confirm = asked.get_data(as_text=True)
+    assert 'id="signatures-lost"' in confirm and 'data-role="student"' in confirm
+    token = re.search(r'name="confirm" value="(\w+)"', confirm)
+    assert token
     flow.post(f"{page}/envelope/regenerate", page=page,
-              data={"reason": "Verkeerde startdatum in de import"})
+              data={"reason": "Verkeerde startdatum in de import", "confirm": token.group(1)})
     with unit_of_work(flow.runtime.db) as session:
         envelopes = list(session.scalars(select(Envelope).order_by(Envelope.id)))
         documents = list(session.scalars(select(Document).order_by(Document.id)))

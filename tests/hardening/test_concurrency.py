@@ -130,7 +130,7 @@ def test_twenty_parallel_signatures_by_the_signer_make_one_revision(pg_app, pg_r
         if status == 409:
             assert "Signed already" in body
         elif status == 410:
-            assert "Link no longer valid" in body
+            assert "Deze link werkt niet meer" in body
     assert _count(rt, Revision) == revisions + 1
     assert _count(rt, AuditEvent, AuditEvent.action == "signer.signed") == 1
     assert len(inbox.to("els@janssens.example.com")) == 1  # the company is invited once

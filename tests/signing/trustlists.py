@@ -7,6 +7,7 @@ naming the CA with the status history asked for and signs it as a scheme operato
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,10 +142,10 @@ def _service_info(parent: Any, tag: str, ca: x509.Certificate, status: str, sinc
     _names(info, "ServiceName", "Qualified Test Citizen CA")
     identity = _el(info, "ServiceDigitalIdentity")
     if history:
-        _el(_el(identity, "DigitalId"), "X509SKI", __import__("base64").b64encode(
+        _el(_el(identity, "DigitalId"), "X509SKI", base64.b64encode(
             x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest).decode())
     else:
-        _el(_el(identity, "DigitalId"), "X509Certificate", __import__("base64").b64encode(
+        _el(_el(identity, "DigitalId"), "X509Certificate", base64.b64encode(
             ca.public_bytes(serialization.Encoding.DER)).decode())
     _el(info, "ServiceStatus", STATUS + status)
     _el(info, "StatusStartingTime", since.strftime("%Y-%m-%dT%H:%M:%SZ"))

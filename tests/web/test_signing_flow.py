@@ -213,7 +213,8 @@ def test_resent_and_expired_links_are_refused(client, runtime, inbox, year):
     assert response.status_code == 302
     new = _sign_link(inbox, STUDENT, 2)
     replaced = client.get(old)
-    assert replaced.status_code == 410 and "replaced" in replaced.get_data(as_text=True)
+    assert replaced.status_code == 410
+    assert "vervangen door een nieuwere link" in replaced.get_data(as_text=True)
     assert client.get(new).status_code == 200
     # The link lives until the contract deadline, or at least 14 days when that has passed.
     with freeze_time(datetime.now(UTC) + timedelta(days=15)):

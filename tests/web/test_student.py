@@ -85,13 +85,13 @@ def test_expired_and_replaced_links_get_410(client, runtime, year):
     new = _link(runtime, placement_id)
     replaced = client.get(f"/s/{old}")
     assert replaced.status_code == 410
-    assert "replaced by a newer link" in replaced.get_data(as_text=True)
+    assert "vervangen door een nieuwere link op" in replaced.get_data(as_text=True)
     assert client.get(f"/s/{old}/documents/{docs[0]}.pdf").status_code == 410
     assert client.get(f"/s/{new}").status_code == 200
     with freeze_time(datetime.now(UTC) + timedelta(days=31)):
         expired = client.get(f"/s/{new}")
     assert expired.status_code == 410
-    assert "expired" in expired.get_data(as_text=True)
+    assert "Deze link is verlopen op" in expired.get_data(as_text=True)
 
 
 def test_tokens_are_stored_only_as_hashes(runtime, year):
