@@ -305,7 +305,8 @@ class Flow:
         self.reading()  # the coordinator checks the placement before approving
         self.stats.timed("POST /coordinator/placements/<id>/envelope/approve",
                          lambda: coordinator.post(page_path + "/envelope/approve",
-                                                  data={"csrf_token": _csrf(page.text)},
+                                                  data={"csrf_token": _csrf(page.text),
+                                                        "confirm": "1"},
                                                   allow_redirects=False), expect=(302,))
 
 

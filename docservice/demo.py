@@ -170,7 +170,7 @@ def _walk_through(rt: Runtime, settings: Settings, inbox: Inbox, out: Path,
         echo(f"{role.capitalize()} {name} signed through the link e-mailed to {email}")
 
     _link(_wait_for_mail(inbox, coordinator_email, 1), base, "/coordinator/desk/placements/")
-    coordinator.submit(page, f"{actions}/envelope/approve", {})
+    coordinator.submit(page, f"{actions}/envelope/approve", {"confirm": "1"})
     echo("Coordinator approved: the school's seal is applied")
     _wait_for_mail(inbox, student[0], 2)  # the confirmation that all three signed
 

@@ -202,6 +202,7 @@ class PlacementStatus:
     state: State
     next_role: str | None
     next_email: str | None
+    next_name: str | None
     roles: tuple[RoleStatus, ...]
     documents_total: int
     documents_required: int
@@ -325,6 +326,8 @@ def _requests_summary(envelope_ids: Any) -> Any:
                    .label("pending_position"))
     columns.append(func.max(case((r.status == RequestStatus.PENDING.value, r.signer_email)))
                    .label("pending_email"))
+    columns.append(func.max(case((r.status == RequestStatus.PENDING.value, r.signer_name)))
+                   .label("pending_name"))
     return (select(*columns).where(r.envelope_id.in_(envelope_ids))
             .group_by(r.envelope_id).subquery("req"))
 
@@ -516,10 +519,10 @@ def _status(row: Any, *, today: date, settings: DeskSettings,
     else:
         waiting = next((r.role for r in roles if not r.signed), None)
         stage = WAITING[waiting] if waiting else State.COMPLETE
-    next_role = next_email = None
+    next_role = next_email = next_name = None
     if row["pending_position"] is not None:
         next_role = SIGNER_ROLES[int(row["pending_position"]) - 1]
-        next_email = row["pending_email"]
+        next_email, next_name = row["pending_email"], row["pending_name"]
     start, deadline = row["start_date"], row["contract_deadline"]
     state = placement_state(stage, today=today, start=start, deadline=deadline,
                             risk_window_days=settings.risk_window_days)
@@ -533,7 +536,7 @@ def _status(row: Any, *, today: date, settings: DeskSettings,
         coordinator_email=row["coordinator_email"], language=row["language"],
         envelope_id=row["envelope_id"], envelope_status=envelope_status,
         decline_reason=row["decline_reason"], stage=stage, state=state,
-        next_role=next_role, next_email=next_email, roles=tuple(roles),
+        next_role=next_role, next_email=next_email, next_name=next_name, roles=tuple(roles),
         documents_total=documents, documents_required=required,
         documents_verified=verified, documents_changed=changed,
         days_to_deadline=(deadline - today).days, days_to_start=(start - today).days,

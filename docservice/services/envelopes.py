@@ -177,8 +177,13 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
     blobs = rt.blobs
     current = [(blobs.get(d.current_revision.sha256), field) for d in documents]
     if request.role == "school":
-        signed = signer.seal_documents(current, approved_by=approved_by, signing_time=now)
-        request.signed_name = approved_by
+        # Who signs for the school is the agreement's printed signatory (the year's coordinator,
+        # copied into the request when the envelope opened), whoever clicked "approve": the
+        # stamp must not contradict the page it is on. The account that approved is in the
+        # trail (the actor, and `approved_by`).
+        signatory = request.signer_name
+        signed = signer.seal_documents(current, approved_by=signatory, signing_time=now)
+        request.signed_name = signatory
         request.certificate_subject = _subject(signer.seal.signer().signing_cert)
         count_signatures(session, request.role, "seal", len(documents))
     else:
@@ -190,7 +195,8 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
         request.certificate_serial = format(visit.serial_number, "x")
         request.certificate_subject = _subject(x509.Certificate.load(visit.certificate_der))
         count_signatures(session, request.role, "one_shot", len(documents))
-    _store_signatures(session, rt, request, documents, signed, now=now, actor=actor)
+    _store_signatures(session, rt, request, documents, signed, now=now, actor=actor,
+                      approved_by=approved_by if request.role == "school" else None)
     return envelope
 
 
@@ -202,7 +208,7 @@ def count_signatures(session: Session, role: str, method: str, documents: int) -
 
 def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,
                       documents: list[Document], signed: Sequence[bytes], *, now: datetime,
-                      actor: audit.Actor) -> None:
+                      actor: audit.Actor, approved_by: str | None = None) -> None:
     """Keep each signed PDF as the document's next revision, then invite the next signer."""
     request.signed_ip = actor.ip
     request.signed_user_agent = (actor.user_agent or "")[:400] or None
@@ -223,7 +229,8 @@ def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,
     audit.record(session, "signer.signed", actor, placement_id=envelope.placement_id,
                  envelope_id=envelope.id, role=request.role, typed_name=request.signed_name,
                  certificate=request.certificate_subject,
-                 revisions={d.reference: d.current_revision.sha256 for d in documents})
+                 revisions={d.reference: d.current_revision.sha256 for d in documents},
+                 **({"approved_by": approved_by} if approved_by else {}))
     following = [r for r in envelope.requests if r.position == request.position + 1]
     if following:
         _invite(session, rt, following[0], now=now, actor=audit.SYSTEM)
@@ -242,15 +249,21 @@ def _subject(certificate: object) -> str:
     return str(certificate.subject.human_friendly)[:400]
 
 
-def decline(session: Session, rt: Runtime, request: SignatureRequest, *, reason: str,
-            now: datetime, actor: audit.Actor) -> Envelope:
-    """The signer refuses: the envelope stops and the coordinator is told why."""
-    check_turn(request)
+def checked_decline_reason(reason: str) -> str:
+    """The reason for declining, stripped, or InvalidInput naming what is wrong with it."""
     reason = checked_text("reason", reason, multiline=True).strip()
     if not reason:
         raise InvalidInput("reason", "say why you decline, so the coordinator can act on it")
     if len(reason) > 2000:
         raise InvalidInput("reason", "keep the reason under 2000 characters")
+    return reason
+
+
+def decline(session: Session, rt: Runtime, request: SignatureRequest, *, reason: str,
+            now: datetime, actor: audit.Actor) -> Envelope:
+    """The signer refuses: the envelope stops and the coordinator is told why."""
+    check_turn(request)
+    reason = checked_decline_reason(reason)
     claimed = _rowcount(session.execute(
         update(SignatureRequest)
         .where(SignatureRequest.id == request.id,

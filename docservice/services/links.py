@@ -53,6 +53,16 @@ def issue_link(session: Session, placement: Placement, *, purpose: str, now: dat
     return link, token
 
 
+def has_live_link(session: Session, placement_id: int, *, purpose: str, now: datetime,
+                  signature_request_id: int | None = None) -> bool:
+    """Whether a link that `issue_link` would stop is still working (unrevoked, unexpired)."""
+    request_clause = (AccessLink.signature_request_id.is_(None) if signature_request_id is None
+                      else AccessLink.signature_request_id == signature_request_id)
+    return session.scalar(select(AccessLink.id).where(
+        AccessLink.placement_id == placement_id, AccessLink.purpose == purpose, request_clause,
+        AccessLink.revoked_at.is_(None), AccessLink.expires_at > now).limit(1)) is not None
+
+
 def issue_sign_links(session: Session, wanted: list[tuple[int, int, datetime]], *, purpose: str,
                      now: datetime, actor: audit.Actor) -> list[tuple[str, datetime]]:
     """`issue_link` for many signers at once: (placement id, signature request id, expires at)

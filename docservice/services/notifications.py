@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -294,7 +295,13 @@ def send_reminder(session: Session, rt: Runtime, request: SignatureRequest, *, u
     values["expires"] = f"{expires_at:%d/%m/%Y %H:%M} UTC" if expires_at else "-"
     subject, body = _APPROVAL_REMINDER if request.role == "school" else _REMINDER[language]
     mail.queue(session, rt.mail, mail.Message(
-        to=request.signer_email, subject=subject.format(**values), body=body.format(**values)))
+        to=request.signer_email, subject=subject.format(**values),
+        body=single_blank_lines(body.format(**values))))
+
+
+def single_blank_lines(body: str) -> str:
+    """`body` with at most one blank line between paragraphs (an empty part leaves none)."""
+    return re.sub(r"\n[ \t]*(?:\n[ \t]*){2,}", "\n\n", body)
 
 
 _STAGE_NAMES = {"draft": "nog geen envelop", "waiting_student": "wacht op de student",

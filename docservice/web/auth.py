@@ -413,6 +413,16 @@ def _typed_email(email: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in email.strip())[:254] or "-"
 
 
+@bp.get("/")
+def home() -> Any:
+    """Each role's landing page: the desk for coordinators and admins, the archive for
+    auditors; whoever is not logged in goes to the login form (signers use their links)."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    return redirect(_safe_next(None, user.role))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "GET":
@@ -423,14 +433,15 @@ def login() -> Any:
     if _limiter().blocked(address):
         note_rate_limited(_limiter(), address, actor)
         return render_template("login.html", error="Too many failed attempts. Try again in "
-                               "15 minutes.", next=""), 429
+                               "15 minutes.", next="", email=email), 429
     lockout = account_lockout()
     if lockout.locked(email):
         # Not even the right password: the account is locked, wherever the attempts came from.
         audit.record_refusal(db_session(), "user.login_failed", actor, reason="account locked")
         minutes = math.ceil(lockout.lock / 60)
         return render_template("login.html", error="Too many failed attempts for this "
-                               f"account. Try again in {minutes} minutes.", next=""), 429
+                               f"account. Try again in {minutes} minutes.", next="",
+                               email=email), 429
     user = authenticate(db_session(), email, request.form.get("password", ""))
     if user is None:
         _limiter().failed(address)
@@ -441,7 +452,7 @@ def login() -> Any:
                                  failures=lockout.limit, window_seconds=int(lockout.window),
                                  locked_seconds=int(lockout.lock))
         return render_template("login.html", error="Wrong e-mail address or password.",
-                               next=request.form.get("next", "")), 401
+                               next=request.form.get("next", ""), email=email), 401
     session.clear()
     session.permanent = True
     session["user_id"] = user.id

@@ -13,7 +13,7 @@ from docservice.models import Placement
 from docservice.services import documents as documents_service
 from docservice.services import envelopes, links, notifications, own_signatures
 from docservice.services import placements as placements_service
-from docservice.web import db_session, public_url_for, request_actor, runtime
+from docservice.web import db_session, i18n, public_url_for, request_actor, runtime
 from docservice.web.auth import current_user, require_role
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -24,6 +24,25 @@ def _placement(placement_id: int) -> Placement:
     if placement is None:
         raise NotFound("placement")
     return placement
+
+
+def _confirmed() -> bool:
+    """Whether this POST is the second step of an action that cannot be undone."""
+    return request.form.get("confirm") == "1"
+
+
+def _confirmation(placement: Placement, what: str, *, consequence: str, action: str,
+                  fields: dict[str, str] | None = None, items: list[str] | None = None) -> Any:
+    """The first step of an irreversible action: a page that names its consequence and a
+    button that repeats the POST with confirm=1. Nothing was changed."""
+    t = i18n.translator(i18n.current_language())
+    return render_template(
+        "confirm.html", t=t, lang=i18n.current_language(),
+        title=f"{t(f'confirm.{what}_title')}: {placement.student_full_name}",
+        consequence=[consequence], items=items or [], action=action, fields=fields or {},
+        button=t(f"confirm.{what}_button"),
+        back_url=url_for("desk.placement", placement_id=placement.id),
+        back_label=t("action.do_not_confirm"))
 
 
 def _actor() -> Any:
@@ -101,9 +120,19 @@ def placement(placement_id: int) -> Any:
 @bp.post("/placements/<int:placement_id>/student-link")
 @require_role("coordinator")
 def issue_student_link(placement_id: int) -> Any:
+    """A new personal link for the student; where one still works, first a confirmation (the
+    new link stops the old one)."""
     placement = _placement(placement_id)
     rt = runtime()
     now = datetime.now(UTC)
+    if not _confirmed() and links.has_live_link(db_session(), placement.id,
+                                                purpose=links.STUDENT, now=now):
+        t = i18n.translator(i18n.current_language())
+        return _confirmation(
+            placement, "student_link",
+            consequence=t("confirm.student_link_consequence", name=placement.student_full_name),
+            action=url_for(".issue_student_link", placement_id=placement.id),
+            fields={"send": request.form.get("send", "show")})
     link, token = links.issue_link(db_session(), placement, purpose=links.STUDENT, now=now,
                                    valid_for=rt.student_link_validity, actor=_actor())
     url = public_url_for("student.home", token=token)
@@ -164,12 +193,23 @@ def open_envelopes() -> Any:
 @bp.post("/placements/<int:placement_id>/envelope/resend/<role>")
 @require_role("coordinator")
 def resend_link(placement_id: int, role: str) -> Any:
+    """E-mail the signer a new link; where their link still works, first a confirmation."""
     envelope = envelopes.envelope_of_placement(db_session(), placement_id)
     if role not in ("student", "company"):
         raise NotFound("signer")
-    envelopes.resend(db_session(), runtime(), envelope.request_for(role), now=_now(),
-                     actor=_actor())
-    flash(f"A new link was e-mailed to the {role}; the old one no longer works.")
+    signer = envelope.request_for(role)
+    t = i18n.translator(i18n.current_language())
+    if not _confirmed() and links.has_live_link(db_session(), placement_id,
+                                                purpose=envelopes.SIGN, now=_now(),
+                                                signature_request_id=signer.id):
+        envelopes.check_turn(signer)
+        return _confirmation(
+            envelope.placement, "resend",
+            consequence=t("confirm.resend_consequence", name=signer.signer_name,
+                          role=t(f"role.{role}"), email=signer.signer_email),
+            action=url_for(".resend_link", placement_id=placement_id, role=role))
+    envelopes.resend(db_session(), runtime(), signer, now=_now(), actor=_actor())
+    flash(t("msg.resent", email=signer.signer_email))
     return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
@@ -187,12 +227,24 @@ def change_company_signatory(placement_id: int) -> Any:
 @bp.post("/placements/<int:placement_id>/envelope/approve")
 @require_role("coordinator")
 def approve(placement_id: int) -> Any:
+    """Apply the school's seal, in two steps: the first POST names what sealing does."""
     envelope = envelopes.envelope_of_placement(db_session(), placement_id)
     user = current_user()
     assert user is not None
-    envelopes.sign(db_session(), runtime(), envelope.request_for("school"), typed_name=user.name,
+    school = envelope.request_for("school")
+    t = i18n.translator(i18n.current_language())
+    if not _confirmed():
+        envelopes.check_turn(school)
+        documents = [d for d in envelope.documents if d.superseded_at is None]
+        return _confirmation(
+            envelope.placement, "approve",
+            consequence=t("confirm.approve_consequence", n=len(documents),
+                          signatory=school.signer_name),
+            action=url_for(".approve", placement_id=placement_id),
+            items=[f"{t(f'doc.{d.kind}')} ({d.reference})" for d in documents])
+    envelopes.sign(db_session(), runtime(), school, typed_name=school.signer_name,
                    consent=True, now=_now(), actor=_actor(), approved_by=user.name)
-    flash("Approved: the school's seal is on every document of the envelope.")
+    flash(t("msg.approved"))
     return redirect(url_for("desk.placement", placement_id=placement_id))
 
 

@@ -78,7 +78,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.user_agent": "Browser",
         "col.detail": "Details",
         "col.signer": "Ondertekenaar",
-        "col.table": "Tabel",
+        "col.table": "Volgens onze gegevens",
         "col.pdf": "PDF",
         "col.reasons": "Redenen",
         "state.draft": "ontwerp",
@@ -104,18 +104,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg.not_verified": "PDF nog niet geverifieerd",
         "msg.verification_pending": "verificatie loopt",
         "msg.verification_pending_note": "De handtekeningen in deze PDF worden op de "
-                                         "achtergrond geverifieerd; tot dan geldt wat de tabel "
-                                         "zegt. Vernieuw de pagina straks.",
-        "msg.disagree": "TABEL EN PDF SPREKEN ELKAAR TEGEN",
-        "msg.disagree_table_yes": "{role}: de tabel zegt ondertekend, de PDF niet",
-        "msg.disagree_table_no": "{role}: de PDF is ondertekend, de tabel zegt van niet",
+                                         "achtergrond geverifieerd; tot dan geldt wat onze "
+                                         "gegevens zeggen. Vernieuw de pagina straks.",
+        "msg.disagree": "ONZE GEGEVENS EN DE PDF SPREKEN ELKAAR TEGEN",
+        "msg.disagree_table_yes": "{role}: volgens onze gegevens ondertekend, volgens de PDF niet",
+        "msg.disagree_table_no": "{role}: de PDF is ondertekend, volgens onze gegevens niet",
         "msg.changed": "OPGESLAGEN PDF GEWIJZIGD: het bestand komt niet meer overeen met zijn "
                        "SHA-256 – niet ondertekend",
         "msg.missing": "OPGESLAGEN PDF ONTBREEKT",
         "msg.signed_on": "ondertekend {when}",
         "msg.not_signed": "niet ondertekend",
-        "msg.engine": "Geverifieerd met {engine}.",
-        "msg.engine_interim": "Geverifieerd met de voorlopige controle (check_signatures): de "
+        "msg.engine": "Geverifieerd met de strenge verificatie van docservice (elke handtekening en elke wijziging erna).",
+        "msg.engine_interim": "Geverifieerd met de voorlopige controle: de "
                               "strengere verificatiemotor is nog niet beschikbaar.",
         "msg.page": "Pagina {page} van {pages}",
         "msg.previous": "vorige",
@@ -254,6 +254,56 @@ STRINGS: dict[str, dict[str, str]] = {
         "copies.archived": "gearchiveerd op {when}",
         "copies.expires": "Deze link is persoonlijk en werkt tot {when}. Bewaar de bestanden "
                           "zelf.",
+        # Navigation (every staff page)
+        "nav.menu": "Menu",
+        "nav.desk": "Overzicht",
+        "nav.archive": "Archief",
+        "nav.verify": "PDF verifiëren",
+        "nav.jobs": "Achtergrondtaken",
+        "nav.api": "API-documentatie",
+        # Errors beside a signer's field
+        "sign.error.full_name": "Typ je volledige naam zoals hij hier staat: {name}",
+        "sign.error.consent": "Vink dit vakje aan om te bevestigen dat je deze documenten "
+                              "ondertekent.",
+        "sign.error.reason": "Schrijf kort waarom je weigert.",
+        # A second step before what cannot be undone
+        "confirm.title": "Bevestig",
+        "confirm.irreversible": "Dit kan niet ongedaan gemaakt worden.",
+        "confirm.back": "Niet doen, terug",
+        "confirm.decline_title": "Bevestig dat je weigert",
+        "confirm.decline_consequence": "Als je weigert, stopt de ondertekening voor iedereen: "
+                                       "de envelop wordt afgesloten, niemand kan deze documenten "
+                                       "nog ondertekenen, en de stagecoördinator krijgt je reden "
+                                       "per e-mail. Deze link werkt daarna niet meer.",
+        "confirm.decline_reason": "Je reden",
+        "confirm.decline_button": "Ja, ik weiger te ondertekenen",
+        "confirm.decline_back": "Niet weigeren, terug naar de documenten",
+        "confirm.approve_title": "Bevestig: goedkeuren en zegel plaatsen",
+        "confirm.approve_consequence": "Het zegel van de hogeschool wordt op {n} document(en) "
+                                       "geplaatst, ondertekend namens de hogeschool door "
+                                       "{signatory} (zoals in de overeenkomst). De envelop is "
+                                       "dan volledig ondertekend: de documenten worden "
+                                       "gearchiveerd en elke partij krijgt haar exemplaar. Een "
+                                       "zegel kan niet ingetrokken worden.",
+        "confirm.approve_button": "Ja, goedkeuren en zegel plaatsen",
+        "confirm.resend_title": "Bevestig: nieuwe link sturen",
+        "confirm.resend_consequence": "De link die {name} ({role}) al kreeg, werkt daarna niet "
+                                      "meer; {email} krijgt een nieuwe link per e-mail.",
+        "confirm.resend_button": "Ja, stuur een nieuwe link (de oude vervalt)",
+        "confirm.student_link_title": "Bevestig: nieuwe persoonlijke link",
+        "confirm.student_link_consequence": "De persoonlijke link die {name} nu heeft, werkt "
+                                            "daarna niet meer.",
+        "confirm.student_link_button": "Ja, maak een nieuwe link (de oude vervalt)",
+        "confirm.documents": "Documenten",
+        "msg.approved": "Goedgekeurd: het zegel van de hogeschool staat op elk document van de "
+                        "envelop.",
+        "msg.resent": "Een nieuwe link werd gemaild naar {email}; de oude werkt niet meer.",
+        # How a signature covers its file (verification reports)
+        "coverage.ENTIRE_FILE": "het hele bestand",
+        "coverage.ENTIRE_REVISION": "de hele versie die ondertekend werd (latere toevoegingen "
+                                    "apart gecontroleerd)",
+        "coverage.CONTIGUOUS_BLOCK_FROM_START": "een deel vanaf het begin van het bestand",
+        "coverage.UNCLEAR": "onduidelijk welk deel",
     },
     "en": {
         "title.dashboard": "Internship agreements",
@@ -314,7 +364,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.user_agent": "Browser",
         "col.detail": "Details",
         "col.signer": "Signer",
-        "col.table": "Table",
+        "col.table": "As we recorded it",
         "col.pdf": "PDF",
         "col.reasons": "Reasons",
         "state.draft": "draft",
@@ -340,17 +390,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "msg.not_verified": "PDF not verified yet",
         "msg.verification_pending": "verification pending",
         "msg.verification_pending_note": "The signatures in this PDF are being verified in the "
-                                         "background; until then the table's word holds. "
+                                         "background; until then what we recorded holds. "
                                          "Reload the page in a moment.",
-        "msg.disagree": "TABLE AND PDF DISAGREE",
-        "msg.disagree_table_yes": "{role}: the table says signed, the PDF does not",
-        "msg.disagree_table_no": "{role}: the PDF is signed, the table says not",
+        "msg.disagree": "OUR RECORDS AND THE PDF DISAGREE",
+        "msg.disagree_table_yes": "{role}: signed as we recorded it, not as the PDF says",
+        "msg.disagree_table_no": "{role}: the PDF is signed, our records say not",
         "msg.changed": "STORED PDF CHANGED: the file no longer matches its SHA-256 – not signed",
         "msg.missing": "STORED PDF MISSING",
         "msg.signed_on": "signed {when}",
         "msg.not_signed": "not signed",
-        "msg.engine": "Verified with {engine}.",
-        "msg.engine_interim": "Verified with the interim check (check_signatures): the stricter "
+        "msg.engine": "Verified with docservice's strict verification (every signature and every change after it).",
+        "msg.engine_interim": "Verified with the interim check: the stricter "
                               "verification engine is not available yet.",
         "msg.page": "Page {page} of {pages}",
         "msg.previous": "previous",
@@ -487,6 +537,48 @@ STRINGS: dict[str, dict[str, str]] = {
         "copies.archived": "archived on {when}",
         "copies.expires": "This link is personal and works until {when}. Keep the files "
                           "yourself.",
+        "nav.menu": "Menu",
+        "nav.desk": "Desk",
+        "nav.archive": "Archive",
+        "nav.verify": "Verify a PDF",
+        "nav.jobs": "Background jobs",
+        "nav.api": "API documentation",
+        "sign.error.full_name": "Type your full name as it appears here: {name}",
+        "sign.error.consent": "Tick this box to confirm that you sign these documents.",
+        "sign.error.reason": "Write briefly why you decline.",
+        "confirm.title": "Please confirm",
+        "confirm.irreversible": "This cannot be undone.",
+        "confirm.back": "Don't, go back",
+        "confirm.decline_title": "Confirm that you decline",
+        "confirm.decline_consequence": "If you decline, signing stops for everyone: the "
+                                       "envelope is closed, nobody can sign these documents any "
+                                       "more, and the internship coordinator receives your "
+                                       "reason by e-mail. This link stops working.",
+        "confirm.decline_reason": "Your reason",
+        "confirm.decline_button": "Yes, I decline to sign",
+        "confirm.decline_back": "Don't decline, back to the documents",
+        "confirm.approve_title": "Confirm: approve and apply the seal",
+        "confirm.approve_consequence": "The school's seal is applied to {n} document(s), signed "
+                                       "for the school by {signatory} (as in the agreement). "
+                                       "The envelope is then complete: the documents are "
+                                       "archived and every party receives its copy. A seal "
+                                       "cannot be withdrawn.",
+        "confirm.approve_button": "Yes, approve and apply the seal",
+        "confirm.resend_title": "Confirm: send a new link",
+        "confirm.resend_consequence": "The link {name} ({role}) already received stops "
+                                      "working; {email} is e-mailed a new link.",
+        "confirm.resend_button": "Yes, send a new link (the old one stops working)",
+        "confirm.student_link_title": "Confirm: new personal link",
+        "confirm.student_link_consequence": "The personal link {name} has now stops working.",
+        "confirm.student_link_button": "Yes, make a new link (the old one stops working)",
+        "confirm.documents": "Documents",
+        "msg.approved": "Approved: the school's seal is on every document of the envelope.",
+        "msg.resent": "A new link was e-mailed to {email}; the old one no longer works.",
+        "coverage.ENTIRE_FILE": "the whole file",
+        "coverage.ENTIRE_REVISION": "the whole revision it signed (later additions checked "
+                                    "separately)",
+        "coverage.CONTIGUOUS_BLOCK_FROM_START": "a part from the start of the file",
+        "coverage.UNCLEAR": "unclear which part",
     },
 }
 
@@ -530,6 +622,11 @@ def translator(language: str) -> Any:
     return lambda key, **values: translate(language, key, **values)
 
 
+def ui_text(key: str, **values: Any) -> str:
+    """The text for `key` in this request's staff language (menus, staff pages without `t`)."""
+    return translate(current_language(), key, **values)
+
+
 def be_moment(value: datetime) -> str:
     """15/12/2023 14:05 CET: a moment in Brussels time, the zone shown."""
     return f"{value.astimezone(BRUSSELS):%d/%m/%Y %H:%M %Z}"
@@ -543,3 +640,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(be_date, "be_date")
     app.add_template_filter(be_datetime, "be_datetime")
     app.add_template_global(be_moment, "be_moment")
+    app.add_template_global(ui_text, "ui_text")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template, request, url_for
 
 from docservice.documents import previews
 from docservice.documents.catalogue import TITLES
 from docservice.errors import InvalidInput, NotFound, UploadRefused
 from docservice.models import DocumentKind, RequestStatus, SignatureRequest
 from docservice.services import envelopes, links, own_signatures
-from docservice.web import db_session, request_actor, runtime
+from docservice.web import db_session, i18n, request_actor, runtime
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
 
@@ -51,7 +51,7 @@ def _page(signature_request: SignatureRequest, token: str, status: int = 200,
         "sign/review.html", req=signature_request, envelope=envelope, token=token,
         placement=envelope.placement, year=envelope.placement.academic_year,
         documents=_documents(signature_request), waiting_for=waiting_for,
-        lang=signature_request.language, **extra,
+        lang=signature_request.language, t=i18n.translator(signature_request.language), **extra,
     ), status
 
 
@@ -64,17 +64,30 @@ def review(token: str) -> Any:
     return _page(signature_request, token)
 
 
+def _field_error(signature_request: SignatureRequest, error: InvalidInput) -> str:
+    """What to say beside the field, in the signer's language (the service's words otherwise)."""
+    key = f"sign.error.{error.field}"
+    if error.field not in ("consent", "full_name") or (
+            error.field == "full_name" and "as it appears" not in error.reason):
+        return error.reason  # e.g. a control character: the service's own words name it
+    return i18n.translate(signature_request.language, key, name=signature_request.signer_name)
+
+
 @bp.post("/<token>")
 def sign(token: str) -> Any:
     signature_request = _request(token)
     typed_name = request.form.get("full_name", "")
+    consent = request.form.get("consent") == "yes"
     try:
         envelope = envelopes.sign(
             db_session(), runtime(), signature_request, typed_name=typed_name,
-            consent=request.form.get("consent") == "yes", now=_now(),
+            consent=consent, now=_now(),
             actor=request_actor(f"{signature_request.role}:{signature_request.signer_email}"))
     except InvalidInput as e:
-        return _page(signature_request, token, 422, error=e.reason, typed_name=typed_name)
+        # The error goes beside its field, which gets the focus; what was entered stays.
+        return _page(signature_request, token, 422, error=_field_error(signature_request, e),
+                     error_field=e.field if e.field in ("consent", "full_name") else "full_name",
+                     typed_name=typed_name, consent=consent)
     return render_template("sign/done.html", req=signature_request, envelope=envelope,
                            lang=signature_request.language,
                            documents=_documents(signature_request, with_pages=False))
@@ -103,16 +116,41 @@ def upload(token: str) -> Any:
                            documents=_documents(signature_request, with_pages=False))
 
 
+def _decline_error(signature_request: SignatureRequest, reason: str, error: InvalidInput) -> str:
+    if not reason.strip():
+        return i18n.translate(signature_request.language, "sign.error.reason")
+    return error.reason
+
+
 @bp.post("/<token>/decline")
 def decline(token: str) -> Any:
+    """Decline in two steps: the first POST says what declining does and asks to confirm (it
+    changes nothing); only the POST with confirm=1 declines."""
     signature_request = _request(token)
     reason = request.form.get("reason", "")
+    if request.form.get("confirm") != "1":
+        envelopes.check_turn(signature_request)  # nothing to confirm when it is not their turn
+        try:
+            envelopes.checked_decline_reason(reason)
+        except InvalidInput as e:
+            return _page(signature_request, token, 422, reason=reason,
+                         decline_error=_decline_error(signature_request, reason, e))
+        t = i18n.translator(signature_request.language)
+        return render_template(
+            "confirm.html", lang=signature_request.language, t=t,
+            title=t("confirm.decline_title"), consequence=[t("confirm.decline_consequence")],
+            items=[f"{t('confirm.decline_reason')}: {reason.strip()}"],
+            action=url_for("sign.decline", token=token), fields={"reason": reason},
+            button=t("confirm.decline_button"),
+            back_url=url_for("sign.review", token=token) + "#decline",
+            back_label=t("confirm.decline_back"))
     try:
         envelopes.decline(db_session(), runtime(), signature_request, reason=reason, now=_now(),
                           actor=request_actor(f"{signature_request.role}:"
                                               f"{signature_request.signer_email}"))
     except InvalidInput as e:
-        return _page(signature_request, token, 422, decline_error=e.reason)
+        return _page(signature_request, token, 422, reason=reason,
+                     decline_error=_decline_error(signature_request, reason, e))
     return render_template("sign/declined.html", req=signature_request,
                            lang=signature_request.language)
 

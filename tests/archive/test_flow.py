@@ -50,7 +50,8 @@ def test_approval_archives_every_document_as_b_lta(app, client, runtime, inbox, 
             "not_completed"}
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope/approve",
-                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))})
+                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True)),
+                                 "confirm": "1"})
     assert response.status_code == 302
 
     store = archive.archive_store(runtime)

@@ -178,14 +178,14 @@ class Flow:
 
     def approve(self, placement_id: int) -> None:
         self.post(f"/coordinator/placements/{placement_id}/envelope/approve",
-                  page=f"/coordinator/desk/placements/{placement_id}")
+                  page=f"/coordinator/desk/placements/{placement_id}", data={"confirm": "1"})
 
     def decline(self, placement_id: int, role: str, reason: str) -> None:
         student, company, _ = self.emails(placement_id)
         path = self.link(student if role == "student" else company)
         token = csrf_token(self.client.get(path).get_data(as_text=True))
         response = self.client.post(f"{path}/decline", data={"csrf_token": token,
-                                                             "reason": reason})
+                                                             "reason": reason, "confirm": "1"})
         assert response.status_code == 200, response.get_data(as_text=True)[:2000]
 
     def post(self, path: str, *, page: str = "/coordinator/", data: dict[str, str] | None = None,

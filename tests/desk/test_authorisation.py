@@ -48,6 +48,7 @@ POLICY: dict[str, str] = {
     "archive.report_html": READER,
     "archive.report_json": READER,
     "archive.search": READER,
+    "auth.home": PUBLIC,  # a redirect: to the login form, or to the role's landing page
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "coordinator.approve": COORDINATOR,

@@ -70,7 +70,9 @@ def test_dashboard_shows_complete_after_everyone_signed_in_a_browser(
     coordinator.goto(f"{live.base_url}/coordinator/desk/placements/{placement_id}")
     coordinator.get_by_role("button", name="Goedkeuren en zegel van de hogeschool plaatsen"
                             ).click()
-    expect(coordinator.get_by_role("status")).to_contain_text("Approved", timeout=SLOW)
+    expect(coordinator.locator("#consequence")).to_be_visible()
+    coordinator.locator("#confirm").click()
+    expect(coordinator.get_by_role("status")).to_contain_text("Goedgekeurd", timeout=SLOW)
     coordinator.goto(f"{live.base_url}/coordinator/desk/placements/{placement_id}")
     expect(coordinator.locator("#state")).to_have_text("volledig ondertekend")
     expect(coordinator.locator("#documents td.pdf")).to_have_count(3)

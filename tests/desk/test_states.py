@@ -54,7 +54,7 @@ def test_every_state_through_the_real_flow_and_the_calendar(flow: Flow, desk_yea
     assert "PDF nog niet geverifieerd" not in html
     complete_row = re.search(rf'data-placement="{p0}".*?</tr>', html, re.S).group(0)
     assert complete_row.count("sig sig-yes") == 3 and "sig-disagree" not in complete_row
-    assert "volledig ondertekend" in complete_row and "TABEL EN PDF" not in html
+    assert "volledig ondertekend" in complete_row and "SPREKEN ELKAAR TEGEN" not in html
 
     # Before the deadline nothing is late; the day after it, the incomplete ones are overdue.
     with flow.on(y.deadline):
@@ -126,8 +126,8 @@ def test_a_pdf_tampered_behind_the_services_back_shows_as_not_signed_with_the_re
     html = flow.client.get("/coordinator/").get_data(as_text=True)
     states = dashboard_states(flow.client)
     assert states[number] != "complete"
-    assert "TABEL EN PDF SPREKEN ELKAAR TEGEN" in html
-    assert "student: de tabel zegt ondertekend, de PDF niet" in html
+    assert "ONZE GEGEVENS EN DE PDF SPREKEN ELKAAR TEGEN" in html
+    assert "student: volgens onze gegevens ondertekend, volgens de PDF niet" in html
     assert "OPGESLAGEN PDF GEWIJZIGD" in html
     assert re.search(r'<tr class="row st-\w+ loud"', html)
 

@@ -272,7 +272,8 @@ def test_coordinator_student_company_and_school_sign_in_a_real_browser(
         live, COORDINATOR_MAIL, "/coordinator/desk/placements/")
     coordinator.reload()
     coordinator.locator("#approve").click()
-    expect(coordinator.get_by_role("status")).to_contain_text("Approved", timeout=SLOW)
+    coordinator.locator("#confirm").click()  # the page before names what sealing does
+    expect(coordinator.get_by_role("status")).to_contain_text("Goedgekeurd", timeout=SLOW)
     expect(coordinator.locator("#envelope strong").first).to_have_text("completed")
     expect(coordinator.locator("#envelope tbody tr")).to_have_count(3)
     for i in range(3):
@@ -319,10 +320,15 @@ def test_the_browser_requires_consent_and_the_server_the_right_name(
     student.locator("#full_name").fill("Els Janssens")
     student.get_by_role("button", name="Alle documenten ondertekenen").click()
     expect(student.get_by_role("alert")).to_contain_text(
-        "type your full name as it appears: Zoë Vermeulen-D'Hondt")
+        "Typ je volledige naam zoals hij hier staat: Zoë Vermeulen-D'Hondt")
     assert posts == [link]
     assert _revisions(live) == before
     expect(student.locator("#full_name")).to_have_value("Els Janssens")  # kept for correcting
+    # The error sits beside the field, which has the focus and is in view; consent stays ticked.
+    assert student.evaluate("document.activeElement.id") == "full_name"
+    expect(student.locator("#full_name")).to_have_attribute("aria-describedby", "full_name-error")
+    expect(student.locator("#full_name-error")).to_be_in_viewport()
+    expect(student.get_by_role("checkbox")).to_be_checked()
     assert len(live.inbox.to(COMPANY)) == company_mails, "nobody signed, nobody was invited"
     # The only console error allowed: Chromium reporting the refused form's HTTP 422.
     assert [m for m in console.errors if f"status of 422 (UNPROCESSABLE ENTITY) [{link}]" not in m

@@ -119,7 +119,7 @@ def test_markup_in_every_text_field_is_escaped_in_pages_mails_and_pdfs(app, clie
     token = csrf_token(client.get(f"/coordinator/desk/placements/{placement_id}")
                        .get_data(as_text=True))
     issued = client.post(f"/coordinator/placements/{placement_id}/student-link",
-                         data={"csrf_token": token}).get_data(as_text=True)
+                         data={"csrf_token": token, "confirm": "1"}).get_data(as_text=True)
     _assert_escaped(issued, "link issued")
     personal = re.search(r"http://localhost(/s/[A-Za-z0-9_-]+)", issued).group(1)
     pages = ["/coordinator/",
@@ -152,7 +152,7 @@ def test_markup_in_the_signer_form_is_escaped_when_shown_again(app, client, runt
                                        "consent": "yes"})
     assert response.status_code == 422  # not the signer's name: shown again, escaped
     _assert_escaped(response.get_data(as_text=True), "typed name")
-    response = client.post(f"{link}/decline", data={"csrf_token": token,
+    response = client.post(f"{link}/decline", data={"csrf_token": token, "confirm": "1",
                                                     "reason": PAYLOAD % " decline"})
     assert response.status_code == 200
     _assert_escaped(response.get_data(as_text=True), "declined")

@@ -146,7 +146,7 @@ def test_the_emailed_student_link_is_built_on_the_base_url(app, client, runtime,
                            base_url="https://localhost").get_data(as_text=True)
         response = browser.post(
             f"/coordinator/placements/{placement_id}/student-link", base_url="https://localhost",
-            data={"csrf_token": csrf_token(desk), "send": "email"})
+            data={"csrf_token": csrf_token(desk), "send": "email", "confirm": "1"})
         assert response.status_code == 200, response.get_data(as_text=True)
         assert "https://stages.example.be/s/" in response.get_data(as_text=True)
         [mail] = inbox.to("student0@student.example.org")

@@ -61,7 +61,7 @@ def test_a_refused_upload_and_refused_links_stay_in_the_trail(app, client, runti
     page = f"/coordinator/placements/{placement_id}"
     token = csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))
     assert client.post(f"{page}/envelope/resend/student",
-                       data={"csrf_token": token}).status_code == 302
+                       data={"csrf_token": token, "confirm": "1"}).status_code == 302
     assert client.get(link).status_code == 410
     with freeze_time("2099-01-01"):
         assert client.get(_sign_link(inbox, STUDENT, 2)).status_code == 410

@@ -51,7 +51,8 @@ def _copy_link(inbox, address: str, n: int = 1) -> str:
 def _approve(client, placement_id: int) -> None:
     page = f"/coordinator/placements/{placement_id}"
     token = csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))
-    assert client.post(f"{page}/envelope/approve", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{page}/envelope/approve",
+                       data={"csrf_token": token, "confirm": "1"}).status_code == 302
 
 
 SENTENCES = {
@@ -81,7 +82,7 @@ def test_a_used_link_says_what_happened_in_the_signers_language(
     page = f"/coordinator/placements/{placement_id}"
     token = csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))
     assert client.post(f"{page}/envelope/resend/student",
-                       data={"csrf_token": token}).status_code == 302
+                       data={"csrf_token": token, "confirm": "1"}).status_code == 302
     replaced = client.get(old)
     assert replaced.status_code == 410
     assert re.search(re.escape(said["replaced"]) + MOMENT, _text(replaced)), _text(replaced)
@@ -103,7 +104,7 @@ def test_a_used_link_says_what_happened_in_the_signers_language(
     assert said["newest"] in _text(expired) and coordinator in _text(expired)
 
     token = csrf_token(client.get(company).get_data(as_text=True))
-    assert client.post(f"{company}/decline", data={"csrf_token": token,
+    assert client.post(f"{company}/decline", data={"csrf_token": token, "confirm": "1",
                                                    "reason": "Verkeerde periode"}).status_code == 200
     declined = client.get(company)
     assert declined.status_code == 410

@@ -109,7 +109,8 @@ def test_three_signers_in_order_produce_valid_trusted_timestamped_signatures(
     assert f"/coordinator/desk/placements/{placement_id}" in approval
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope/approve",
-                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))})
+                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True)),
+                                 "confirm": "1"})
     assert response.status_code == 302
 
     with unit_of_work(runtime.db) as session:
@@ -197,7 +198,7 @@ def test_wrong_name_or_missing_consent_signs_nothing(client, runtime, inbox, yea
     before = _revisions(runtime)
     wrong = _sign(client, link, "Someone Else")
     assert wrong.status_code == 422
-    assert "type your full name as it appears: Zoë Vermeulen-D&#39;Hondt" in wrong.get_data(as_text=True)
+    assert "Typ je volledige naam zoals hij hier staat: Zoë Vermeulen-D&#39;Hondt" in wrong.get_data(as_text=True)
     assert _sign(client, link, "Zoë Vermeulen-D'Hondt", consent=False).status_code == 422
     assert _revisions(runtime) == before
     assert _sign(client, link, "zoe vermeulen-d'hondt").status_code == 200  # accents forgiven
@@ -209,7 +210,8 @@ def test_resent_and_expired_links_are_refused(client, runtime, inbox, year):
     old = _sign_link(inbox, STUDENT)
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope/resend/student",
-                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True))})
+                           data={"csrf_token": csrf_token(client.get(page, follow_redirects=True).get_data(as_text=True)),
+                                 "confirm": "1"})
     assert response.status_code == 302
     new = _sign_link(inbox, STUDENT, 2)
     replaced = client.get(old)
@@ -229,7 +231,7 @@ def test_decline_stops_the_envelope_and_tells_the_coordinator(client, runtime, i
     company = _sign_link(inbox, COMPANY)
     csrf = csrf_token(client.get(company).get_data(as_text=True))
     declined = client.post(f"{company}/decline", data={
-        "csrf_token": csrf, "reason": "De startdatum klopt niet: <b>1 maart</b>"})
+        "csrf_token": csrf, "confirm": "1", "reason": "De startdatum klopt niet: <b>1 maart</b>"})
     assert declined.status_code == 200 and 'id="declined"' in declined.get_data(as_text=True)
     [notice] = inbox.to(COORDINATOR)
     assert notice["Subject"] == "Geweigerd: stagedocumenten van Zoë Vermeulen-D'Hondt"

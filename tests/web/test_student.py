@@ -110,7 +110,7 @@ def test_coordinator_emails_the_link_and_the_student_opens_it(client, runtime, i
     token = csrf_token(client.get(f"/coordinator/desk/placements/{placement_id}")
                        .get_data(as_text=True))
     response = client.post(f"/coordinator/placements/{placement_id}/student-link",
-                           data={"csrf_token": token, "send": "email"})
+                           data={"csrf_token": token, "send": "email", "confirm": "1"})
     assert response.status_code == 200
     assert "The link was e-mailed to student0@student.example.org" in response.get_data(as_text=True)
     [message] = inbox.to("student0@student.example.org")
