@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from docservice.errors import ConfigurationError
+
+_N = TypeVar("_N", int, float)
 
 #: The checkout the package lives in; every local default path is below it,
 #: so that two checkouts never share state.
@@ -33,23 +35,22 @@ def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = env.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError as e:
-        raise ConfigurationError(f"{name} must be a whole number, got {value!r}") from e
+    return _parsed(env, name, default, int, "a whole number")
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    return _parsed(env, name, default, float, "a number")
+
+
+def _parsed(env: Mapping[str, str], name: str, default: _N, kind: Callable[[str], _N],
+            what: str) -> _N:
     value = env.get(name)
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        return kind(value)
     except ValueError as e:
-        raise ConfigurationError(f"{name} must be a number, got {value!r}") from e
+        raise ConfigurationError(f"{name} must be {what}, got {value!r}") from e
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
