@@ -26,7 +26,15 @@ from docservice.signing.verify import verify_pdf
 from tests.signing import attacks
 from tests.signing.tamper import add_free_text_annotation
 from tests.web.helpers import csrf_token
-from tests.web.test_signing_flow import COMPANY, COORDINATOR, STUDENT, _open_envelope, _prepare, _sign, _sign_link
+from tests.web.test_signing_flow import (
+    COMPANY,
+    COORDINATOR,
+    STUDENT,
+    _open_envelope,
+    _prepare,
+    _sign,
+    _sign_link,
+)
 
 ROOT_NAME = "External Test Root CA"
 
