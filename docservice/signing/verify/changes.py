@@ -139,7 +139,7 @@ class _Field:
 
 
 @dataclass
-class _View:
+class View:
     """The parts of one revision the comparison needs, found by walking its trees once."""
 
     resolver: HistoricalResolver
@@ -233,7 +233,7 @@ def _deref(value: object) -> object:
     return value.get_object() if isinstance(value, generic.IndirectObject) else value
 
 
-def build_view(reader: PdfFileReader, revision: int) -> _View:
+def build_view(reader: PdfFileReader, revision: int) -> View:
     """Walk revision `revision`'s catalog, page tree, form fields and DSS."""
     resolver = reader.get_historical_resolver(revision)
     trailer = resolver.trailer_view
@@ -241,7 +241,7 @@ def build_view(reader: PdfFileReader, revision: int) -> _View:
     root = resolver.root  # resolved in this revision (the trailer's references are not)
     if not isinstance(root, generic.DictionaryObject):
         raise ValueError(f"revision {revision + 1} has no document catalog")
-    view = _View(resolver=resolver, root_ref=_as_ref(root_raw), root=root)
+    view = View(resolver=resolver, root_ref=_as_ref(root_raw), root=root)
     view.info_ref = _as_ref(trailer.raw_get("/Info")) if "/Info" in trailer else None
     if "/Metadata" in root:
         view.metadata_ref = _as_ref(root.raw_get("/Metadata"))
@@ -252,7 +252,7 @@ def build_view(reader: PdfFileReader, revision: int) -> _View:
     return view
 
 
-def _walk_pages(view: _View) -> None:
+def _walk_pages(view: View) -> None:
     if "/Pages" not in view.root:
         return
     stack: list[object] = [view.root.raw_get("/Pages")]
@@ -290,7 +290,7 @@ def _walk_pages(view: _View) -> None:
     view.pages = {ref: index for index, ref in enumerate(order)}
 
 
-def _walk_fields(view: _View) -> None:
+def _walk_fields(view: View) -> None:
     raw_form = view.root.raw_get("/AcroForm") if "/AcroForm" in view.root else None
     form = _deref(raw_form)
     if not isinstance(form, generic.DictionaryObject):
@@ -331,7 +331,7 @@ def _walk_fields(view: _View) -> None:
             stack.extend((k, name, field_type) for k in reversed(ref_list(kids)))
 
 
-def _closure(view: _View, start: generic.PdfObject) -> set[Ref]:
+def _closure(view: View, start: generic.PdfObject) -> set[Ref]:
     """The objects reachable from `start` (references followed, streams not decoded)."""
     found: set[Ref] = set()
     stack: list[generic.PdfObject] = [start]
@@ -370,11 +370,6 @@ def reachable(reader: PdfFileReader, revision: int, wanted: set[Ref]) -> set[Ref
         else:
             stack.extend(refs_in(obj))
     return seen & wanted
-
-
-def annotation_rect(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
-    """An annotation's /Rect, normalised (x0 <= x1, y0 <= y1), or None when unusable."""
-    return _rect(obj)
 
 
 def _rect(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
@@ -433,7 +428,7 @@ def _synthesized(widget: generic.DictionaryObject) -> bool:
     return True
 
 
-def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _View,
+def analyse_revision(reader: PdfFileReader, index: int, *, old: View, new: View,
                      planted: set[Ref], deleted: frozenset[Ref] = frozenset()) -> RevisionChanges:
     """Every change revision `index` makes to revision `index - 1`, as findings.
 
@@ -504,7 +499,7 @@ def analyse_revision(reader: PdfFileReader, index: int, *, old: _View, new: _Vie
     return RevisionChanges(index, tuple(findings), tuple(sorted(signed_now)), frozenset(new_refs))
 
 
-def _referenced(view: _View, written: set[Ref]) -> set[Ref]:
+def _referenced(view: View, written: set[Ref]) -> set[Ref]:
     """What the trailer and the objects a revision writes refer to."""
     found = refs_in(view.resolver.trailer_view)
     for ref in written:
@@ -520,7 +515,7 @@ def _referenced(view: _View, written: set[Ref]) -> set[Ref]:
 _NOT_CONTENT_KEYS = frozenset({"/DSS", "/Metadata"})
 
 
-def _content_reached(view: _View, candidates: set[Ref]) -> set[Ref]:
+def _content_reached(view: View, candidates: set[Ref]) -> set[Ref]:
     """Which of `candidates` the document's content reaches in `view`'s revision: everything
     from the catalog (pages, resources, annotations, the form, actions, names) but validation
     data and metadata. All of them when the walk is cut short: unknown is not harmless."""
@@ -546,7 +541,7 @@ def _content_reached(view: _View, candidates: set[Ref]) -> set[Ref]:
     return found
 
 
-def _fields_signed(old: _View, new: _View) -> dict[str, str]:
+def _fields_signed(old: View, new: View) -> dict[str, str]:
     """Signature fields that gained a value: field name -> /Type of the new value."""
     signed: dict[str, str] = {}
     for ref, info in new.fields.items():
@@ -566,8 +561,8 @@ def _fields_signed(old: _View, new: _View) -> dict[str, str]:
     return signed
 
 
-def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, old: _View,
-              new: _View, new_refs: set[Ref], signed_now: dict[str, str],
+def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, old: View,
+              new: View, new_refs: set[Ref], signed_now: dict[str, str],
               added_widgets: set[Ref]) -> Iterator[Finding]:
     # By the role the object had in the revision before, never by the one the new revision
     # gives it: pointing /Info or a DSS entry at a page's content does not make it metadata.
@@ -630,7 +625,7 @@ def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, 
         yield _describe_other(ref, after, old)
 
 
-def _catalog(before: generic.PdfObject, after: generic.PdfObject, old: _View, new: _View,
+def _catalog(before: generic.PdfObject, after: generic.PdfObject, old: View, new: View,
              new_refs: set[Ref], added_widgets: set[Ref]) -> Iterator[Finding]:
     if not (isinstance(before, generic.DictionaryObject)
             and isinstance(after, generic.DictionaryObject)):
@@ -657,8 +652,8 @@ def _catalog(before: generic.PdfObject, after: generic.PdfObject, old: _View, ne
                           + _CATALOG_HINTS.get(key, ""))
 
 
-def _page_tree_node(before: generic.PdfObject, after: generic.PdfObject, old: _View,
-                    new: _View) -> Iterator[Finding]:
+def _page_tree_node(before: generic.PdfObject, after: generic.PdfObject, old: View,
+                    new: View) -> Iterator[Finding]:
     structural = "changes the page tree (pages added, removed or reordered)"
     if not (isinstance(before, generic.DictionaryObject)
             and isinstance(after, generic.DictionaryObject)):
@@ -685,7 +680,7 @@ _EQUIVALENCE_BUDGET = 20_000
 
 
 def _unchanged_in_effect(keys: set[str], before: generic.PdfObject, after: generic.PdfObject,
-                         old: _View, new: _View) -> set[str]:
+                         old: View, new: View) -> set[str]:
     """The `keys` whose values, written differently, show the same thing: the same values
     behind other (new) objects, and for /Resources, also entries added under names the page's
     content never uses (a signature appearance's font, say)."""
@@ -708,7 +703,7 @@ class _OverBudget(Exception):
     """Comparing followed references took more steps than a page's resources deserve."""
 
 
-def _equivalent(a: object, b: object, old: _View, new: _View, budget: list[int]) -> bool:
+def _equivalent(a: object, b: object, old: View, new: View, budget: list[int]) -> bool:
     """Whether `a` (read in `old`) and `b` (read in `new`) are the same value, references
     followed. One reference on both sides is the same object: a change to the object itself is
     judged where that object is."""
@@ -724,8 +719,8 @@ def _equivalent(a: object, b: object, old: _View, new: _View, budget: list[int])
         return False
 
 
-def _resources_only_extended(a: object, b: object, page: generic.DictionaryObject, old: _View,
-                             new: _View, budget: list[int]) -> bool:
+def _resources_only_extended(a: object, b: object, page: generic.DictionaryObject, old: View,
+                             new: View, budget: list[int]) -> bool:
     """Whether resources `b` are resources `a` plus entries under names the page's content
     streams never use (content that names a missing resource would show it once added)."""
     a, b = _deref_in(a, old), _deref_in(b, new)
@@ -757,12 +752,12 @@ def _resources_only_extended(a: object, b: object, page: generic.DictionaryObjec
     return not added or not _content_uses(page, old, added)
 
 
-def _deref_in(value: object, view: _View) -> object:
+def _deref_in(value: object, view: View) -> object:
     ref = _as_ref(value)
     return view.get(ref) if ref is not None else value
 
 
-def _content_uses(page: generic.DictionaryObject, view: _View, names: set[str]) -> bool:
+def _content_uses(page: generic.DictionaryObject, view: View, names: set[str]) -> bool:
     """Whether the page's content streams, or form XObjects that use the page's resources,
     name any of `names` (content that cannot be read, or escaped names: yes)."""
     try:
@@ -803,7 +798,7 @@ _CATALOG_HINTS = {
 }
 
 
-def _acroform(before: generic.PdfObject, after: generic.PdfObject, old: _View, new: _View,
+def _acroform(before: generic.PdfObject, after: generic.PdfObject, old: View, new: View,
               new_refs: set[Ref], added_widgets: set[Ref]) -> Iterator[Finding]:
     if not (isinstance(before, generic.DictionaryObject)
             and isinstance(after, generic.DictionaryObject)):
@@ -830,7 +825,7 @@ def _acroform(before: generic.PdfObject, after: generic.PdfObject, old: _View, n
             yield Finding(Kind.UNEXPLAINED, f"changes the interactive form's {key}")
 
 
-def _fields_list(old: _View, new: _View, new_refs: set[Ref],
+def _fields_list(old: View, new: View, new_refs: set[Ref],
                  added_widgets: set[Ref]) -> Iterator[Finding]:
     before, after = old.top_fields, new.top_fields
     removed = [r for r in before if r not in after]
@@ -850,7 +845,7 @@ def _fields_list(old: _View, new: _View, new_refs: set[Ref],
         yield _added_field(info, new, widgets)
 
 
-def _added_field(info: _Field, new: _View, widgets: set[Ref]) -> Finding:
+def _added_field(info: _Field, new: View, widgets: set[Ref]) -> Finding:
     obj = new.get(info.ref)
     value = pdf_get(obj, "/V") if isinstance(obj, generic.DictionaryObject) and "/V" in obj else None
     widget_objs = [new.get(w) for w in widgets]
@@ -922,7 +917,7 @@ def _field_keys_finding(name: str, keys: set[str], what: str) -> Finding:
 
 
 def _page_annotations(changed: dict[Ref, tuple[generic.PdfObject, generic.PdfObject]],
-                      old: _View, new: _View, added_widgets: set[Ref]) -> Iterator[Finding]:
+                      old: View, new: View, added_widgets: set[Ref]) -> Iterator[Finding]:
     for ref, (before, after) in changed.items():
         if ref in old.pages:
             page = old.pages[ref]
@@ -957,7 +952,7 @@ def _page_annotations(changed: dict[Ref, tuple[generic.PdfObject, generic.PdfObj
                           page=page, rect=_rect(obj), visible=paints(obj))
 
 
-def _describe_other(ref: Ref, after: generic.PdfObject, old: _View) -> Finding:
+def _describe_other(ref: Ref, after: generic.PdfObject, old: View) -> Finding:
     kind = ""
     if isinstance(after, generic.DictionaryObject):
         kind = " " + " ".join(str(after[k]) for k in ("/Type", "/Subtype") if k in after)

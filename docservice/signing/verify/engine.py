@@ -50,7 +50,7 @@ from docservice.signing.verify.changes import (
     Finding,
     Kind,
     RevisionChanges,
-    annotation_rect,
+    View,
     build_view,
     reachable,
 )
@@ -309,6 +309,7 @@ class _Verification:
         self._contexts: dict[tuple[datetime, bool], ValidationContext] = {}
         self.warnings: list[str] = []
         self.expected_signatures: tuple[ExpectedSignature, ...] = ()
+        self._final: View | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -475,7 +476,7 @@ class _Verification:
         """The rectangles a later revision may paint in: the signature widgets (their
         appearance is judged by the change analysis), and under the standard policy every
         annotation, whose additions that policy judges by what they cover."""
-        view = build_view(self.reader, self.reader.xrefs.total_revisions - 1)
+        view = self._final_view()
         signature_widgets = {w for info in view.fields.values() if info.field_type == "/Sig"
                              for w in ([info.ref] if info.widget_of is None else []) + info.widgets}
         masks: dict[int, list[visual.Rect]] = {}
@@ -483,7 +484,8 @@ class _Verification:
             if self.policy == "strict" and ref not in signature_widgets:
                 continue
             annot = view.get(ref)
-            rect = annotation_rect(annot) if isinstance(annot, generic.DictionaryObject) else None
+            rect = changes_module.rect_of(annot) if isinstance(
+                annot, generic.DictionaryObject) else None
             if rect is not None:
                 masks.setdefault(page, []).append(rect)
         return masks
@@ -692,7 +694,14 @@ class _Verification:
             own = self.layout.revision(index)
             if own is not None:
                 planted |= self._mentioned(index, own.start, own.end)
+        self._final = views[total - 1]
         return result
+
+    def _final_view(self) -> View:
+        """The final revision's catalog, pages and fields (walked once, by `_changes`)."""
+        if self._final is None:
+            self._final = build_view(self.reader, self.reader.xrefs.total_revisions - 1)
+        return self._final
 
     def _mentioned(self, index: int, start: int, end: int) -> set[Ref]:
         # Cross-reference sections and trailers are no content: what a trailer points to (/Info,
@@ -760,7 +769,7 @@ class _Verification:
         so one may hide the other or what it marks. DSS reports it for every signature."""
         boxes: dict[int, list[tuple[float, float, float, float]]] = {}
         try:
-            view = build_view(self.reader, self.reader.xrefs.total_revisions - 1)
+            view = self._final_view()
             for ref, page in view.annots.items():
                 annot = view.get(ref)
                 rect = changes_module.rect_of(annot) if isinstance(
