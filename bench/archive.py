@@ -39,12 +39,15 @@ import sqlalchemy as sa  # noqa: E402
 from docservice import migrate  # noqa: E402
 from docservice.archive import audit  # noqa: E402
 from docservice.db import Database, unit_of_work  # noqa: E402
-from docservice.models import AuditEvent  # noqa: E402
-from docservice.models_archive import ArchiveEntry, ArchiveTerm  # noqa: E402
+from docservice.models import (  # noqa: E402
+    ArchiveEntry,
+    ArchiveTerm,
+    AuditEvent,  # noqa: E402
+)
 from docservice.services import archive  # noqa: E402
 
 if TYPE_CHECKING:
-    from docservice.runtime import Runtime
+    from docservice.jobs.runtime import Runtime
     from tests.archive.conftest import Completed
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -240,10 +243,10 @@ def signed_agreements(folder: Path, count: int) -> tuple[Runtime, list[Completed
     """A testing runtime over `folder` (dev PKI in `folder/pki`, SQLite) and `count` envelopes
     signed by all three parties with real LibreOffice PDFs, not archived yet (archive them
     with `archive.archive_document`)."""
-    from docservice import tasks
     from docservice.config import CHECKOUT, Settings
     from docservice.documents.convert import ConverterPool
-    from docservice.runtime import Runtime
+    from docservice.jobs import tasks
+    from docservice.jobs.runtime import Runtime
     from docservice.services.years import load_year_file
     from docservice.signing.pki import init_dev_pki
     from tests.archive.conftest import complete_envelope

@@ -49,7 +49,7 @@ from docservice.archive import audit  # noqa: E402
 from docservice.archive.audit import Actor  # noqa: E402
 from docservice.config import CHECKOUT, Settings  # noqa: E402
 from docservice.db import unit_of_work  # noqa: E402
-from docservice.devmail import free_port  # noqa: E402
+from docservice.mail.devserver import free_port  # noqa: E402
 from docservice.models import (  # noqa: E402
     AcademicYear,
     Document,

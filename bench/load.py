@@ -54,7 +54,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from docservice.config import CHECKOUT  # noqa: E402
-from docservice.devmail import Inbox, free_port, smtp_server  # noqa: E402
+from docservice.mail.devserver import Inbox, free_port, smtp_server  # noqa: E402
 from docservice.services.placements import COLUMNS  # noqa: E402
 
 PG_ADMIN = os.environ.get("DOCSERVICE_TEST_DATABASE_URL",
@@ -364,8 +364,7 @@ def _database(args: argparse.Namespace, root: Path) -> tuple[str, Callable[[], N
 
 def _archived(url: str) -> tuple[int, int]:
     """(documents archived, documents of completed envelopes)."""
-    from docservice.models import Document, Envelope
-    from docservice.models_archive import ArchiveEntry
+    from docservice.models import ArchiveEntry, Document, Envelope
 
     engine = sa.create_engine(url)
     try:

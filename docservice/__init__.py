@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 from docservice.config import Settings
-from docservice.logs import configure_logging
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
+from docservice.observability.logs import configure_logging
 
 
 def create_app(test_config: dict[str, Any] | None = None, *,

@@ -18,9 +18,9 @@ from docservice import create_app, migrate
 from docservice.archive.audit import Actor
 from docservice.config import CHECKOUT, MailSettings, Settings
 from docservice.db import unit_of_work
-from docservice.devmail import Inbox, smtp_server
+from docservice.jobs.runtime import Runtime
+from docservice.mail.devserver import Inbox, smtp_server
 from docservice.models import Base
-from docservice.runtime import Runtime
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from docservice import create_app
+from docservice.cli.demo import demo_year
 from docservice.config import CHECKOUT, Settings
-from docservice.demo import demo_year
 from docservice.services.desk import today_in_brussels
 from docservice.signing.pki import Pki
 from docservice.signing.verify import Trust, verify_pdf

@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from docservice import mail
 from docservice.config import MailSettings
 from docservice.db import Database, unit_of_work
-from docservice.devmail import free_port
+from docservice.mail import delivery as mail
+from docservice.mail.devserver import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -318,7 +318,7 @@ def test_queued_mail_of_a_failed_unit_of_work_is_never_sent(database: Database) 
 def test_a_mail_server_that_is_down_does_not_undo_the_commit(
         database: Database, caplog: pytest.LogCaptureFixture) -> None:
     sender = _plain_sender(free_port())  # nobody listens there
-    with caplog.at_level(logging.ERROR, logger="docservice.mail"), \
+    with caplog.at_level(logging.ERROR, logger="docservice.mail.delivery"), \
             unit_of_work(database) as session:
         session.execute(sa.text("INSERT INTO note (text) VALUES ('invited')"))
         mail.queue(session, sender, _message())

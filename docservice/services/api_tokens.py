@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from docservice.archive import audit
 from docservice.errors import DocserviceError, NotFound
-from docservice.models import Role, User
-from docservice.models_desk import ApiToken
+from docservice.models import ApiToken, Role, User
 
 PREFIX = "dsk_"
 #: Who may hold a token: the API lists placements, as the coordinator's desk does.

@@ -47,7 +47,13 @@ from docservice.archive.store import (
 )
 from docservice.db import keep_on_rollback, unit_of_work
 from docservice.errors import DocserviceError, InvalidInput, NotFound
+from docservice.jobs.runtime import Runtime
+from docservice.jobs.tasks import job
 from docservice.models import (
+    ArchiveEntry,
+    ArchiveState,
+    ArchiveStatusRow,
+    ArchiveTerm,
     AuditEvent,
     Document,
     Envelope,
@@ -55,11 +61,8 @@ from docservice.models import (
     RequestStatus,
     utcnow,
 )
-from docservice.models_archive import ArchiveEntry, ArchiveState, ArchiveStatusRow, ArchiveTerm
-from docservice.runtime import Runtime
+from docservice.services.text import words
 from docservice.signing import ltv
-from docservice.tasks import job
-from docservice.text import words
 
 log = logging.getLogger(__name__)
 BRUSSELS = ZoneInfo("Europe/Brussels")

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from docservice.archive import audit
 from docservice.documents.catalogue import TITLES
 from docservice.errors import LinkExpired, LinkInvalid, NotFound
+from docservice.jobs.runtime import Runtime
 from docservice.models import (
     AccessLink,
+    ArchiveEntry,
     Document,
     DocumentKind,
     Envelope,
@@ -26,8 +28,6 @@ from docservice.models import (
     RequestStatus,
     SignatureRequest,
 )
-from docservice.models_archive import ArchiveEntry
-from docservice.runtime import Runtime
 from docservice.services import links
 from docservice.services.links import COPY
 

@@ -28,13 +28,13 @@ from docservice.models import (
     Envelope,
     EnvelopeStatus,
     Placement,
+    Reminder,
     RequestStatus,
     SignatureRequest,
 )
-from docservice.models_desk import Reminder
 from docservice.services import desk, desk_verification, links, notifications
 from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
-from docservice.text import checked_text
+from docservice.services.text import checked_text
 
 CONTRACT_DEADLINE = "contract_deadline"
 START_DATE = "start_date"

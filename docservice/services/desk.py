@@ -45,9 +45,10 @@ from docservice.models import (
     RequestStatus,
     Revision,
     SignatureRequest,
+    StoredFileCheck,
     UTCDateTime,
+    VerificationCache,
 )
-from docservice.models_desk import StoredFileCheck, VerificationCache
 from docservice.services.desk_verification import (
     MISSING,
     PdfVerdict,
@@ -55,8 +56,8 @@ from docservice.services.desk_verification import (
     found_hashes,
     verdicts_for,
 )
+from docservice.services.text import fold
 from docservice.signing.qualification import label_nl
-from docservice.text import fold
 
 T = TypeVar("T", int, float)
 

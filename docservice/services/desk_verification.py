@@ -39,9 +39,8 @@ from sqlalchemy.orm import Session, aliased
 
 from docservice.db import after_commit
 from docservice.documents.catalogue import SIGNER_ROLES
-from docservice.metrics import VERIFICATION_FAILURES
-from docservice.models import Revision
-from docservice.models_desk import QueuedVerification, StoredFileCheck, VerificationCache
+from docservice.models import QueuedVerification, Revision, StoredFileCheck, VerificationCache
+from docservice.observability.metrics import VERIFICATION_FAILURES
 
 log = logging.getLogger(__name__)
 

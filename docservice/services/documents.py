@@ -18,8 +18,8 @@ from docservice.documents.catalogue import TemplateRef, template_for
 from docservice.documents.context import build_context
 from docservice.documents.generate import GeneratedDocument, PdfConverter, generate_document
 from docservice.errors import DocserviceError, NotFound
-from docservice.metrics import DOCUMENTS_GENERATED
 from docservice.models import Document, DocumentKind, Placement, Revision
+from docservice.observability.metrics import DOCUMENTS_GENERATED
 from docservice.services.placements import placements_query
 
 

@@ -22,7 +22,7 @@ from docservice.errors import (
     NotFound,
     OutOfOrder,
 )
-from docservice.metrics import SIGNATURES
+from docservice.jobs.runtime import Runtime
 from docservice.models import (
     AcademicYear,
     AccessLink,
@@ -34,12 +34,12 @@ from docservice.models import (
     Revision,
     SignatureRequest,
 )
-from docservice.runtime import Runtime
+from docservice.observability.metrics import SIGNATURES
 from docservice.services import desk_verification, links, notifications
 from docservice.services.placements import parse_email, placements_query
+from docservice.services.text import checked_text, fold
 from docservice.signing.certificates import SignerIdentity
 from docservice.signing.pades import PadesSigner
-from docservice.text import checked_text, fold
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 SIGN = "sign"

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from docservice import mail
 from docservice.documents.catalogue import TITLES
+from docservice.jobs.runtime import Runtime
+from docservice.mail import delivery as mail
 from docservice.models import Document, DocumentKind, Envelope, Placement, SignatureRequest
-from docservice.runtime import Runtime
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from docservice.archive import audit
 from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
 from docservice.errors import EnvelopeConflict, InvalidInput, NotFound, UploadRefused
+from docservice.jobs.runtime import Runtime
 from docservice.models import (
     Document,
     Envelope,
@@ -27,7 +28,6 @@ from docservice.models import (
     RequestStatus,
     SignatureRequest,
 )
-from docservice.runtime import Runtime
 from docservice.services import notifications
 from docservice.services.envelopes import (
     _claim,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from docservice.archive import audit
 from docservice.errors import ImportRejected, RowError
 from docservice.models import AcademicYear, Placement
-from docservice.text import forbidden_character
+from docservice.services.text import forbidden_character
 
 REQUIRED_COLUMNS = (
     "academic_year", "student_number", "student_first_name", "student_last_name",

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from docservice.archive import audit
 from docservice.errors import AlreadyExists, DocserviceError, NotFound
 from docservice.models import Role, User
-from docservice.text import checked_text
+from docservice.services.text import checked_text
 
 MIN_PASSWORD = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

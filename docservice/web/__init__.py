@@ -13,11 +13,11 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
-from docservice import logs
 from docservice.archive.audit import Actor
 from docservice.config import Settings
 from docservice.db import commit, rollback
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
+from docservice.observability import logs
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)

@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from docservice.archive import audit
 from docservice.errors import InvalidInput
-from docservice.models import DocumentKind
-from docservice.models_archive import ArchiveEntry
+from docservice.models import ArchiveEntry, DocumentKind
 from docservice.services import archive
 from docservice.web import db_session, request_actor, runtime
 from docservice.web.auth import current_user, require_role

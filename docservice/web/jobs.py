@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
 from docservice.db import after_commit
-from docservice.models import utcnow
-from docservice.models_jobs import MAIL_FAILED
-from docservice.services import jobs, outbox
+from docservice.jobs import runs as jobs
+from docservice.mail import outbox
+from docservice.models import MAIL_FAILED, utcnow
 from docservice.web import db_session, runtime
 from docservice.web.auth import require_role
 

@@ -17,8 +17,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
-import docservice.metrics  # noqa: F401 - registers the counters before the first scrape
-from docservice.runtime import Runtime
+import docservice.observability.metrics  # noqa: F401 - registers the counters before the first scrape
+from docservice.jobs.runtime import Runtime
 from docservice.web import runtime
 
 bp = Blueprint("ops", __name__)

@@ -13,7 +13,7 @@ from flask import Flask
 from gunicorn.glogging import Logger as _GunicornLogger
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from docservice.logs import RedactLinkTokens
+from docservice.observability.logs import RedactLinkTokens
 
 
 class RequestHandler(WSGIRequestHandler):

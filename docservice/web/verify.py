@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, request
 
 from docservice.archive import audit
-from docservice.metrics import VERIFICATION_FAILURES
+from docservice.observability.metrics import VERIFICATION_FAILURES
 from docservice.services import documents as documents_service
 from docservice.signing.verify import Report, verify_pdf
 from docservice.signing.verify.report import TOTAL_PASSED

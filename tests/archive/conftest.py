@@ -13,9 +13,8 @@ import pytest
 from docservice.archive import records
 from docservice.archive.store import ArchiveStore
 from docservice.db import unit_of_work
-from docservice.models import Placement
-from docservice.models_archive import ArchiveEntry
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
+from docservice.models import ArchiveEntry, Placement
 from docservice.services import envelopes
 from docservice.services.documents import generate_missing
 from docservice.services.placements import import_placements

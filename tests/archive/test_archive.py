@@ -15,8 +15,7 @@ from docservice.archive.store import FilesystemArchiveStore, RetentionActive
 from docservice.cli import main
 from docservice.db import unit_of_work
 from docservice.errors import AlreadyExists
-from docservice.models import AuditEvent
-from docservice.models_archive import ArchiveEntry
+from docservice.models import ArchiveEntry, AuditEvent
 from docservice.services import archive
 from tests.archive.conftest import complete_envelope
 

@@ -14,8 +14,7 @@ from sqlalchemy import select, text, update
 from docservice.archive import audit, records
 from docservice.cli import main
 from docservice.db import unit_of_work
-from docservice.models import AuditEvent
-from docservice.models_archive import ArchiveEntry
+from docservice.models import ArchiveEntry, AuditEvent
 from docservice.services import archive
 from docservice.signing import ltv
 from tests.archive.conftest import complete_envelope

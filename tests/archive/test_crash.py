@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from docservice import tasks
 from docservice.archive import records
 from docservice.archive.store import FilesystemArchiveStore
 from docservice.db import unit_of_work
-from docservice.models_archive import ArchiveEntry, ArchiveStatusRow, ArchiveTerm
+from docservice.jobs import tasks
+from docservice.models import ArchiveEntry, ArchiveStatusRow, ArchiveTerm
 from docservice.services import archive
 from tests.archive.conftest import check_store, complete_envelope
 
@@ -27,7 +27,7 @@ TRIALS = 20
 CHILD = """
 import sys
 from docservice.config import Settings
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
 from docservice.services import archive
 rt = Runtime(Settings.from_env())
 archive.ltv_sources(rt)  # PKI parsed, TSA ready: the kill lands in the archiving itself

@@ -20,8 +20,7 @@ from sqlalchemy import select
 from docservice.archive import records
 from docservice.archive.records import add_years
 from docservice.db import unit_of_work
-from docservice.models import AuditEvent, Document, Placement
-from docservice.models_archive import ArchiveEntry
+from docservice.models import ArchiveEntry, AuditEvent, Document, Placement
 from docservice.services import archive
 from docservice.signing import ltv
 from docservice.signing.pki import ROOT_CERT

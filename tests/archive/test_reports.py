@@ -16,7 +16,7 @@ from docservice.archive import records
 from docservice.archive.report_pdf import read_subject, report_subject
 from docservice.cli import main
 from docservice.db import unit_of_work
-from docservice.models_archive import ArchiveEntry
+from docservice.models import ArchiveEntry
 from docservice.services import archive
 from docservice.signing.etsi_report import EtsiReportError, check_report, parse_report
 from tests.archive.conftest import complete_envelope

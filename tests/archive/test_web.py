@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from docservice.archive import records
 from docservice.db import unit_of_work
-from docservice.models import AuditEvent, Document
-from docservice.models_archive import ArchiveEntry, ArchiveTerm
+from docservice.models import ArchiveEntry, ArchiveTerm, AuditEvent, Document
 from docservice.services import archive
 from docservice.services.placements import import_placements
 from tests.conftest import TEST_ACTOR

@@ -21,9 +21,9 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from docservice.db import unit_of_work
-from docservice.devmail import Inbox
+from docservice.jobs.runtime import Runtime
+from docservice.mail.devserver import Inbox
 from docservice.models import Placement
-from docservice.runtime import Runtime
 from docservice.services.documents import generate_missing
 from docservice.services.placements import import_placements
 from docservice.services.years import load_year_file

@@ -8,13 +8,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from docservice import tasks
 from docservice.db import unit_of_work
 from docservice.errors import ConfigurationError
-from docservice.models import Document
-from docservice.models_desk import QueuedVerification, StoredFileCheck, VerificationCache
-from docservice.models_jobs import JOB_DONE, JobRun
-from docservice.runtime import Runtime
+from docservice.jobs import tasks
+from docservice.jobs.runtime import Runtime
+from docservice.models import (
+    JOB_DONE,
+    Document,
+    JobRun,
+    QueuedVerification,
+    StoredFileCheck,
+    VerificationCache,
+)
 from docservice.services import desk_verification
 from docservice.services.desk import DeskSettings
 from tests.desk.conftest import Flow, Year, placement_row

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from docservice.db import unit_of_work
-from docservice.devmail import Inbox
+from docservice.mail.devserver import Inbox
 from docservice.services.documents import generate_missing
 from docservice.services.placements import import_placements
 from tests.conftest import TEST_ACTOR

@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 
 from docservice.cli import main
 from docservice.db import unit_of_work
-from docservice.models import AuditEvent
-from docservice.models_desk import Reminder
+from docservice.models import AuditEvent, Reminder
 from docservice.services.deadlines import due_offset
 from docservice.services.desk import DeskSettings
 from tests.desk.conftest import COORDINATOR_MAIL, DOCENT_MAIL, Flow, Year, on, placement_row

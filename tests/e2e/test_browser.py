@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 from docservice import create_app, migrate
 from docservice.config import CHECKOUT, MailSettings
 from docservice.db import unit_of_work
-from docservice.devmail import Inbox, free_port
+from docservice.jobs.runtime import Runtime
+from docservice.mail.devserver import Inbox, free_port
 from docservice.models import Envelope, Placement, Revision
-from docservice.runtime import Runtime
 from docservice.services.documents import generate_missing
 from docservice.services.envelopes import open_envelope
 from docservice.services.placements import import_placements

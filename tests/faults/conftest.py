@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from docservice import migrate
 from docservice.config import CHECKOUT, Settings
 from docservice.db import unit_of_work
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
 from docservice.services.placements import import_placements
 from docservice.services.years import load_year_file
 from tests.conftest import TEST_ACTOR, _postgres_admin_url

@@ -19,14 +19,20 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from docservice import tasks
 from docservice.archive.store import FilesystemArchiveStore
 from docservice.config import CHECKOUT, QueueSettings
 from docservice.db import unit_of_work
-from docservice.models import utcnow
-from docservice.models_archive import ArchiveEntry, ArchiveStatusRow, ArchiveTerm
-from docservice.models_jobs import JOB_DONE, JOB_RUNNING, JobRun
-from docservice.runtime import Runtime
+from docservice.jobs import tasks
+from docservice.jobs.runtime import Runtime
+from docservice.models import (
+    JOB_DONE,
+    JOB_RUNNING,
+    ArchiveEntry,
+    ArchiveStatusRow,
+    ArchiveTerm,
+    JobRun,
+    utcnow,
+)
 from docservice.services import archive
 from tests.archive.conftest import check_store, complete_envelope
 from tests.faults.conftest import Instance, on_both_databases, seeded_rng

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from docservice.config import CHECKOUT
 from docservice.db import unit_of_work
+from docservice.jobs.runtime import Runtime
 from docservice.models import Envelope, Placement
-from docservice.runtime import Runtime
 from docservice.services import envelopes, links
 from docservice.services.documents import generate_missing
 from tests.conftest import TEST_ACTOR
@@ -25,7 +25,7 @@ from tests.faults.procs import children
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 PRELOAD_LIBRARIES = """
 import docservice.web, docservice.web.sign, docservice.services.envelopes  # noqa
-import docservice.signing.pades, docservice.signing.pki, docservice.tasks  # noqa
+import docservice.signing.pades, docservice.signing.pki, docservice.jobs.tasks  # noqa
 """
 
 
@@ -33,7 +33,7 @@ class Gunicorn:
     """`gunicorn --workers N docservice.wsgi:app` on a free loopback port."""
 
     def __init__(self, env: dict[str, str], log: Path, *, workers: int = 2) -> None:
-        from docservice.devmail import free_port
+        from docservice.mail.devserver import free_port
 
         self.port = free_port()
         self.log = log

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from docservice import create_app, migrate
 from docservice.config import MailSettings
 from docservice.db import Database, unit_of_work
-from docservice.devmail import Inbox
+from docservice.jobs.runtime import Runtime
+from docservice.mail.devserver import Inbox
 from docservice.models import AuditEvent, Base, Document, Envelope, Placement, Revision
-from docservice.runtime import Runtime
 from docservice.services import links
 from tests.conftest import TEST_ACTOR, make_settings
 from tests.web.helpers import csrf_token, login, make_user

@@ -15,7 +15,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from docservice import create_app
 from docservice.config import Settings
-from docservice.logs import JsonFormatter, RequestIdFilter, configure_logging, sane_request_id
+from docservice.observability.logs import (
+    JsonFormatter,
+    RequestIdFilter,
+    configure_logging,
+    sane_request_id,
+)
 from tests.web.test_signing_flow import _open_envelope, _prepare, _sign, _sign_link
 
 TOKEN = "metrics-token-0123456789abcdef"
@@ -162,7 +167,7 @@ def test_metrics_add_up_every_gunicorn_worker(client, tmp_path: Path, monkeypatc
     folder = tmp_path / "prom"
     folder.mkdir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
-    count = ("from docservice.metrics import SIGNATURES; "
+    count = ("from docservice.observability.metrics import SIGNATURES; "
              "SIGNATURES.labels(role='student', method='one_shot').inc({n})")
     for n in (2, 3):  # two "workers", each its own process
         subprocess.run([sys.executable, "-c", count.format(n=n)], env=env, check=True)

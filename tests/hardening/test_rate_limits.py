@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from docservice import create_app, migrate
 from docservice.config import CHECKOUT, QueueSettings, Settings
 from docservice.errors import ConfigurationError
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
 from docservice.web.auth import LINK_LIMIT, LOGIN_LIMIT, AttemptLimiter, RedisAttempts
 from tests.faults.conftest import instance_env
 from tests.faults.procs import serving

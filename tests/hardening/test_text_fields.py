@@ -13,8 +13,8 @@ from docservice.db import unit_of_work
 from docservice.errors import ImportRejected, InvalidInput
 from docservice.models import Envelope, Placement, User
 from docservice.services.placements import import_placements
+from docservice.services.text import BIDI_CONTROLS, checked_text, forbidden_character
 from docservice.services.users import add_user
-from docservice.text import BIDI_CONTROLS, checked_text, forbidden_character
 from tests.conftest import TEST_ACTOR
 from tests.factories import csv_bytes, row
 from tests.web.helpers import csrf_token

@@ -10,11 +10,9 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from docservice.devmail import Inbox
-from docservice.models import Placement
-from docservice.models_archive import ArchiveEntry
-from docservice.models_jobs import JobRun, OutboxMail
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
+from docservice.mail.devserver import Inbox
+from docservice.models import ArchiveEntry, JobRun, OutboxMail, Placement
 from tests.desk.conftest import Flow, load_year, placement_row
 from tests.jobs.conftest import wait_for
 

@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from docservice import mail
 from docservice.cli import main
 from docservice.db import unit_of_work
-from docservice.devmail import Inbox, free_port
-from docservice.metrics import MAIL_FAILURES
-from docservice.models_jobs import JobRun, OutboxMail
-from docservice.runtime import Runtime
-from docservice.services import outbox
+from docservice.jobs.runtime import Runtime
+from docservice.mail import delivery as mail
+from docservice.mail import outbox
+from docservice.mail.devserver import Inbox, free_port
+from docservice.models import JobRun, OutboxMail
+from docservice.observability.metrics import MAIL_FAILURES
 from tests.jobs.conftest import wait_for
 
 pytestmark = pytest.mark.timeout(90)

@@ -13,8 +13,8 @@ from flask import Flask
 
 from docservice.cli import main
 from docservice.db import after_commit, unit_of_work
-from docservice.models_jobs import JobRun
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
+from docservice.models import JobRun
 from tests.jobs.conftest import wait_for
 from tests.web.helpers import csrf_token, login, make_user
 

@@ -17,8 +17,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from docservice.db import unit_of_work
-from docservice.models import Placement
-from docservice.models_archive import ArchiveEntry
+from docservice.models import ArchiveEntry, Placement
 from docservice.services import links
 from docservice.signing.verify import Trust, verify_pdf
 from tests.conftest import TEST_ACTOR

@@ -17,7 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from docservice.models import Base, User, UTCDateTime, utcnow
+from docservice.models.base import Base, UTCDateTime, utcnow
+from docservice.models.users import User
 
 
 class Reminder(Base):

@@ -83,5 +83,5 @@ def verify_revisions(rt: Any, *shas: str) -> int:
 
 
 # Modules that own jobs register them when imported.
+from docservice.mail import outbox as _outbox  # noqa: E402, F401  (send_mail)
 from docservice.services import archive as _archive  # noqa: E402, F401  (archive_envelope)
-from docservice.services import outbox as _outbox  # noqa: E402, F401  (send_mail)

@@ -7,19 +7,13 @@ from datetime import timedelta
 from functools import partial
 
 import click
-from flask import current_app
 
+from docservice.cli.root import current_runtime, main
 from docservice.db import unit_of_work
-from docservice.models import utcnow
-from docservice.models_jobs import JOB_FAILED, MAIL_FAILED
-from docservice.runtime import Runtime
+from docservice.models import JOB_FAILED, MAIL_FAILED, utcnow
 
 
-def _runtime() -> Runtime:
-    return current_app.extensions["docservice"]  # type: ignore[no-any-return]
-
-
-@click.command("worker")
+@main.command("worker")
 @click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes (each builds its own runtime from the settings).")
 @click.option("--threads", "-t", default=4, show_default=True, type=click.IntRange(min=1),
@@ -36,9 +30,9 @@ def worker(processes: int, threads: int, shutdown_timeout: float,
     fetched back on the queue. A worker that dies instead loses nothing: its jobs go back on
     the queue once its heartbeat lapses (DOCSERVICE_QUEUE_HEARTBEAT_TIMEOUT).
     """
-    from docservice import queue
+    from docservice.jobs import queue
 
-    settings = _runtime().settings
+    settings = current_runtime().settings
     if settings.jobs != "redis":
         raise click.ClickException(
             f"DOCSERVICE_JOBS is {settings.jobs!r}: jobs run inside the service; set "
@@ -47,7 +41,7 @@ def worker(processes: int, threads: int, shutdown_timeout: float,
                       shutdown_timeout=shutdown_timeout, imports=imports)
 
 
-@click.group("jobs")
+@main.group("jobs")
 def jobs_group() -> None:
     """Background jobs: archiving, mail, deadline checks, document generation."""
 
@@ -59,9 +53,10 @@ def jobs_status(failures: int) -> None:
 
     Exits 1 if any job run or mail has failed (for monitoring), 0 otherwise.
     """
-    from docservice.services import jobs, outbox
+    from docservice.jobs import runs as jobs
+    from docservice.mail import outbox
 
-    rt = _runtime()
+    rt = current_runtime()
     with unit_of_work(rt.db) as session:
         numbers = jobs.counts(session)
         mail = outbox.counts(session)
@@ -108,9 +103,9 @@ def jobs_status(failures: int) -> None:
 def jobs_retry(stale_minutes: int) -> None:
     """Queue every failed job run again, and runs whose message or worker was lost."""
     from docservice.db import after_commit
-    from docservice.services import jobs
+    from docservice.jobs import runs as jobs
 
-    rt = _runtime()
+    rt = current_runtime()
     with unit_of_work(rt.db) as session:
         runs = jobs.runs_to_retry(session, now=utcnow(), stale=timedelta(minutes=stale_minutes))
         for run in runs:
@@ -120,7 +115,7 @@ def jobs_retry(stale_minutes: int) -> None:
     click.echo(f"{len(runs)} job run(s) queued again.")
 
 
-@click.group("mail")
+@main.group("mail")
 def mail_group() -> None:
     """The mail outbox."""
 
@@ -133,14 +128,8 @@ def mail_flush(failed_too: bool) -> None:
 
     Safe at any time: a mail is claimed before it is sent, so none goes out twice.
     """
-    from docservice.services import outbox
+    from docservice.mail import outbox
 
-    count = outbox.flush(_runtime(), failed_too=failed_too)
+    count = outbox.flush(current_runtime(), failed_too=failed_too)
     click.echo(f"{count} mail(s) scheduled for delivery.")
 
-
-def register(main: click.Group) -> None:
-    """Add these commands to the `docservice` command."""
-    main.add_command(worker)
-    main.add_command(jobs_group)
-    main.add_command(mail_group)

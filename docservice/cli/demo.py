@@ -25,9 +25,9 @@ from docservice import create_app, migrate
 from docservice.archive.audit import Actor
 from docservice.config import CHECKOUT, MailSettings, Settings
 from docservice.db import unit_of_work
-from docservice.devmail import Inbox, free_port, smtp_server
 from docservice.errors import DocserviceError
-from docservice.runtime import Runtime
+from docservice.jobs.runtime import Runtime
+from docservice.mail.devserver import Inbox, free_port, smtp_server
 from docservice.services import documents as documents_service
 from docservice.services import placements, users
 from docservice.services.years import load_year_file

@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from docservice.models import Base, Document, UTCDateTime, utcnow
+from docservice.models.base import Base, UTCDateTime, utcnow
+from docservice.models.documents import Document
 
 #: Byte order for search terms on every database, so that a prefix is a range an index serves.
 TERM_TYPE = String(100).with_variant(String(100, collation="C"), "postgresql")
@@ -46,8 +47,7 @@ class ArchiveEntry(Base):
         # page is read from an index instead of sorting every match.
         Index("ix_archive_entries_year_signed", "academic_year", "signed_last_at"),
         Index("ix_archive_entries_kind_signed", "document_kind", "signed_last_at"),
-        Index("ix_archive_entries_year_kind", "academic_year", "document_kind",
-              "signed_last_at"),
+        Index("ix_archive_entries_year_kind", "academic_year", "document_kind", "signed_last_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,7 +84,8 @@ class ArchiveEntry(Base):
 
     document: Mapped[Document] = relationship()
     terms: Mapped[list[ArchiveTerm]] = relationship(
-        back_populates="entry", cascade="all, delete-orphan")
+        back_populates="entry", cascade="all, delete-orphan"
+    )
 
     @property
     def current(self) -> bool:
@@ -99,7 +100,8 @@ class ArchiveTerm(Base):
     __table_args__ = (Index("ix_archive_terms_lookup", "field", "term", "entry_id"),)
 
     entry_id: Mapped[int] = mapped_column(
-        ForeignKey("archive_entries.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("archive_entries.id", ondelete="CASCADE"), primary_key=True
+    )
     field: Mapped[str] = mapped_column(String(10), primary_key=True)  # "student", "company"
     term: Mapped[str] = mapped_column(TERM_TYPE, primary_key=True)
 

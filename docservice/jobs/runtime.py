@@ -15,7 +15,7 @@ from typing import Any
 from docservice.archive.blobs import FilesystemBlobStore
 from docservice.config import Settings
 from docservice.db import Database
-from docservice.mail import Mailer, make_sender
+from docservice.mail.delivery import Mailer, make_sender
 
 
 class Runtime:
@@ -95,8 +95,8 @@ class Runtime:
         Never raises: a job that cannot be recorded or queued is logged, and its work is found
         again by `docservice jobs retry` / `docservice mail flush`.
         """
-        from docservice import tasks
-        from docservice.services import jobs
+        from docservice.jobs import runs as jobs
+        from docservice.jobs import tasks
 
         if name not in tasks.REGISTRY:
             raise KeyError(f"no job called {name!r}")
@@ -113,7 +113,7 @@ class Runtime:
         if mode == "inline":
             _run_job(self, run_id, name, args)
         elif mode == "redis":
-            from docservice import queue
+            from docservice.jobs import queue
 
             try:
                 queue.send(self.broker, run_id, name, args)
@@ -142,7 +142,7 @@ class Runtime:
         """The Dramatiq broker on Redis (DOCSERVICE_JOBS=redis), made on first use."""
         with self._lock:
             if self._broker is None:
-                from docservice import queue
+                from docservice.jobs import queue
 
                 self._broker = queue.make_broker(self.settings)
             return self._broker
@@ -154,7 +154,7 @@ class Runtime:
             return 0
         if self.settings.jobs == "thread":
             return self._jobs_pending
-        from docservice import queue
+        from docservice.jobs import queue
 
         try:
             return queue.depth(self.broker)
@@ -225,7 +225,7 @@ def _sqlite_file(url: str) -> Path | None:
 def _run_job(runtime: Runtime, run_id: int | None, name: str, args: list[Any]) -> None:
     # In the service's own process a job runs once; a failure is recorded and logged, and
     # waits for `docservice jobs retry`. It never breaks the request whose commit queued it.
-    from docservice.services import jobs
+    from docservice.jobs import runs as jobs
 
     try:
         jobs.execute(runtime, run_id, name, args, final=True)

@@ -19,19 +19,19 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from docservice.db import after_commit, unit_of_work
-from docservice.mail import Message
-from docservice.metrics import MAIL_FAILURES
-from docservice.models import utcnow
-from docservice.models_jobs import (
+from docservice.jobs import runs as jobs
+from docservice.jobs.tasks import job
+from docservice.mail.delivery import Message
+from docservice.models import (
     JOB_RUNNING,
     MAIL_FAILED,
     MAIL_PENDING,
     MAIL_SENDING,
     MAIL_SENT,
     OutboxMail,
+    utcnow,
 )
-from docservice.services import jobs
-from docservice.tasks import job
+from docservice.observability.metrics import MAIL_FAILURES
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ the queue for another; its Retries middleware retries a failed job with exponent
 (RQ moves a dead worker's jobs to a failed registry instead; Celery on Redis relies on a long
 visibility timeout.)
 
-One generic actor per queue runs any job of `docservice.tasks.REGISTRY` by name, with the
+One generic actor per queue runs any job of `docservice.jobs.tasks.REGISTRY` by name, with the
 bookkeeping of `services.jobs.execute`; mail has its own queue so that it never waits behind
 a cohort's archiving.
 """
@@ -88,7 +88,7 @@ def depth(broker: RedisBroker) -> int:
 
 
 def _perform(run_id: int | None, name: str, args: list[Any]) -> None:
-    from docservice.services import jobs
+    from docservice.jobs import runs as jobs
 
     rt = _worker_runtime
     if rt is None:
@@ -112,9 +112,9 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
     global _worker_runtime
     import importlib
 
-    from docservice import tasks  # noqa: F401 - registers the service's jobs
-    from docservice.logs import configure_logging
-    from docservice.runtime import Runtime
+    from docservice.jobs import tasks  # noqa: F401 - registers the service's jobs
+    from docservice.jobs.runtime import Runtime
+    from docservice.observability.logs import configure_logging
 
     configure_logging(settings)  # JSON in production, like the web workers
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from docservice.models import Base, UTCDateTime, utcnow
+from docservice.models.base import Base, UTCDateTime, utcnow
 
 #: Job run states. "queued" also covers a run waiting for its next retry (see last_error).
 JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED = "queued", "running", "done", "failed"

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from docservice.db import Database, unit_of_work
-from docservice.metrics import JOBS
-from docservice.models import utcnow
-from docservice.models_jobs import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JobRun
+from docservice.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JobRun, utcnow
+from docservice.observability.metrics import JOBS
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def execute(rt: Any, run_id: int | None, name: str, args: Sequence[Any], *,
     `final`: no retry follows a failure (the run is then marked failed, not queued again).
     A run already done is not repeated: a message delivered twice costs nothing.
     """
-    from docservice import tasks
+    from docservice.jobs import tasks
 
     function = tasks.REGISTRY[name]
     if run_id is not None and not _start(rt.db, run_id):

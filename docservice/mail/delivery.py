@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from docservice.config import MailSettings
 from docservice.db import after_commit
-from docservice.metrics import MAIL_FAILURES
+from docservice.observability.metrics import MAIL_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class Mailer:
     def add(self, session: Session, message: Message) -> Any:
         """Add `message` to the outbox in the session's transaction (written at the next flush,
         with the other rows: a deadline check adds thousands)."""
-        from docservice.models_jobs import MAIL_PENDING, OutboxMail
+        from docservice.models import MAIL_PENDING, OutboxMail
 
         row = OutboxMail(recipient=message.to, subject=message.subject, body=message.body,
                          html=message.html, message_id=make_msgid(domain="docservice"),

@@ -1,0 +1,3 @@
+from docservice.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Mail: composing, the transactional outbox, delivery over SMTP, the development SMTP server."""
