@@ -50,8 +50,8 @@ def make_agreement(folder: Path) -> Agreement:
     from bench.archive import signed_agreements
     from docservice.archive import records
     from docservice.db import unit_of_work
+    from docservice.jobs import archiving
     from docservice.models import Document
-    from docservice.services import archive
 
     rt, [done] = signed_agreements(folder, 1)
     try:
@@ -60,9 +60,9 @@ def make_agreement(folder: Path) -> Agreement:
             document = session.get(Document, document_id)
             assert document is not None and document.kind == "stageovereenkomst", document
             by_reason = {r.reason: rt.blobs.get(r.sha256) for r in document.revisions}
-        outcome = archive.archive_document(rt, document_id)
+        outcome = archiving.archive_document(rt, document_id)
         assert outcome.state == "archived" and outcome.sha256, outcome
-        archived = archive.archive_store(rt).get(records.pdf_key(outcome.sha256))
+        archived = rt.archive_store.get(records.pdf_key(outcome.sha256))
     finally:
         rt.close()
     return Agreement(unsigned=by_reason["generated"], student=by_reason["signed:student"],

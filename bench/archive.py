@@ -39,12 +39,15 @@ import sqlalchemy as sa  # noqa: E402
 from docservice import migrate  # noqa: E402
 from docservice.archive import audit  # noqa: E402
 from docservice.db import Database, unit_of_work  # noqa: E402
+from docservice.domain import sha256_hex  # noqa: E402
+from docservice.jobs import archiving  # noqa: E402
 from docservice.models import (  # noqa: E402
     ArchiveEntry,
     ArchiveTerm,
     AuditEvent,  # noqa: E402
 )
-from docservice.services import archive  # noqa: E402
+from docservice.services import archive_search  # noqa: E402
+from docservice.signing.verify import verdict  # noqa: E402
 
 if TYPE_CHECKING:
     from docservice.jobs.runtime import Runtime
@@ -168,7 +171,7 @@ def fill_archive(db: Database, count: int, rng: random.Random) -> list[dict[str,
                 entry_rows.append({c.key: getattr(entry, c.key)
                                    for c in ArchiveEntry.__table__.columns})
                 term_rows += [{"entry_id": entry_id, "field": f, "term": t}
-                              for f, t in archive.entry_terms(entry)]
+                              for f, t in archive_search.entry_terms(entry)]
                 if rng.random() < 0.002:
                     probes.append({"student": student_last, "number": f"r{p:07d}",
                                    "company": company.split()[0], "company_number": number,
@@ -205,28 +208,28 @@ def bench_search(skip_postgres: bool, count: int) -> None:
                 with db.engine.connect().execution_options(
                         isolation_level="AUTOCOMMIT") as connection:
                     connection.exec_driver_sql("VACUUM ANALYZE")
-            cases: dict[str, Callable[[dict[str, object]], archive.SearchCriteria]] = {
-                "student last name": lambda p: archive.SearchCriteria(student=str(p["student"])),
-                "student number": lambda p: archive.SearchCriteria(student=str(p["number"])),
-                "company name": lambda p: archive.SearchCriteria(company=str(p["company"])),
-                "enterprise number": lambda p: archive.SearchCriteria(
+            cases: dict[str, Callable[[dict[str, object]], archive_search.SearchCriteria]] = {
+                "student last name": lambda p: archive_search.SearchCriteria(student=str(p["student"])),
+                "student number": lambda p: archive_search.SearchCriteria(student=str(p["number"])),
+                "company name": lambda p: archive_search.SearchCriteria(company=str(p["company"])),
+                "enterprise number": lambda p: archive_search.SearchCriteria(
                     company=str(p["company_number"])),
-                "academic year": lambda p: archive.SearchCriteria(year=str(p["year"])),
-                "document kind": lambda p: archive.SearchCriteria(kind=str(p["kind"])),
-                "signing date range (7 days)": lambda p: archive.SearchCriteria(
+                "academic year": lambda p: archive_search.SearchCriteria(year=str(p["year"])),
+                "document kind": lambda p: archive_search.SearchCriteria(kind=str(p["kind"])),
+                "signing date range (7 days)": lambda p: archive_search.SearchCriteria(
                     signed_from=p["signed"], signed_to=p["signed"] + timedelta(days=7)),  # type: ignore[operator]
-                "SHA-256": lambda p: archive.SearchCriteria(sha256=str(p["sha"])),
-                "SHA-256 prefix (10)": lambda p: archive.SearchCriteria(sha256=str(p["sha"])[:10]),
-                "year + kind + name": lambda p: archive.SearchCriteria(
+                "SHA-256": lambda p: archive_search.SearchCriteria(sha256=str(p["sha"])),
+                "SHA-256 prefix (10)": lambda p: archive_search.SearchCriteria(sha256=str(p["sha"])[:10]),
+                "year + kind + name": lambda p: archive_search.SearchCriteria(
                     year=str(p["year"]), kind=str(p["kind"]), student=str(p["student"])),
             }
             for label, make in cases.items():
                 queries = iter(probes * 100)
 
-                def run(make: Callable[[dict[str, object]], archive.SearchCriteria] = make,
+                def run(make: Callable[[dict[str, object]], archive_search.SearchCriteria] = make,
                         queries: object = queries, db: Database = db) -> None:
                     with db.session() as session:
-                        result = archive.search(session, make(next(queries)))  # type: ignore[call-overload]
+                        result = archive_search.search(session, make(next(queries)))  # type: ignore[call-overload]
                         assert result.entries
 
                 median, p90 = median_ms(run, 30)
@@ -245,7 +248,7 @@ def signed_agreements(folder: Path, count: int) -> tuple[Runtime, list[Completed
     with `archive.archive_document`)."""
     from docservice.config import CHECKOUT, Settings
     from docservice.documents.convert import ConverterPool
-    from docservice.jobs import tasks
+    from docservice.jobs import registry
     from docservice.jobs.runtime import Runtime
     from docservice.services.years import load_year_file
     from docservice.signing.pki import init_dev_pki
@@ -262,7 +265,7 @@ def signed_agreements(folder: Path, count: int) -> tuple[Runtime, list[Completed
     migrate.upgrade(rt.db)
     with unit_of_work(rt.db) as session:
         load_year_file(session, CHECKOUT / "data" / "academic-years" / "2023-2024.toml")
-    tasks.REGISTRY["archive_envelope"] = lambda rt, envelope_id: None  # the caller archives
+    registry.REGISTRY["archive_envelope"] = lambda rt, envelope_id: None  # the caller archives
     with ConverterPool(size=1) as pool:
         rt.use_converter(pool)
         done = [complete_envelope(rt, n, nda="nee", copyright_waiver="nee")
@@ -283,14 +286,14 @@ def bench_archiving(runs: int) -> None:
 
         source = rt.blobs.get(session.get(Document, done[0].document_ids[0])
                               .current_revision.sha256)
-    sources = archive.ltv_sources(rt)
+    sources = rt.ltv_sources()
     print(f"\nArchiving one three-signature agreement ({len(source):,} bytes, "
           f"{runs} runs after a warm-up; target <= 250 ms)")
     # The real thing: archive.archive_document, as the job runs it (database, store, trail).
     totals = []
     for run, envelope in enumerate(done):
         start = time.perf_counter()
-        outcome = archive.archive_document(rt, envelope.document_ids[0])
+        outcome = archiving.archive_document(rt, envelope.document_ids[0])
         elapsed = (time.perf_counter() - start) * 1000
         assert outcome.state == "archived", outcome
         if run:
@@ -307,28 +310,29 @@ def bench_archiving(runs: int) -> None:
         t0 = time.perf_counter()
         pdf = ltv.complete_to_lta(source, sources)
         t1 = time.perf_counter()
-        engine = archive._engine_verdict(pdf, sources)
+        engine = verdict.engine_verdict(pdf, sources)
         t2 = time.perf_counter()
         missing = ltv.dss_coverage(pdf, sources.trust_roots)
         t3 = time.perf_counter()
-        sha = records.sha256_hex(pdf)
-        etsi, report_pdf = archive._readable_reports(
-            pdf, {"pdf_sha256": sha, "engine": engine, "signatures": engine["signatures"]},
+        sha = sha256_hex(pdf)
+        etsi, report_pdf = archiving.readable_reports(
+            pdf, {"pdf_sha256": sha, "engine": engine.to_json(),
+                  "signatures": list(engine.signatures)},
             now=datetime.now(UTC))
         t3r = time.perf_counter()
         store.put(records.report_etsi_key(sha), etsi)
         store.put(records.report_pdf_key(sha), report_pdf)
-        store.put(records.report_key(sha), json.dumps(engine["report"]).encode())
+        store.put(records.report_key(sha), json.dumps(engine.report).encode())
         store.put(records.report_html_key(sha), b"<html></html>")
         store.put(records.manifest_key(sha), b"{}")
         store.put(records.pdf_key(sha), pdf)
-        assert records.sha256_hex(store.get(records.pdf_key(sha))) == sha
+        assert sha256_hex(store.get(records.pdf_key(sha))) == sha
         t4 = time.perf_counter()
         lta = ltv.lta_validation(pdf, sources.trust_roots, current_crls=sources.crls)
         t5 = time.perf_counter()
         ltv.simulate_future(pdf, sources.trust_roots, at=datetime(2034, 5, 17, 23, tzinfo=UTC))
         t6 = time.perf_counter()
-        assert engine["passed"] and not missing and all(r.passed for r in lta)
+        assert engine.passed and not missing and all(r.passed for r in lta)
         if run == 0:
             continue
         for key, value in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t3r - t3, t4 - t3r),

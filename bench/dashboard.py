@@ -134,11 +134,14 @@ def _real_flow(rt: Any, year_code: str, start: date) -> dict[str, list[str]]:
                          templates_root=rt.settings.templates_path, pdfa=True, converters=2,
                          actor=ACTOR)
         session.expire(placement)
-        envelope = envelopes.open_envelope(session, rt, placement, now=now, actor=ACTOR)
+        envelope = envelopes.open_envelope(session, placement, now=now, actor=ACTOR,
+                                           mailer=rt.mail, settings=rt.settings)
         for role in ROLES:
             request = envelope.request_for(role)
-            envelopes.sign(session, rt, request, typed_name=request.signer_name, consent=True,
-                           now=now, actor=ACTOR, approved_by="Frank Vandromme")
+            envelopes.sign(session, request, typed_name=request.signer_name, consent=True,
+                           now=now, actor=ACTOR, approved_by="Frank Vandromme",
+                           signer=rt.signer, blobs=rt.blobs, mailer=rt.mail,
+                           settings=rt.settings, enqueue=rt.enqueue)
         return {d.kind: [r.sha256 for r in d.revisions] for d in placement.current_documents()}
 
 
@@ -303,7 +306,8 @@ def run(db_name: str, url: str, root: Path, count: int, repeat: int, converter: 
         seeded = time.perf_counter() - t0
     with unit_of_work(rt.db) as session:
         t0 = time.perf_counter()
-        stats = desk_verification.refresh(session, rt, [s for v in shas.values() for s in v],
+        stats = desk_verification.refresh(session, [s for v in shas.values() for s in v],
+                                          verifier=rt.verifier, blobs=rt.blobs,
                                           now=datetime.now(UTC))
         verified = time.perf_counter() - t0
     print(f"{db_name}: {count} placements, {count * 3} documents "

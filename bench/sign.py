@@ -36,7 +36,7 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from docservice.signing.certificates import SignerIdentity, issue_one_shot_certificate
 from docservice.signing.pades import PadesSigner, StampText
 from docservice.signing.pki import Pki, init_dev_pki
-from docservice.signing.validate import check_signatures
+from tests.signing.pyhanko_check import check_signatures
 from tests.signing.samples import contract_pdf, field_name
 
 STUDENT = SignerIdentity("Anaïs Peeters", "anais.peeters@student.example", "student", "Thomas More")

@@ -57,14 +57,15 @@ def main() -> None:
         with unit_of_work(rt.db) as session:
             now = datetime.now(UTC)
             for placement in session.query(Placement).order_by(Placement.id):
-                envelope = envelopes.open_envelope(session, rt, placement, now=now, actor=actor)
+                envelope = envelopes.open_envelope(session, placement, now=now, actor=actor,
+                                                   mailer=rt.mail, settings=rt.settings)
                 # A fresh link for the bench to use (the e-mailed one went to the outbox).
                 _, token = links.issue_link(
                     session, placement, purpose="sign", now=now,
                     valid_for=envelopes.link_expiry(placement.academic_year, now, 14) - now,
                     actor=actor, signature_request_id=envelope.requests[0].id)
                 tokens.append((token, placement.student_full_name))
-        rt.signer  # built once per process, as in a running service
+        _ = rt.signer  # built once per process, as in a running service
         client = app.test_client()
         times = []
         for token, name in tokens:

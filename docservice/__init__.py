@@ -15,9 +15,11 @@ from docservice.observability.logs import configure_logging
 def create_app(test_config: dict[str, Any] | None = None, *,
                settings: Settings | None = None) -> Flask:
     """The one place that wires settings, database, stores and web together."""
+    from docservice import web
+
     settings = settings or Settings.from_env()
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static",
-                instance_path=str(settings.instance_path))
+    app = web.App(__name__, template_folder="web/templates", static_folder="web/static",
+                  instance_path=str(settings.instance_path))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
@@ -45,8 +47,6 @@ def create_app(test_config: dict[str, Any] | None = None, *,
         # the request's own: links never come from it (DOCSERVICE_BASE_URL).
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-
-    from docservice import web
 
     web.init_app(app)
     return app

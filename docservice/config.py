@@ -7,9 +7,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from docservice.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from docservice.signing.pades import SigningSettings
 
 _N = TypeVar("_N", int, float)
 
@@ -113,6 +116,114 @@ def _queue_settings(env: Mapping[str, str]) -> QueueSettings:
     )
 
 
+def _at_least_zero(env: Mapping[str, str], name: str, kind: Callable[[str], _N],
+                   what: str) -> _N | None:
+    """The setting `name` as `kind` (0 or more), None when unset; a clear error otherwise."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be {what}") from e
+    if not 0 <= value < float("inf"):
+        raise ConfigurationError(f"{name} must be 0 or more, not {raw}")
+    return value
+
+
+def _offsets(text: str, name: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(v) for v in text.replace(" ", "").split(",") if v},
+                              reverse=True))
+    except ValueError as e:
+        raise ConfigurationError(f"{name} must be whole numbers of days, e.g. 14,7,3,1") from e
+    if not values or any(v <= 0 for v in values):
+        raise ConfigurationError(f"{name} must be positive numbers of days, e.g. 14,7,3,1")
+    return values
+
+
+def parse_offsets(text: str) -> tuple[int, ...]:
+    """"14,7,3,1" as (14, 7, 3, 1); ConfigurationError if it is not that."""
+    return _offsets(text, "offsets")
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The desk's knobs: when to remind, when a placement is at risk, page size."""
+
+    reminder_offsets: tuple[int, ...] = (14, 7, 3, 1)  # days before deadline and start date
+    risk_window_days: int = 14  # start date this close and incomplete: at risk
+    page_size: int = 50
+    verify_budget_seconds: float = 5.0  # per dashboard request, for PDFs not verified yet
+    status_cache_seconds: float = 60.0  # at most this stale, for changes the trail misses
+    # A new revision's verification is queued as a job; pages show it pending this long, then
+    # verify it themselves (the job failed, or no worker runs).
+    verify_grace_seconds: float = 120.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DeskSettings:
+        """DOCSERVICE_REMINDER_OFFSETS (e.g. "14,7,3,1"), DOCSERVICE_RISK_WINDOW_DAYS and
+        DOCSERVICE_VERIFY_GRACE_SECONDS."""
+        env = os.environ if env is None else env
+        settings = cls()
+        offsets = env.get("DOCSERVICE_REMINDER_OFFSETS")
+        if offsets:
+            settings = replace(settings, reminder_offsets=_offsets(
+                offsets, "DOCSERVICE_REMINDER_OFFSETS"))
+        window = _at_least_zero(env, "DOCSERVICE_RISK_WINDOW_DAYS", int, "a whole number of days")
+        if window is not None:
+            settings = replace(settings, risk_window_days=window)
+        grace = _at_least_zero(env, "DOCSERVICE_VERIFY_GRACE_SECONDS", float,
+                               "a number of seconds")
+        if grace is not None:
+            settings = replace(settings, verify_grace_seconds=grace)
+        return settings
+
+
+ARCHIVE_LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """Where the archive is and how long it keeps things (DOCSERVICE_ARCHIVE_*).
+
+    Inside `Settings`, `path` is always the settings' `archive_path` (DOCSERVICE_ARCHIVE_PATH).
+    """
+
+    path: Path = CHECKOUT / "archive"
+    retention_years: int = 10
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_prefix: str = ""
+    s3_lock_mode: str = "COMPLIANCE"  # or GOVERNANCE
+
+    @classmethod
+    def from_env(cls, archive_path: Path, env: Mapping[str, str] | None = None) -> ArchiveSettings:
+        """Read the archive's settings; the folder defaults to the service's archive path."""
+        env = os.environ if env is None else env
+        raw = env.get("DOCSERVICE_ARCHIVE_RETENTION_YEARS") or "10"
+        try:
+            years = int(raw)
+        except ValueError as e:
+            raise ConfigurationError(
+                f"DOCSERVICE_ARCHIVE_RETENTION_YEARS must be a whole number, got {raw!r}") from e
+        mode = (env.get("DOCSERVICE_ARCHIVE_S3_LOCK_MODE") or "COMPLIANCE").upper()
+        return cls(path=archive_path, retention_years=years,
+                   s3_bucket=env.get("DOCSERVICE_ARCHIVE_S3_BUCKET") or None,
+                   s3_endpoint=env.get("DOCSERVICE_ARCHIVE_S3_ENDPOINT") or None,
+                   s3_prefix=env.get("DOCSERVICE_ARCHIVE_S3_PREFIX") or "",
+                   s3_lock_mode=mode).validated()
+
+    def validated(self) -> ArchiveSettings:
+        """These settings, or ConfigurationError naming the variable that is wrong."""
+        if self.retention_years < 1:
+            raise ConfigurationError("DOCSERVICE_ARCHIVE_RETENTION_YEARS must be at least 1")
+        if self.s3_lock_mode not in ARCHIVE_LOCK_MODES:
+            raise ConfigurationError("DOCSERVICE_ARCHIVE_S3_LOCK_MODE must be COMPLIANCE or "
+                                     "GOVERNANCE")
+        return self
+
+
 @dataclass(frozen=True)
 class SignatureSettings:
     """Where timestamps come from, where the school's seal key lives, whom to trust."""
@@ -178,6 +289,14 @@ class Settings:
     mail: MailSettings = MailSettings()
     signatures: SignatureSettings = SignatureSettings()
     queue: QueueSettings = QueueSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+    desk: DeskSettings = DeskSettings()
+
+    def __post_init__(self) -> None:
+        # One folder, one setting: every caller sets archive_path; the archive's own settings
+        # follow it, however the Settings were made (from_env, directly, replace()).
+        if self.archive.path != self.archive_path:
+            object.__setattr__(self, "archive", replace(self.archive, path=self.archive_path))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, serving: bool = True,
@@ -231,6 +350,9 @@ class Settings:
             trusted_proxies=_int(env, "DOCSERVICE_TRUSTED_PROXIES", 0),
             mail=mail,
             queue=_queue_settings(env),
+            archive=ArchiveSettings.from_env(
+                _path(env, "DOCSERVICE_ARCHIVE_PATH", CHECKOUT / "archive"), env),
+            desk=DeskSettings.from_env(env),
             signatures=SignatureSettings(
                 tsa_url=env.get("DOCSERVICE_TSA_URL") or None,
                 tsa_username=env.get("DOCSERVICE_TSA_USERNAME") or None,
@@ -291,6 +413,7 @@ class Settings:
         if self.login_lockout_failures < 1 or self.login_lockout_minutes <= 0:
             raise ConfigurationError("DOCSERVICE_LOGIN_LOCKOUT_FAILURES must be at least 1 and "
                                      "DOCSERVICE_LOGIN_LOCKOUT_MINUTES more than 0")
+        self.archive.validated()
         if not serving:
             return self
         if self.env == "production":
@@ -348,7 +471,7 @@ def _development_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
-def signing_settings(settings: Settings) -> Any:
+def signing_settings(settings: Settings) -> SigningSettings:
     """The signing layer's settings from ours (kept apart so config does not import pyhanko)."""
     from docservice.signing.pades import SealSettings, SigningSettings
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 
 class DocserviceError(Exception):
@@ -149,7 +149,8 @@ class ConfirmationRequired(DocserviceError):
     """An action would make signatures worthless: it needs the coordinator's confirmation of
     exactly these signatures (`token` names them), asked for on a page that lists `lost`."""
 
-    def __init__(self, lost: list[Any], token: str) -> None:
+    # `lost` holds services.placement_edits.LostSignature values (a layer above: not named).
+    def __init__(self, lost: Sequence[object], token: str) -> None:
         super().__init__("this would cancel signatures (" + ", ".join(map(str, lost))
                          + "): confirm first")
         self.lost = lost

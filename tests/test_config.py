@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from docservice.config import Settings
+from docservice import create_app
+from docservice.cli import main
+from docservice.config import DeskSettings, Settings
 from docservice.errors import ConfigurationError
 
 
@@ -93,3 +97,49 @@ def test_a_command_that_serves_nothing_needs_no_production_settings(tmp_path: Pa
                                  serving=False)
     assert settings.database_url == "" and settings.secret_key == ""
     assert not (tmp_path / "instance").exists()
+
+
+def test_the_desk_settings_are_read_with_the_others(tmp_path: Path):
+    settings = Settings.from_env({"DOCSERVICE_INSTANCE_PATH": str(tmp_path),
+                                  "DOCSERVICE_REMINDER_OFFSETS": "1, 30,7",
+                                  "DOCSERVICE_RISK_WINDOW_DAYS": "21",
+                                  "DOCSERVICE_VERIFY_GRACE_SECONDS": "30"})
+    assert settings.desk == DeskSettings(reminder_offsets=(30, 7, 1), risk_window_days=21,
+                                         verify_grace_seconds=30.0)
+    assert Settings.from_env({"DOCSERVICE_INSTANCE_PATH": str(tmp_path)}).desk == DeskSettings()
+
+
+BAD_DESK_VALUES = [("DOCSERVICE_REMINDER_OFFSETS", "14,soon"),
+                   ("DOCSERVICE_REMINDER_OFFSETS", "7,0"),
+                   ("DOCSERVICE_RISK_WINDOW_DAYS", "two weeks"),
+                   ("DOCSERVICE_RISK_WINDOW_DAYS", "-1"),
+                   ("DOCSERVICE_VERIFY_GRACE_SECONDS", "later")]
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No DOCSERVICE_* variable but a private instance folder."""
+    for name in [n for n in os.environ if n.startswith("DOCSERVICE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DOCSERVICE_INSTANCE_PATH", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_DESK_VALUES)
+def test_a_bad_desk_setting_stops_the_app_at_start(clean_env: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   name: str, value: str):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
+        create_app()
+    assert not (clean_env / "docservice.sqlite3").exists()  # refused before any work
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_DESK_VALUES[:1])
+def test_a_bad_desk_setting_stops_every_command(clean_env: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                name: str, value: str):
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["jobs", "status"])
+    assert result.exit_code == 1
+    assert name in result.output

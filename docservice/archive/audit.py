@@ -6,13 +6,14 @@ import hashlib
 import json
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from docservice.db import CANONICAL_JSON, keep_on_rollback
 from docservice.models import AuditEvent, utcnow
@@ -39,7 +40,7 @@ def _digest(prev_hash: str, at: datetime, action: str, actor: str, placement_id:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _transaction(session: Session) -> Any:
+def _transaction(session: Session) -> SessionTransaction | None:
     """The session's transaction, begun now if it was not (before that there is none to
     compare: a head remembered from an earlier transaction must never match)."""
     session.connection()
@@ -116,18 +117,6 @@ def record_many(session: Session, events: list[tuple[str, Actor, int | None, dic
     session.info["audit_head"] = (transaction, prev)
 
 
-def first_broken(session: Session) -> AuditEvent | None:
-    """The first event whose hash or link to its predecessor does not hold, or None."""
-    prev = GENESIS
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        expected = _digest(event.prev_hash, event.at, event.action, event.actor,
-                           event.placement_id, event.detail, event.ip, event.user_agent)
-        if event.prev_hash != prev or event.hash != expected:
-            return event
-        prev = event.hash
-    return None
-
-
 # --- verifying the chain (issue 6) -----------------------------------------------------------
 
 #: The fields of an entry that its hash covers, in the order `_digest` takes them.
@@ -160,7 +149,7 @@ def entry_digest(entry: dict[str, Any]) -> str:
                    entry["user_agent"])
 
 
-def entry_json(event: AuditEvent | Any) -> dict[str, Any]:
+def entry_json(event: AuditEvent) -> dict[str, Any]:
     """An entry as JSON, with everything needed to recompute its hash without the database."""
     return {
         "id": event.id, "at": event.at.isoformat(), "action": event.action, "actor": event.actor,
@@ -173,7 +162,8 @@ def entry_json(event: AuditEvent | Any) -> dict[str, Any]:
 PARALLEL_FROM = 100_000
 
 
-def verify_chain(session: Session, *, progress: Any = None, batch: int = 20_000,
+def verify_chain(session: Session, *, progress: Callable[[int], object] | None = None,
+                 batch: int = 20_000,
                  workers: int | None = None) -> tuple[int, ChainBreak | None]:
     """Recompute every entry's hash and link, in id order: (entries checked, first break).
 
@@ -248,8 +238,9 @@ def _check_slice(url: str, low: int, high: int, batch: int) -> _Range:
         engine.dispose()
 
 
-def _check_range(connection: Any, *, progress: Any = None, batch: int = 20_000,
-                 low: int | None = None, high: int | None = None) -> _Range:
+def _check_range(connection: Connection, *, progress: Callable[[int], object] | None = None,
+                 batch: int = 20_000, low: int | None = None, high: int | None = None
+                 ) -> _Range:
     """Check the entries with ids low..high (all when None); the first one's link is checked
     against GENESIS only when `low` is None (a later range's seam is the caller's)."""
     sqlite = connection.dialect.name == "sqlite"
@@ -297,7 +288,7 @@ def _check_range(connection: Any, *, progress: Any = None, batch: int = 20_000,
     return _Range(checked, None, first if low is not None else None, before_prev, prev)
 
 
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring
 
 
 def _payload_as_stored(prev_hash: str, at: str, action: str, actor: str,
@@ -323,7 +314,7 @@ def _payload_reencoded(prev_hash: str, at: str, action: str, actor: str,
                                   user_agent])
 
 
-def _at_text_sqlite(value: Any) -> str:
+def _at_text_sqlite(value: str | datetime) -> str:
     """SQLite keeps naive UTC text ("2024-01-01 00:00:01.000000"); `_digest` wants ISO 8601."""
     if isinstance(value, str) and len(value) >= 19 and value[19:] in ("", ".000000"):
         return f"{value[:10]}T{value[11:19]}+00:00"

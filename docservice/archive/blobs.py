@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -10,16 +9,12 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from docservice.domain import sha256_hex
 from docservice.errors import AlreadyExists, NotFound
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Names of files being written; `docservice archive sweep` removes old ones.
 TEMPORARY_PREFIX = ".tmp-"
-
-
-def sha256_hex(data: bytes) -> str:
-    """The SHA-256 of `data`, as 64 lowercase hex digits."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

@@ -6,16 +6,15 @@ give the same bytes and the same SHA-256.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
 MANIFEST_FORMAT = "docservice-archive-manifest/1"
-REPORT_FORMAT = "docservice-verification-report/1"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -23,10 +22,6 @@ def canonical_json(value: Any) -> bytes:
     """`value` as canonical JSON bytes."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                       default=str).encode()
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def pdf_key(sha256: str) -> str:
@@ -114,7 +109,7 @@ _HTML = _ENV.from_string("""<!doctype html>
 <style>body{font:14px/1.4 sans-serif;max-width:60em;margin:2em auto}td,th{border:1px solid #999;
 padding:.2em .4em;text-align:left;vertical-align:top}table{border-collapse:collapse}
 .ok{color:#060}.bad{color:#a00}.mono{font-family:monospace;word-break:break-all}</style></head>
-<body>
+<body><main>
 <h1>Verification report</h1>
 <p>Document <span class="mono">{{ r.pdf_sha256 }}</span> ({{ r.size }} bytes),
 verified {{ r.verified_at }}:
@@ -154,10 +149,10 @@ else 'does not pass' }}</strong>{% for s in r.long_term.signatures if not s.pass
 <ul>{% for t in r.trust_roots %}<li>{{ t.subject }} <span class="mono">{{ t.sha256 }}</span></li>
 {% endfor %}</ul>
 <p>Verification engine: {{ r.engine.name }}.</p>
-</body></html>
+</main></body></html>
 """)
 
 
-def render_report_html(report: dict[str, Any]) -> bytes:
+def render_report_html(report: Mapping[str, Any]) -> bytes:
     """A readable rendering of a verification report."""
     return _HTML.render(r=report).encode()

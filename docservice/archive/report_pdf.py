@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -43,8 +44,8 @@ def _register_fonts() -> tuple[str, str]:
         return _fonts
 
 
-def render_report_pdf(report: dict[str, Any]) -> bytes:
-    """The archive's verification report (`services.archive.verify_bytes`) as a PDF."""
+def render_report_pdf(report: Mapping[str, Any]) -> bytes:
+    """The archive's verification report (`VerificationReport.to_json()`) as a PDF."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle

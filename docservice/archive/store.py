@@ -19,7 +19,6 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from docservice.archive.blobs import (
     write_file_once,
     write_files_once,
 )
+from docservice.config import ArchiveSettings
 from docservice.errors import AlreadyExists, ConfigurationError, DocserviceError, NotFound
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,200}$")
@@ -135,7 +135,8 @@ class FilesystemArchiveStore:
         if getattr(self._batch, "files", None) is not None:  # nested: the outer one writes
             yield
             return
-        self._batch.files = files = []
+        files: list[tuple[Path, bytes, bool]] = []
+        self._batch.files = files
         try:
             yield
         finally:
@@ -200,6 +201,8 @@ class FilesystemArchiveStore:
                     continue
                 path = os.path.join(folder, name)
                 key = os.path.relpath(path, self.root)
+                if not _KEY.match(key):
+                    continue  # not written by the store: the folder's README.md
                 if key.startswith(prefix):
                     yield key, datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
 
@@ -402,40 +405,6 @@ class S3ArchiveStore:
 
     def remove_leftover(self, name: str) -> None:
         raise NotFound(f"leftover {name!r}")
-
-
-@dataclass(frozen=True)
-class ArchiveSettings:
-    """Where the archive is and how long it keeps things (DOCSERVICE_ARCHIVE_*)."""
-
-    path: Path
-    retention_years: int = 10
-    s3_bucket: str | None = None
-    s3_endpoint: str | None = None
-    s3_prefix: str = ""
-    s3_lock_mode: str = "COMPLIANCE"  # or GOVERNANCE
-
-    @classmethod
-    def from_env(cls, archive_path: Path, env: Mapping[str, str] | None = None) -> ArchiveSettings:
-        """Read the archive's settings; the folder defaults to the service's archive path."""
-        env = os.environ if env is None else env
-        raw = env.get("DOCSERVICE_ARCHIVE_RETENTION_YEARS") or "10"
-        try:
-            years = int(raw)
-        except ValueError as e:
-            raise ConfigurationError(
-                f"DOCSERVICE_ARCHIVE_RETENTION_YEARS must be a whole number, got {raw!r}") from e
-        if years < 1:
-            raise ConfigurationError("DOCSERVICE_ARCHIVE_RETENTION_YEARS must be at least 1")
-        mode = (env.get("DOCSERVICE_ARCHIVE_S3_LOCK_MODE") or "COMPLIANCE").upper()
-        if mode not in ("COMPLIANCE", "GOVERNANCE"):
-            raise ConfigurationError("DOCSERVICE_ARCHIVE_S3_LOCK_MODE must be COMPLIANCE or "
-                                     "GOVERNANCE")
-        return cls(path=archive_path, retention_years=years,
-                   s3_bucket=env.get("DOCSERVICE_ARCHIVE_S3_BUCKET") or None,
-                   s3_endpoint=env.get("DOCSERVICE_ARCHIVE_S3_ENDPOINT") or None,
-                   s3_prefix=env.get("DOCSERVICE_ARCHIVE_S3_PREFIX") or "",
-                   s3_lock_mode=mode)
 
 
 def make_store(settings: ArchiveSettings) -> ArchiveStore:

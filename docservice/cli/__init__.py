@@ -10,6 +10,7 @@ from docservice.cli import (  # noqa: F401 - each module adds its commands to `m
     deadlines,
     jobs,
     service,
+    templates,
     trust,
     users,
     verify,

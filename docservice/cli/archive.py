@@ -20,12 +20,12 @@ def archive_group() -> None:
 @archive_group.command("status")
 def archive_status_command() -> None:
     """How many documents are archived, waiting, failed; where the archive is."""
-    from docservice.services import archive
+    from docservice.services.archive_status import counts
 
     rt = current_runtime()
     with command_work() as session:
-        numbers = archive.counts(session)
-    click.echo(f"Archive: {archive.archive_store(rt).describe()}")
+        numbers = counts(session)
+    click.echo(f"Archive: {rt.archive_store.describe()}")
     click.echo(f"{numbers['entries'] - numbers['purged']} archived version(s), "
                f"{numbers['purged']} purged, {numbers['pending']} document(s) waiting, "
                f"{numbers['failed']} failed (`docservice archive retry`)")
@@ -34,11 +34,11 @@ def archive_status_command() -> None:
 @archive_group.command("retry")
 def archive_retry() -> None:
     """Archive every completed document not archived yet (failed earlier, or never tried)."""
-    from docservice.services import archive
+    from docservice.jobs import archiving
 
     rt = current_runtime()
     try:
-        outcomes = archive.retry(rt, progress=lambda o: click.echo(
+        outcomes = archiving.retry(rt, progress=lambda o: click.echo(
             f"document {o.document_id}: {o.state}" + (f" ({o.reason})" if o.reason else "")))
     except DocserviceError as e:
         raise click.ClickException(str(e)) from e
@@ -58,19 +58,20 @@ def archive_verify(sha256: tuple[str, ...], all_: bool, hash_only: bool) -> None
 
     Exits 1 if any document fails. Each verdict is recorded in the audit trail.
     """
-    from docservice.services import archive
+    from docservice.jobs.archive_maintenance import verify_archive
+    from docservice.services.archive_search import entries_query
 
     if not sha256 and not all_:
         raise click.UsageError("name documents by SHA-256, or give --all")
     rt = current_runtime()
     with command_work() as session:
         total = session.scalar(select(func.count()).select_from(
-            archive.entries_query(sha256).subquery()))
+            entries_query(sha256).subquery()))
     try:
         with click.progressbar(length=total or 0, label="Verifying",
                                show_pos=True, file=sys.stderr) as bar:
-            summary = archive.verify_archive(rt, sha256, signatures=not hash_only,
-                                             actor=CLI_ACTOR, progress=lambda _c: bar.update(1))
+            summary = verify_archive(rt, sha256, signatures=not hash_only,
+                                     actor=CLI_ACTOR, progress=lambda _c: bar.update(1))
     except DocserviceError as e:
         raise click.ClickException(str(e)) from e
     for line in summary.repaired:
@@ -93,9 +94,9 @@ def archive_sweep(dry_run: bool, grace_minutes: int) -> None:
     """Report and remove what a crash left: objects without an index row, partial writes."""
     from datetime import timedelta
 
-    from docservice.services import archive
+    from docservice.jobs.archive_maintenance import sweep
 
-    result = archive.sweep(current_runtime(), dry_run=dry_run, grace=timedelta(minutes=grace_minutes))
+    result = sweep(current_runtime(), dry_run=dry_run, grace=timedelta(minutes=grace_minutes))
     for key in result.orphans:
         state = "removed" if key in result.removed else "kept"
         click.echo(f"orphan {key} ({state})")
@@ -113,9 +114,9 @@ def archive_sweep(dry_run: bool, grace_minutes: int) -> None:
 @click.option("--dry-run", is_flag=True, help="List what is past retention; remove nothing.")
 def archive_purge(dry_run: bool) -> None:
     """Remove archived documents whose retention has ended (each removal in the trail)."""
-    from docservice.services import archive
+    from docservice.jobs.archive_maintenance import purge
 
-    result = archive.purge(current_runtime(), dry_run=dry_run, actor=CLI_ACTOR)
+    result = purge(current_runtime(), dry_run=dry_run, actor=CLI_ACTOR)
     for sha in result.purged:
         click.echo(f"{'would purge' if dry_run else 'purged'} {sha}")
     for line in result.refused:
@@ -135,16 +136,17 @@ def archive_renew(within_days: int, dry_run: bool) -> None:
     """
     from datetime import timedelta
 
-    from docservice.services import archive
+    from docservice.jobs.archive_maintenance import renewal_due
+    from docservice.jobs.archiving import renew_entry
 
     rt = current_runtime()
-    due = archive.renewal_due(rt, within=timedelta(days=within_days))
+    due = renewal_due(rt, within=timedelta(days=within_days))
     failed = 0
     for entry_id, why in due:
         if dry_run:
             click.echo(f"entry {entry_id}: due ({why})")
             continue
-        outcome = archive.renew_entry(rt, entry_id, actor=CLI_ACTOR)
+        outcome = renew_entry(rt, entry_id, actor=CLI_ACTOR)
         failed += outcome.state == "failed"
         click.echo(f"entry {entry_id}: {why}: {outcome.state}"
                    + (f" {outcome.sha256}" if outcome.sha256 else "")
@@ -160,10 +162,12 @@ def archive_renew(within_days: int, dry_run: bool) -> None:
               help="The ZIP file to write.")
 def archive_export(sha256: tuple[str, ...], out: Path) -> None:
     """Write an audit package (PDFs, reports, trail, SHA-256 sums) for these documents."""
-    from docservice.services import archive
+    from docservice.services.archive_search import export_package
 
+    rt = current_runtime()
     with command_work() as session:
-        data = archive.export_package(session, current_runtime(), sha256, actor=CLI_ACTOR)
+        data = export_package(session, sha256, store=rt.archive_store,
+                              sources=rt.ltv_sources(), actor=CLI_ACTOR)
     out.write_bytes(data)
     click.echo(f"Audit package with {len(set(sha256))} document(s) in {out}")
 
@@ -178,7 +182,7 @@ def audit_verify() -> None:
     """Recompute the trail's hash chain; name the first changed, removed or inserted entry."""
     from docservice.archive import audit as audit_trail
     from docservice.models import AuditEvent
-    from docservice.services import archive
+    from docservice.services.archive_status import trail_witness
 
     rt = current_runtime()
     with rt.db.session() as session:
@@ -190,7 +194,7 @@ def audit_verify() -> None:
             click.echo(f"BROKEN: {broken}", err=True)
             click.echo(f"{broken.checked} entries before it are intact.", err=True)
             sys.exit(1)
-        missing = archive.trail_witness(rt, session)
+        missing = trail_witness(session, store=rt.archive_store)
     if missing is not None:
         click.echo(f"BROKEN: {missing}", err=True)
         sys.exit(1)
@@ -204,9 +208,9 @@ def audit_verify() -> None:
 @click.option("--no-signatures", is_flag=True, help="Check sums, manifests and trail only.")
 def audit_verify_package(file: Path, trust_roots: Path | None, no_signatures: bool) -> None:
     """Check an audit package offline, without the database: exit 1 if anything is off."""
-    from docservice.services import archive
+    from docservice.archive.package import verify_package
 
-    check = archive.verify_package(
+    check = verify_package(
         file.read_bytes(), trust_roots_pem=trust_roots.read_bytes() if trust_roots else None,
         signatures=not no_signatures)
     for sha, verdict in sorted(check.signatures.items()):

@@ -35,7 +35,8 @@ def envelopes_open(year: str | None) -> None:
         now = datetime.now(UTC)
         with click.progressbar(ready, label="Opening envelopes", file=sys.stderr) as bar:
             for placement in bar:
-                envelopes.open_envelope(session, rt, placement, now=now, actor=CLI_ACTOR)
+                envelopes.open_envelope(session, placement, now=now, actor=CLI_ACTOR,
+                                        mailer=rt.mail, settings=rt.settings)
     click.echo(f"Opened {len(ready)} envelope(s); the students' invitations are sent.")
 
 
@@ -86,10 +87,12 @@ _DOCUMENTS_DONE = {
 
 
 def _placements_update(file: Path) -> None:
+    rt = current_runtime()
     with command_work() as session:
-        lines = placement_edits.update_placements(session, current_runtime(), file.read_bytes(),
-                                                  now=datetime.now(UTC),
-                                                  actor=CLI_ACTOR)
+        lines = placement_edits.update_placements(session, file.read_bytes(),
+                                                  now=datetime.now(UTC), actor=CLI_ACTOR,
+                                                  converter=rt.converter, blobs=rt.blobs,
+                                                  mailer=rt.mail, settings=rt.settings)
         changed = [u for u in lines if u.outcome.changes]
         for u in changed:
             what = ", ".join(f"{column} {_shown(old)} -> {_shown(new)}"
@@ -206,5 +209,6 @@ def links_student(student_number: str, year: str, send: bool) -> None:
                                        valid_for=rt.student_link_validity, actor=CLI_ACTOR)
         url = rt.settings.public_url(f"/s/{token}")
         if send:
-            notifications.send_student_link(session, rt, placement, url, link.expires_at)
+            notifications.send_student_link(session, placement, url, link.expires_at,
+                                            mailer=rt.mail)
     click.echo(url)

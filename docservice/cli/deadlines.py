@@ -45,27 +45,28 @@ def deadlines_check(dry_run: bool, offsets: str | None, window: int | None, year
         return
     from dataclasses import replace as replace_settings
 
+    from docservice.config import DeskSettings, parse_offsets
     from docservice.db import commit, rollback
     from docservice.services.deadlines import check_deadlines
-    from docservice.services.desk import DeskSettings, parse_offsets
 
-    app_settings = current_app.extensions.get("docservice.desk")
-    try:
-        settings = app_settings if isinstance(app_settings, DeskSettings) else \
-            DeskSettings.from_env()
-        if offsets:
+    rt = current_runtime()
+    # The desk's settings as the web app holds them (read and checked at start).
+    settings: DeskSettings = current_app.extensions.get("docservice.desk", rt.settings.desk)
+    if offsets:
+        try:
             settings = replace_settings(settings, reminder_offsets=parse_offsets(offsets))
-    except DocserviceError as e:
-        raise click.ClickException(str(e)) from e
+        except DocserviceError as e:
+            raise click.ClickException(str(e)) from e
     if window is not None:
         settings = replace_settings(settings, risk_window_days=window)
-    rt = current_runtime()
     session = rt.db.session()
     try:
         if year:
             get_year(session, year)
-        report = check_deadlines(session, rt, now=datetime.now(UTC), settings=settings,
-                                 actor=CLI_ACTOR, dry_run=dry_run, year=year, rehash=rehash)
+        report = check_deadlines(session, now=datetime.now(UTC), settings=settings,
+                                 config=rt.settings, verifier=rt.verifier, blobs=rt.blobs,
+                                 mailer=rt.mail, cache=rt.desk_statuses, actor=CLI_ACTOR,
+                                 dry_run=dry_run, year=year, rehash=rehash)
         if dry_run:
             rollback(session)
         else:

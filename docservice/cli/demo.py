@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -25,6 +24,7 @@ from docservice import create_app, migrate
 from docservice.archive.audit import Actor
 from docservice.config import CHECKOUT, MailSettings, Settings
 from docservice.db import unit_of_work
+from docservice.domain import BRUSSELS
 from docservice.errors import DocserviceError
 from docservice.jobs.runtime import Runtime
 from docservice.mail.devserver import Inbox, free_port, smtp_server
@@ -36,7 +36,7 @@ from docservice.signing.pki import init_dev_pki
 DEMO_ACTOR = Actor("demo")
 YEAR_FILE = CHECKOUT / "data" / "academic-years" / "2023-2024.toml"
 PLACEMENTS_FILE = CHECKOUT / "data" / "demo" / "placements.csv"
-BRUSSELS = ZoneInfo("Europe/Brussels")
+
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,8 @@ def run_demo(out: Path, *, echo: Callable[[str], None] = print,
         # An archive of its own, removed with the rest: write-once objects kept ten years
         # have no place in the checkout's archive/ (nor in a configured S3 bucket).
         from docservice.archive.store import FilesystemArchiveStore
-        from docservice.services import archive
 
-        archive.use_store(rt, FilesystemArchiveStore(root / "archive"))
+        rt.use_archive_store(FilesystemArchiveStore(root / "archive"))
         server = make_server("127.0.0.1", web_port, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -290,8 +289,8 @@ def stage_demo_cohort(rt: Runtime, *, now: datetime, actor: Actor = DEMO_ACTOR,
         if number not in ids:
             continue
         with unit_of_work(rt.db) as session:
-            envelopes.open_envelope(session, rt, session.get_one(Placement, ids[number]),
-                                    now=now, actor=actor)
+            envelopes.open_envelope(session, session.get_one(Placement, ids[number]),
+                                    now=now, actor=actor, mailer=rt.mail, settings=rt.settings)
         reached[number] = "waiting for the student"
         for step in steps:
             with unit_of_work(rt.db) as session:
@@ -300,13 +299,15 @@ def stage_demo_cohort(rt: Runtime, *, now: datetime, actor: Actor = DEMO_ACTOR,
                 if request is None:
                     break
                 if step == "decline":
-                    envelopes.decline(session, rt, request, now=now, actor=actor,
-                                      reason="De startdatum klopt niet: we verwachten de "
+                    envelopes.decline(session, request, now=now, actor=actor,
+                                      mailer=rt.mail, settings=rt.settings, reason="De startdatum klopt niet: we verwachten de "
                                              "student een week later.")
                     reached[number] = f"declined by the {request.role}"
                     break
-                envelopes.sign(session, rt, request, typed_name=request.signer_name,
-                               consent=True, now=now, actor=actor,
+                envelopes.sign(session, request, typed_name=request.signer_name,
+                               consent=True, now=now, actor=actor, signer=rt.signer,
+                               blobs=rt.blobs, mailer=rt.mail, settings=rt.settings,
+                               enqueue=rt.enqueue,
                                approved_by=approved_by if step == "school" else None)
                 following = envelope.next_request
                 reached[number] = (f"waiting for the {following.role}" if following

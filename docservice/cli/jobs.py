@@ -128,8 +128,8 @@ def mail_flush(failed_too: bool) -> None:
 
     Safe at any time: a mail is claimed before it is sent, so none goes out twice.
     """
-    from docservice.mail import outbox
+    from docservice.jobs import mail as mail_jobs
 
-    count = outbox.flush(current_runtime(), failed_too=failed_too)
+    count = mail_jobs.flush(current_runtime(), failed_too=failed_too)
     click.echo(f"{count} mail(s) scheduled for delivery.")
 

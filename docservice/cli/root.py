@@ -49,8 +49,8 @@ def main(ctx: click.Context) -> None:
 
     Settings come from DOCSERVICE_* environment variables (see README.md).
     """
-    if ctx.invoked_subcommand == "verify":
-        return  # needs no app, database or PKI: it reads its own settings
+    if ctx.invoked_subcommand in ("verify", "templates"):
+        return  # need no app, database or PKI: they read their own settings
     info = ctx.find_object(ScriptInfo)  # set by Flask's test runner: use its app
     if info is not None:
         app = info.load_app()

@@ -32,7 +32,7 @@ def init(demo: bool) -> None:
     if not demo:
         return
     from docservice.cli import demo as demo_cohort
-    from docservice.services.desk import today_in_brussels
+    from docservice.domain import today_in_brussels
 
     now = datetime.now(UTC)
     # A living cohort: the regulation's 2023-2024 year (data/academic-years/, left as it is)
@@ -133,14 +133,14 @@ def serve(host: str, port: int, workers: int) -> None:
         # gunicorn loads docservice.wsgi:app in each worker: settings come from the environment.
         argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
                 "--bind", f"{host}:{port}", "--graceful-timeout", "30",
-                "--logger-class", "docservice.web.serving.GunicornLogger",  # tokens cut short
+                "--logger-class", "docservice.cli.serving.GunicornLogger",  # tokens cut short
                 "docservice.wsgi:app"]
         click.echo(f"docservice: gunicorn with {workers} worker(s) on http://{host}:{port}/")
         sys.stdout.flush()
         os.execv(sys.executable, argv)
     click.echo(f"docservice: open http://{host}:{port}/coordinator/ "
                f"(log in with the demo coordinator printed by `docservice init --demo`)")
-    from docservice.web.serving import make_dev_server
+    from docservice.cli.serving import make_dev_server
 
     # werkzeug's server, without its `Server: Werkzeug/x Python/y` header
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -10,12 +10,13 @@ import click
 from docservice.cli.root import main
 from docservice.errors import DocserviceError
 from docservice.observability import warnings_log
+from docservice.signing.verify.policy import POLICY_CHOICES, policy_choice
 
 
 @main.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-@click.option("--policy", type=click.Choice(["auto", "strict", "standard"]), default="auto",
+@click.option("--policy", type=click.Choice(POLICY_CHOICES), default="auto",
               show_default=True,
               help="strict: only expected signatures, validation data and timestamps may follow "
                    "a signature; standard: as the EU DSS validator; auto: strict for the "
@@ -52,7 +53,7 @@ def verify(file: Path, as_json: bool, policy: str) -> None:
             raise click.ClickException(str(e)) from e
         for note in notes:
             click.echo(f"warning: {note}", err=True)
-        report = verify_untrusted(pdf, trust=trust, policy=policy,  # type: ignore[arg-type]
+        report = verify_untrusted(pdf, trust=trust, policy=policy_choice(policy),
                                   memory_mb=settings.verify_memory_mb,
                                   seconds=settings.verify_seconds)
     if as_json:

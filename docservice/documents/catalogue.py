@@ -5,12 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from docservice.models import DocumentKind
-
-LANGUAGES = ("nl", "en")
-
-#: The signers, in the order they sign.
-SIGNER_ROLES = ("student", "company", "school")
+from docservice.domain import LANGUAGES, DocumentKind
 
 #: The text that marks each party's place in the signature block of a template,
 #: per language; the signature field goes right under it (see templates/README.md).
@@ -40,11 +35,6 @@ TITLES: dict[DocumentKind, dict[str, str]] = {
 }
 
 
-def signature_field_name(role: str) -> str:
-    """The name of the PDF signature field a role signs in."""
-    return f"Signature_{role}"
-
-
 @dataclass(frozen=True)
 class TemplateRef:
     """One template file of the catalogue."""
@@ -71,3 +61,8 @@ def template_for(root: Path, kind: DocumentKind, language: str) -> TemplateRef:
     if language not in LANGUAGES:
         raise ValueError(f"no templates in language {language!r}")
     return TemplateRef(kind, language, root / language / f"{kind.value}.docx")
+
+
+def all_templates(root: Path) -> list[TemplateRef]:
+    """Every template of the catalogue under `root`, language by language."""
+    return [template_for(root, kind, language) for language in LANGUAGES for kind in DocumentKind]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from docservice.config import Settings
 from docservice.errors import ConversionError
 
 log = logging.getLogger(__name__)
@@ -309,17 +311,13 @@ class Converter:
         if process is None:
             return
         # Kill the group before reaping the worker: its pid keeps the group id from reuse.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
         for stream in (process.stdin, process.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
         self._process = None
         self._soffice_pid = None
         if self._profile is not None:
@@ -427,3 +425,13 @@ class ConverterPool:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def pool_from_settings(settings: Settings, *, size: int | None = None) -> ConverterPool:
+    """The pool the settings describe (DOCSERVICE_CONVERTERS, _SOFFICE, _UNO_PYTHON, ...)."""
+    return ConverterPool(
+        size=size if size is not None else (settings.converters or None),
+        uno_python=settings.uno_python,
+        soffice=settings.soffice,
+        timeout=settings.conversion_timeout,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from docservice.documents.catalogue import signature_field_name
+from docservice.domain import signature_field_name
 from docservice.errors import ConversionError, SignatureBlockNotFound
 
 #: The field's size in points; a visible stamp (name, role, date) must fit.

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from docservice.archive.blobs import sha256_hex
 from docservice.documents.catalogue import TemplateRef
 from docservice.documents.fields import (
     PlacedField,
     locate_fields,
     text_layout,
 )
-from docservice.documents.render import render_docx
+from docservice.documents.render import XML_LOCK, render_docx
+from docservice.domain import sha256_hex
 from docservice.signing.fields import add_signature_fields
-
-#: Held while lxml parses or builds XML (the DOCX parts, the PDF's XMP metadata). python-docx
-#: parses with one module-wide parser, and a thread whose first parse goes through it adopts
-#: that parser's name dictionary (lxml's parser.pxi, _getThreadDict): the generation threads
-#: end up sharing one libxml2 dictionary, and parsing side by side corrupts it ("Namespace
-#: prefix rdf on RDF is not defined" from pyhanko's XMP parse, once a double free). LibreOffice,
-#: the slow part, still converts in parallel.
-_XML_LOCK = threading.Lock()
 
 
 class PdfConverter(Protocol):
@@ -49,14 +40,14 @@ def generate_document(template: TemplateRef, context: dict[str, Any], converter:
                       *, reference: str, pdfa: bool) -> GeneratedDocument:
     """Render, convert, and place one empty signature field per signer."""
     t0 = time.perf_counter()
-    with _XML_LOCK:
+    with XML_LOCK:
         docx = render_docx(template.path, context)
     t1 = time.perf_counter()
     converted = converter.convert(docx, pdfa=pdfa)
     t2 = time.perf_counter()
     fields = locate_fields(template.name, text_layout(converted.pdf, template.anchors.values()),
                            template.anchors)
-    with _XML_LOCK:
+    with XML_LOCK:
         pdf = add_signature_fields(converted.pdf, fields)
     t3 = time.perf_counter()
     return GeneratedDocument(

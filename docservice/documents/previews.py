@@ -1,18 +1,41 @@
-"""Page images of a PDF (poppler's pdftoppm), cached by the PDF's SHA-256."""
+"""Readable pages of a PDF: images (poppler's pdftoppm) and text (pdftotext), cached by SHA-256."""
 
 from __future__ import annotations
 
 import io
+import json
+import math
 import os
+import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader
 
 from docservice.errors import ConversionError, NotFound
 
-PREVIEW_DPI = 60
+#: 120 dpi: an A4 page is 993 pixels wide, as wide as the signing page's column on a computer
+#: and twice a phone's, so the text reads at the column's width and stays sharp when zoomed.
+PREVIEW_DPI = 120
+#: Bump when what the cached page descriptions hold changes.
+_TEXT_VERSION = 1
+_BLANK_LINES = re.compile(r"\n\s*\n")
+#: Word's Symbol-font bullet comes out of pdftotext as a private-use code point; others are
+#: glyphs without meaning (icons, dingbats) that a screen reader would spell out.
+_SYMBOL_BULLET = "\uf0b7"
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+
+
+@dataclass(frozen=True)
+class PagePreview:
+    """One page as the signing page shows it: its image's size in pixels and its text."""
+
+    number: int
+    width: int
+    height: int
+    paragraphs: tuple[str, ...]
 
 
 def page_count(pdf: bytes) -> int:
@@ -30,23 +53,96 @@ def page_png(pdf: bytes, sha256: str, page: int, cache: Path, *, dpi: int = PREV
     with tempfile.TemporaryDirectory(prefix="docservice-preview-") as tmp:
         source = Path(tmp) / "in.pdf"
         source.write_bytes(pdf)
-        try:
-            # poppler 22 writes images only to files, not to standard output.
-            done = subprocess.run(
-                ["pdftoppm", "-f", str(page), "-l", str(page), "-r", str(dpi), "-png",
-                 "-singlefile", str(source), str(Path(tmp) / "page")],
-                capture_output=True, timeout=60, check=False)
-        except FileNotFoundError as e:
-            raise ConversionError("pdftoppm is missing: apt-get install poppler-utils") from e
-        except subprocess.TimeoutExpired as e:
-            raise ConversionError(f"rendering page {page} took too long") from e
+        # poppler 22 writes images only to files, not to standard output.
+        done = _poppler(["pdftoppm", "-f", str(page), "-l", str(page), "-r", str(dpi), "-png",
+                         "-singlefile", str(source), str(Path(tmp) / "page")],
+                        f"rendering page {page}")
         image = Path(tmp) / "page.png"
         if done.returncode != 0 or not image.exists():
             raise ConversionError(f"pdftoppm could not render page {page}: {done.stderr[:200]!r}")
         png = image.read_bytes()
+    _write_once(target, png)
+    return png
+
+
+def page_previews(pdf: bytes, sha256: str, cache: Path, *, dpi: int = PREVIEW_DPI
+                  ) -> list[PagePreview]:
+    """Every page's image size at `dpi` and its text in paragraphs; worked out once per PDF
+    and then read from `cache`, beside the page images."""
+    count = page_count(pdf)
+    target = cache / sha256[:2] / f"{sha256}-pages-{dpi}-v{_TEXT_VERSION}.json"
+    if target.exists():
+        cached = [_from_json(item) for item in json.loads(target.read_text("utf-8"))]
+        if len(cached) == count:
+            return cached
+    reader = PdfReader(io.BytesIO(pdf))
+    texts = page_texts(pdf)
+    pages = []
+    for number, page in enumerate(reader.pages, start=1):
+        # pdftoppm renders the crop box, turned by the page's /Rotate.
+        width, height = float(page.cropbox.width), float(page.cropbox.height)
+        if page.rotation % 180:
+            width, height = height, width
+        text = texts[number - 1] if number <= len(texts) else ""
+        pages.append(PagePreview(number, _pixels(width, dpi), _pixels(height, dpi),
+                                 paragraphs(text)))
+    _write_once(target, json.dumps([_to_json(p) for p in pages], ensure_ascii=False)
+                .encode("utf-8"))
+    return pages
+
+
+def page_texts(pdf: bytes) -> list[str]:
+    """The text of each page in reading order, as pdftotext extracts it (one run for all)."""
+    with tempfile.TemporaryDirectory(prefix="docservice-text-") as tmp:
+        source = Path(tmp) / "in.pdf"
+        source.write_bytes(pdf)
+        done = _poppler(["pdftotext", "-enc", "UTF-8", "-eol", "unix", str(source), "-"],
+                        "extracting the text")
+    if done.returncode != 0:
+        raise ConversionError(f"pdftotext could not read the PDF: {done.stderr[:200]!r}")
+    # pdftotext ends every page with a form feed.
+    return done.stdout.decode("utf-8", "replace").split("\f")[:-1] or [""]
+
+
+def paragraphs(text: str) -> tuple[str, ...]:
+    """`text` cut into paragraphs at blank lines; a paragraph keeps its line breaks."""
+    text = _PRIVATE_USE.sub("", text.replace(_SYMBOL_BULLET, "•"))
+    blocks = (block.strip() for block in _BLANK_LINES.split(text))
+    return tuple("\n".join(line.strip() for line in block.splitlines()) for block in blocks
+                 if block)
+
+
+def _poppler(command: list[str], what: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=60, check=False)
+    except FileNotFoundError as e:
+        raise ConversionError(f"{command[0]} is missing: apt-get install poppler-utils") from e
+    except subprocess.TimeoutExpired as e:
+        raise ConversionError(f"{what} took too long") from e
+
+
+def _pixels(points: float, dpi: int) -> int:
+    return max(1, math.ceil(points * dpi / 72))  # as pdftoppm rounds
+
+
+def _to_json(page: PagePreview) -> dict[str, object]:
+    return {"number": page.number, "width": page.width, "height": page.height,
+            "paragraphs": list(page.paragraphs)}
+
+
+def _from_json(item: dict[str, object]) -> PagePreview:
+    number, width, height, texts = (item["number"], item["width"], item["height"],
+                                    item["paragraphs"])
+    if not (isinstance(number, int) and isinstance(width, int) and isinstance(height, int)
+            and isinstance(texts, list)):
+        raise ValueError(f"not a page preview: {item!r}")
+    return PagePreview(number, width, height, tuple(str(t) for t in texts))
+
+
+def _write_once(target: Path, data: bytes) -> None:
+    # Written beside the target and renamed: a reader never sees half a file.
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     with os.fdopen(fd, "wb") as f:
-        f.write(png)
+        f.write(data)
     os.replace(tmp, target)
-    return png

@@ -6,8 +6,8 @@ the queue for another; its Retries middleware retries a failed job with exponent
 (RQ moves a dead worker's jobs to a failed registry instead; Celery on Redis relies on a long
 visibility timeout.)
 
-One generic actor per queue runs any job of `docservice.jobs.tasks.REGISTRY` by name, with the
-bookkeeping of `services.jobs.execute`; mail has its own queue so that it never waits behind
+One generic actor per queue runs any job of `docservice.jobs.registry.REGISTRY` by name, with
+the bookkeeping of `registry.execute`; mail has its own queue so that it never waits behind
 a cohort's archiving.
 """
 
@@ -19,7 +19,9 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -35,6 +37,9 @@ from dramatiq.middleware import (
 
 from docservice.config import Settings
 
+if TYPE_CHECKING:
+    from docservice.jobs.runtime import Runtime
+
 log = logging.getLogger(__name__)
 
 MAIL_QUEUE, VERIFY_QUEUE, JOBS_QUEUE = "mail", "verify", "jobs"
@@ -47,7 +52,7 @@ _QUEUE_OF = {"send_mail": MAIL_QUEUE, "send_mails": MAIL_QUEUE,
              "verify_revisions": VERIFY_QUEUE}
 
 #: The runtime of this worker process (set by `run_worker`); the actors run jobs with it.
-_worker_runtime: Any = None
+_worker_runtime: Runtime | None = None
 
 
 def queue_of(job_name: str) -> str:
@@ -88,7 +93,7 @@ def depth(broker: RedisBroker) -> int:
 
 
 def _perform(run_id: int | None, name: str, args: list[Any]) -> None:
-    from docservice.jobs import runs as jobs
+    from docservice.jobs import registry
 
     rt = _worker_runtime
     if rt is None:
@@ -96,7 +101,7 @@ def _perform(run_id: int | None, name: str, args: list[Any]) -> None:
     message = CurrentMessage.get_current_message()
     retries = message.options.get("retries", 0) if message is not None else 0
     final = retries >= rt.settings.queue.max_retries
-    jobs.execute(rt, run_id, name, args, final=final)
+    registry.execute(rt, run_id, name, args, final=final)
 
 
 # --- the worker --------------------------------------------------------------------------------
@@ -112,8 +117,7 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
     global _worker_runtime
     import importlib
 
-    from docservice.jobs import tasks  # noqa: F401 - registers the service's jobs
-    from docservice.jobs.runtime import Runtime
+    from docservice.jobs.runtime import Runtime  # loads every job of the service
     from docservice.observability.logs import configure_logging
 
     configure_logging(settings)  # JSON in production, like the web workers
@@ -122,7 +126,7 @@ def run_worker(settings: Settings, *, threads: int, shutdown_timeout: float,
         importlib.import_module(module)
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: Any) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("worker %s: signal %s, finishing running jobs", os.getpid(), signum)
         stop.set()
 
@@ -163,14 +167,14 @@ def run_workers(settings: Settings, *, processes: int, threads: int,
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited pools
     stopping = threading.Event()
 
-    def start() -> Any:
+    def start() -> BaseProcess:
         process = context.Process(target=_child, args=(settings, threads, shutdown_timeout,
                                                         imports),
                                   daemon=False)
         process.start()
         return process
 
-    def on_signal(signum: int, _frame: Any) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)

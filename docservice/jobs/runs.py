@@ -1,7 +1,8 @@
-"""Job runs: every enqueued job is recorded, run with its bookkeeping, counted and retried.
+"""Job runs: every enqueued job is recorded, its attempts and end kept, and retried.
 
 The record (`JobRun`) is what `docservice jobs status` and the coordinator's jobs page show,
-whichever way the job ran: inline, in a thread of the service, or in a `docservice worker`.
+whichever way the job ran: inline, in a thread of the service, or in a `docservice worker`
+(`registry.execute` keeps it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from docservice.db import Database, unit_of_work
 from docservice.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JobRun, utcnow
-from docservice.observability.metrics import JOBS
 
 log = logging.getLogger(__name__)
 
@@ -50,38 +50,12 @@ def record_run(db: Database, name: str, args: Sequence[Any], *, mode: str) -> in
         return run.id
 
 
-def execute(rt: Any, run_id: int | None, name: str, args: Sequence[Any], *,
-            final: bool) -> Any:
-    """Run the job `name` and keep its record; the job's own exception is raised again.
-
-    `final`: no retry follows a failure (the run is then marked failed, not queued again).
-    A run already done is not repeated: a message delivered twice costs nothing.
-    """
-    from docservice.jobs import tasks
-
-    function = tasks.REGISTRY[name]
-    if run_id is not None and not _start(rt.db, run_id):
-        log.info("job %s%r (run %s) already done: not repeated", name, tuple(args), run_id)
-        return None
-    try:
-        result = function(rt, *args)
-    except Exception as e:
-        JOBS.labels(name, "failed" if final else "retried").inc()
-        if run_id is not None:
-            _finish(rt.db, run_id, status=JOB_FAILED if final else JOB_QUEUED,
-                    error=describe_error(e))
-        raise
-    JOBS.labels(name, "done").inc()
-    if run_id is not None:
-        _finish(rt.db, run_id, status=JOB_DONE, error=None)
-    return result
-
-
 def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 
-def _start(db: Database, run_id: int) -> bool:
+def start_run(db: Database, run_id: int) -> bool:
+    """Mark a run as running (one more attempt); False if it is done already."""
     now = utcnow()
     with unit_of_work(db) as session:
         started = session.execute(
@@ -92,7 +66,8 @@ def _start(db: Database, run_id: int) -> bool:
         return bool(started) or session.get(JobRun, run_id) is None
 
 
-def _finish(db: Database, run_id: int, *, status: str, error: str | None) -> None:
+def finish_run(db: Database, run_id: int, *, status: str, error: str | None) -> None:
+    """Record how a run ended: done, failed, or queued again for a retry."""
     now = utcnow()
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if status in (JOB_DONE, JOB_FAILED):

@@ -7,15 +7,26 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docservice.archive.blobs import FilesystemBlobStore
+from docservice.archive.store import ArchiveStore, make_store
 from docservice.config import Settings
 from docservice.db import Database
 from docservice.mail.delivery import Mailer, make_sender
+
+if TYPE_CHECKING:
+    from asn1crypto import crl as asn1_crl
+    from dramatiq.brokers.redis import RedisBroker
+
+    from docservice.documents.convert import ConverterPool
+    from docservice.signing.ltv import LtvSources
+    from docservice.signing.pades import PadesSigner
+    from docservice.signing.verify import Trust
 
 
 class Runtime:
@@ -27,17 +38,30 @@ class Runtime:
         self.db = Database(settings.database_url)
         self.blobs = FilesystemBlobStore(settings.blob_path)
         self.mail = Mailer(make_sender(settings.mail, settings.outbox_path), self.enqueue)
-        self._converter: Any = None
-        self._signer: Any = None
+        self._converter: ConverterPool | None = None
+        self._signer: PadesSigner | None = None
         self._jobs: ThreadPoolExecutor | None = None
         self._jobs_pending = 0
-        self._broker: Any = None
-        self._trust: tuple[int, Any] | None = None
+        self._broker: RedisBroker | None = None
+        self._trust: tuple[int, Trust] | None = None
         self.trust_notes: tuple[str, ...] = ()
+        self._archive_store: ArchiveStore | None = None
+        self._ltv_sources: tuple[int, LtvSources] | None = None
+        from docservice.services.desk_verification import Verifier
+
+        # The desk's verifier, with the service's trust (read first: it sets trust_notes).
+        self.verifier = Verifier(lambda: (self.trust, self.trust_notes))
+        from docservice.services.desk import StatusCache
+
+        # The desk's cohort statuses, kept for this process until the database changes.
+        self.desk_statuses = StatusCache()
         self._lock = threading.Lock()
+        from docservice.jobs import registry
+
+        registry.load()  # every job of the service can be enqueued and run from here
 
     @property
-    def converter(self) -> Any:
+    def converter(self) -> ConverterPool:
         """The pool of warm LibreOffice converters, started on first use."""
         with self._lock:
             if self._converter is None:
@@ -52,7 +76,7 @@ class Runtime:
             return self._converter
 
     @property
-    def signer(self) -> Any:
+    def signer(self) -> PadesSigner:
         """The PAdES signer (PKI, timestamps, school seal), built on first use."""
         with self._lock:
             if self._signer is None:
@@ -68,7 +92,7 @@ class Runtime:
             return self._signer
 
     @property
-    def trust(self) -> Any:
+    def trust(self) -> Trust:
         """Whom signatures may chain to: our PKI's root, configured roots, EU trusted lists.
 
         A trusted-list store that cannot be read leaves a note (`trust_notes`) instead of
@@ -86,6 +110,50 @@ class Runtime:
         return self._trust[1]
 
     @property
+    def archive_store(self) -> ArchiveStore:
+        """The write-once archive store (`settings.archive`), made on first use."""
+        with self._lock:
+            if self._archive_store is None:
+                self._archive_store = make_store(self.settings.archive)
+            return self._archive_store
+
+    def use_archive_store(self, store: ArchiveStore) -> None:
+        """Archive into `store` (tests, benchmarks, a migration between stores)."""
+        with self._lock:
+            self._archive_store = store
+
+    def ltv_sources(self, *, now: datetime | None = None) -> LtvSources:
+        """What completing to B-LTA needs: trust roots, current CRLs, the TSA, and the signer
+        CA as status responder; kept while the signer's PKI and its CRLs stay current."""
+        from docservice.signing import ltv
+        from docservice.signing.pades import load_trust_roots
+        from docservice.signing.pki import Pki, refresh_crls
+
+        now = now or datetime.now(UTC)
+        signer = self.signer
+        pki = signer.pki
+        cached = self._ltv_sources
+        if cached is not None and cached[0] == id(pki) and not _crls_stale(cached[1].crls, now):
+            return cached[1]
+        if _crls_stale(pki.crls, now) and self.settings.env != "production":
+            # The development CRLs live a week: a long-running process re-issues them.
+            refresh_crls(pki.folder, now=now)
+            pki_now = Pki.load(pki.folder)
+        else:
+            pki_now = pki
+        signer_crl = next((c for c in pki_now.crls if c.issuer == pki_now.signer_ca.subject),
+                          None)
+        sources = ltv.LtvSources(
+            trust_roots=load_trust_roots(pki_now, signer.settings),
+            crls=pki_now.crls,
+            timestamper=signer.timestamper,
+            responders=(ltv.StatusResponder(pki_now.signer_ca_x509, pki_now.signer_ca_key,
+                                            signer_crl),),
+        )
+        self._ltv_sources = (id(pki), sources)
+        return sources
+
+    @property
     def student_link_validity(self) -> timedelta:
         return timedelta(days=self.settings.student_link_days or 60)
 
@@ -95,13 +163,12 @@ class Runtime:
         Never raises: a job that cannot be recorded or queued is logged, and its work is found
         again by `docservice jobs retry` / `docservice mail flush`.
         """
-        from docservice.jobs import runs as jobs
-        from docservice.jobs import tasks
+        from docservice.jobs import registry, runs
 
-        if name not in tasks.REGISTRY:
+        if name not in registry.REGISTRY:
             raise KeyError(f"no job called {name!r}")
         try:
-            run_id: int | None = jobs.record_run(self.db, name, args, mode=self.settings.jobs)
+            run_id: int | None = runs.record_run(self.db, name, args, mode=self.settings.jobs)
         except Exception:
             log.exception("job %s%r could not be recorded; running it unrecorded", name, args)
             run_id = None
@@ -138,7 +205,7 @@ class Runtime:
         _run_job(self, run_id, name, args)
 
     @property
-    def broker(self) -> Any:
+    def broker(self) -> RedisBroker:
         """The Dramatiq broker on Redis (DOCSERVICE_JOBS=redis), made on first use."""
         with self._lock:
             if self._broker is None:
@@ -163,7 +230,7 @@ class Runtime:
                         self.settings.queue.redis_url)
             return None
 
-    def use_converter(self, converter: Any) -> None:
+    def use_converter(self, converter: ConverterPool | None) -> None:
         """Share an already running converter pool (tests, benchmarks)."""
         with self._lock:
             self._converter = converter
@@ -212,6 +279,12 @@ def keep_files_private(settings: Settings) -> None:
             database.chmod(0o600)
 
 
+def _crls_stale(crls: Iterable[asn1_crl.CertificateList], now: datetime) -> bool:
+    """Whether any of `crls` expires within the hour."""
+    return any(c["tbs_cert_list"]["next_update"].native <= now + timedelta(hours=1)
+               for c in crls)
+
+
 def _sqlite_file(url: str) -> Path | None:
     """The file of a SQLite database URL (None for another database, or one in memory)."""
     from sqlalchemy.engine import make_url
@@ -225,9 +298,9 @@ def _sqlite_file(url: str) -> Path | None:
 def _run_job(runtime: Runtime, run_id: int | None, name: str, args: list[Any]) -> None:
     # In the service's own process a job runs once; a failure is recorded and logged, and
     # waits for `docservice jobs retry`. It never breaks the request whose commit queued it.
-    from docservice.jobs import runs as jobs
+    from docservice.jobs import registry
 
     try:
-        jobs.execute(runtime, run_id, name, args, final=True)
+        registry.execute(runtime, run_id, name, args, final=True)
     except Exception:
         log.exception("job %s%r failed", name, tuple(args))

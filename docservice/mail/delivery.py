@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from docservice.config import MailSettings
 from docservice.db import after_commit
+from docservice.models import MAIL_PENDING, OutboxMail
 from docservice.observability.metrics import MAIL_FAILURES
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,12 @@ class Message:
 
 class Sender(Protocol):
     def send(self, message: Message) -> None: ...
+
+
+class Enqueue(Protocol):
+    """Runs a job after the commit (`Runtime.enqueue`)."""
+
+    def __call__(self, name: str, /, *args: object) -> None: ...
 
 
 class OutboxSender:
@@ -120,7 +127,7 @@ class Mailer:
     what the `send_mail` job calls.
     """
 
-    def __init__(self, transport: Sender, enqueue: Any) -> None:
+    def __init__(self, transport: Sender, enqueue: Enqueue) -> None:
         self.transport = transport
         self._enqueue = enqueue  # Runtime.enqueue
 
@@ -133,11 +140,9 @@ class Mailer:
         session.flush()
         return int(row.id)
 
-    def add(self, session: Session, message: Message) -> Any:
+    def add(self, session: Session, message: Message) -> OutboxMail:
         """Add `message` to the outbox in the session's transaction (written at the next flush,
         with the other rows: a deadline check adds thousands)."""
-        from docservice.models import MAIL_PENDING, OutboxMail
-
         row = OutboxMail(recipient=message.to, subject=message.subject, body=message.body,
                          html=message.html, message_id=make_msgid(domain="docservice"),
                          status=MAIL_PENDING, attempts=0)
@@ -167,11 +172,18 @@ class _OutboxBatch:
 
     def __init__(self, mailer: Mailer) -> None:
         self.mailer = mailer
-        self.rows: list[Any] = []
+        self.rows: list[OutboxMail] = []
 
     def __call__(self) -> None:
         # The identity, not `row.id`: after the commit that would reload each row.
-        self.mailer.dispatch_many([inspect(row).identity[0] for row in self.rows])
+        self.mailer.dispatch_many([_committed_id(row) for row in self.rows])
+
+
+def _committed_id(row: OutboxMail) -> int:
+    identity = inspect(row).identity
+    if identity is None:  # cannot happen: the commit that runs this wrote the row
+        raise RuntimeError("an outbox mail was committed without an id")
+    return int(identity[0])
 
 
 def queue(session: Session, sender: Sender, message: Message) -> None:

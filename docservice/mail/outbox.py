@@ -1,151 +1,33 @@
-"""The mail outbox: deliver queued mail exactly once, retry it while the SMTP server is down.
+"""The mail outbox table: what waits to be sent, what was, and what failed.
 
-`mail.queue` writes a row in the caller's transaction and enqueues `send_mail` after the
-commit. The job claims the row with a conditional UPDATE (pending -> sending) before it talks
-to the SMTP server, so two workers never both send it. A transient failure puts the row back
-to pending with its error and raises, so that the queue retries the job with backoff; after
-the last attempt, or when the server refuses the message for good, the row is failed.
+`delivery.queue` writes a row in the caller's transaction; the `send_mail` job
+(`docservice.jobs.mail`), enqueued after the commit, claims the row with a conditional UPDATE
+(pending -> sending) before it talks to the SMTP server, so two workers never both send it. A
+claim that has held longer than `claim_lease` has lapsed (its worker died mid-send): another
+may claim the mail again.
 """
 
 from __future__ import annotations
 
-import logging
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from docservice.db import after_commit, unit_of_work
-from docservice.jobs import runs as jobs
-from docservice.jobs.tasks import job
-from docservice.mail.delivery import Message
-from docservice.models import (
-    JOB_RUNNING,
-    MAIL_FAILED,
-    MAIL_PENDING,
-    MAIL_SENDING,
-    MAIL_SENT,
-    OutboxMail,
-    utcnow,
-)
-from docservice.observability.metrics import MAIL_FAILURES
-
-log = logging.getLogger(__name__)
+from docservice.config import MailSettings
+from docservice.models import MAIL_PENDING, MAIL_SENDING, MAIL_SENT, OutboxMail
 
 
-def claim_lease(rt: Any) -> timedelta:
+def claim_lease(settings: MailSettings) -> timedelta:
     """How long a claim holds: past it, a worker that died mid-send lets another resend."""
-    return timedelta(seconds=max(120.0, 4 * rt.settings.mail.timeout))
+    return timedelta(seconds=max(120.0, 4 * settings.timeout))
 
 
-def max_attempts(rt: Any) -> int:
-    """Attempts before a mail is failed: as many as the queue gives a job."""
-    return rt.settings.queue.max_retries + 1
-
-
-def _claimable(now: datetime, lease: timedelta) -> Any:
+def claimable(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Mail that may be claimed for sending: pending, or claimed by a sender long gone."""
     return or_(OutboxMail.status == MAIL_PENDING,
                and_(OutboxMail.status == MAIL_SENDING, OutboxMail.claimed_at < now - lease))
-
-
-def _permanent(error: Exception) -> bool:
-    """The server refused this message for good (5xx): retrying cannot help."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in error.recipients.values())
-    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
-
-
-@job("send_mail")
-def send_mail(rt: Any, outbox_id: int) -> str:
-    """Deliver outbox mail `outbox_id` if it still waits; idempotent ("sent" twice is once)."""
-    now = utcnow()
-    with unit_of_work(rt.db) as session:
-        claimed = session.execute(
-            update(OutboxMail).where(OutboxMail.id == outbox_id, _claimable(now, claim_lease(rt)))
-            .values(status=MAIL_SENDING, claimed_at=now, attempts=OutboxMail.attempts + 1)
-        ).rowcount  # type: ignore[attr-defined]
-        row = session.get(OutboxMail, outbox_id) if claimed else None
-        if row is None:
-            return "not pending"
-        message = Message(to=row.recipient, subject=row.subject, body=row.body, html=row.html,
-                          message_id=row.message_id)
-        attempts = row.attempts
-    try:
-        rt.mail.send(message)
-    except (OSError, smtplib.SMTPException) as e:
-        MAIL_FAILURES.inc()
-        permanent = _permanent(e)
-        status = MAIL_FAILED if permanent or attempts >= max_attempts(rt) else MAIL_PENDING
-        _release(rt, outbox_id, status=status, error=jobs.describe_error(e))
-        log.warning("mail %s to %s not sent (attempt %s, now %s): %s", outbox_id,
-                    message.to, attempts, status, e)
-        if permanent:
-            return "refused"
-        raise
-    with unit_of_work(rt.db) as session:
-        session.execute(update(OutboxMail).where(OutboxMail.id == outbox_id,
-                                                 OutboxMail.status == MAIL_SENDING)
-                        .values(status=MAIL_SENT, sent_at=utcnow(), last_error=None))
-    return "sent"
-
-
-@job("send_mails")
-def send_mails(rt: Any, outbox_ids: list[int]) -> str:
-    """Deliver the outbox mails `outbox_ids` that still wait, as `send_mail` does one.
-
-    One transaction claims them all, one marks them sent. On a transient failure the mail
-    that failed and every one not tried yet go back to pending, and the job raises to be
-    retried: the SMTP server is likely down for all of them.
-    """
-    now = utcnow()
-    with unit_of_work(rt.db) as session:
-        session.execute(
-            update(OutboxMail).where(OutboxMail.id.in_(outbox_ids),
-                                     _claimable(now, claim_lease(rt)))
-            .values(status=MAIL_SENDING, claimed_at=now, attempts=OutboxMail.attempts + 1))
-        claimed = [(r.id, Message(to=r.recipient, subject=r.subject, body=r.body, html=r.html,
-                                  message_id=r.message_id), r.attempts)
-                   for r in session.scalars(select(OutboxMail).where(
-                       OutboxMail.id.in_(outbox_ids), OutboxMail.status == MAIL_SENDING,
-                       OutboxMail.claimed_at == now).order_by(OutboxMail.id))]
-    sent: list[int] = []
-    try:
-        for index, (outbox_id, message, attempts) in enumerate(claimed):
-            try:
-                rt.mail.send(message)
-            except (OSError, smtplib.SMTPException) as e:
-                MAIL_FAILURES.inc()
-                permanent = _permanent(e)
-                status = (MAIL_FAILED if permanent or attempts >= max_attempts(rt)
-                          else MAIL_PENDING)
-                _release(rt, outbox_id, status=status, error=jobs.describe_error(e))
-                log.warning("mail %s to %s not sent (attempt %s, now %s): %s", outbox_id,
-                            message.to, attempts, status, e)
-                if permanent:
-                    continue
-                for later_id, _message, _attempts in claimed[index + 1:]:
-                    _release(rt, later_id, status=MAIL_PENDING, error="not tried: " + str(e))
-                raise
-            sent.append(outbox_id)
-    finally:
-        with unit_of_work(rt.db) as session:
-            session.execute(update(OutboxMail).where(OutboxMail.id.in_(sent),
-                                                     OutboxMail.status == MAIL_SENDING)
-                            .values(status=MAIL_SENT, sent_at=utcnow(), last_error=None))
-    return f"{len(sent)} sent"
-
-
-def _release(rt: Any, outbox_id: int, *, status: str, error: str) -> None:
-    with unit_of_work(rt.db) as session:
-        session.execute(update(OutboxMail).where(OutboxMail.id == outbox_id,
-                                                 OutboxMail.status == MAIL_SENDING)
-                        .values(status=status, last_error=error))
-
-
-# --- what is left undelivered, and sending it again ---------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -169,49 +51,13 @@ def undelivered(session: Session, *, limit: int = 200) -> list[MailView]:
                      claimed_at=r.claimed_at) for r in rows]
 
 
+def undelivered_ids(session: Session) -> list[int]:
+    """The ids of every mail not sent yet, oldest first."""
+    return list(session.scalars(select(OutboxMail.id).where(OutboxMail.status != MAIL_SENT)
+                                .order_by(OutboxMail.id)))
+
+
 def counts(session: Session) -> dict[str, int]:
     """How many outbox mails there are, by status."""
-    from sqlalchemy import func
-
     rows = session.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status))
     return {status: number for status, number in rows}
-
-
-def schedule_delivery(session: Session, rt: Any, outbox_id: int, *,
-                      failed_too: bool = False) -> bool:
-    """Make sure a job will deliver this mail after the session commits; False if nothing to do.
-
-    A failed mail is given a fresh set of attempts only with `failed_too`. The mail's open job
-    run is retried if there is one (so a failed run is resolved, not left beside a new one);
-    a run still running is left alone unless the mail's claim has lapsed.
-    """
-    row = session.get(OutboxMail, outbox_id)
-    if row is None or row.status == MAIL_SENT:
-        return False
-    now = utcnow()
-    if row.status == MAIL_FAILED:
-        if not failed_too:
-            return False
-        row.status, row.attempts = MAIL_PENDING, 0
-    elif row.status == MAIL_SENDING and row.claimed_at and row.claimed_at >= now - claim_lease(rt):
-        return False  # a worker is sending it right now
-    run = jobs.open_run_of(session, "send_mail", [outbox_id])
-    if run is not None and run.status == JOB_RUNNING and row.status == MAIL_PENDING \
-            and run.updated_at >= now - claim_lease(rt):
-        return False  # its job is about to claim it
-    session.flush()
-    if run is not None:
-        jobs.mark_for_retry(session, run.id)
-        run_id, name, args = run.id, run.name, list(run.args)
-        after_commit(session, lambda: rt.dispatch(run_id, name, args))
-    else:
-        after_commit(session, lambda: rt.enqueue("send_mail", outbox_id))
-    return True
-
-
-def flush(rt: Any, *, failed_too: bool = False) -> int:
-    """Schedule every undelivered mail again (the jobs run after this commit); how many."""
-    with unit_of_work(rt.db) as session:
-        ids = session.scalars(select(OutboxMail.id).where(OutboxMail.status != MAIL_SENT)
-                              .order_by(OutboxMail.id)).all()
-        return sum(schedule_delivery(session, rt, i, failed_too=failed_too) for i in ids)

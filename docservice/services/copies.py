@@ -15,9 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
+from docservice.archive.store import ArchiveStore
+from docservice.config import Settings
 from docservice.documents.catalogue import TITLES
 from docservice.errors import LinkExpired, LinkInvalid, NotFound
-from docservice.jobs.runtime import Runtime
+from docservice.mail.compose import DocumentRef
+from docservice.mail.delivery import Sender
 from docservice.models import (
     AccessLink,
     ArchiveEntry,
@@ -28,7 +31,7 @@ from docservice.models import (
     RequestStatus,
     SignatureRequest,
 )
-from docservice.services import links
+from docservice.services import archive_search, links, notifications
 from docservice.services.links import COPY
 
 # What a copy link serves of an archived document: (archive object, media type, file suffix)
@@ -86,8 +89,8 @@ def copies_of(session: Session, envelope: Envelope, language: str) -> list[Copy]
                  student_number=e.student_number) for e in entries]
 
 
-def send_copies(session: Session, rt: Runtime, envelope_id: int, *, now: datetime,
-                actor: audit.Actor = audit.SYSTEM) -> int:
+def send_copies(session: Session, envelope_id: int, *, now: datetime, mailer: Sender,
+                settings: Settings, actor: audit.Actor = audit.SYSTEM) -> int:
     """Mail every party of a fully archived envelope a link to its copies, once; the number of
     mails queued (0 while something is not archived, or when they went out before)."""
     envelope = session.get(Envelope, envelope_id, with_for_update=True)  # one sender at a time
@@ -100,14 +103,16 @@ def send_copies(session: Session, rt: Runtime, envelope_id: int, *, now: datetim
     if sent_before is not None:
         return 0
     for request in requests:
-        _send_copy_link(session, rt, request, now=now, actor=actor)
+        _send_copy_link(session, request, now=now, actor=actor, mailer=mailer,
+                        settings=settings)
     audit.record(session, "copies.sent", actor, placement_id=envelope.placement_id,
                  envelope_id=envelope.id, to=[r.signer_email for r in requests])
     return len(requests)
 
 
-def resend_copy_link(session: Session, rt: Runtime, token: str, *, now: datetime,
-                     actor: audit.Actor) -> tuple[SignatureRequest, datetime | None]:
+def resend_copy_link(session: Session, token: str, *, now: datetime, actor: audit.Actor,
+                     mailer: Sender, settings: Settings
+                     ) -> tuple[SignatureRequest, datetime | None]:
     """A new copy link for whoever holds a used signing link or an old copy link, mailed to the
     address the service knows for them (never to one the caller names).
 
@@ -125,22 +130,23 @@ def resend_copy_link(session: Session, rt: Runtime, token: str, *, now: datetime
         AccessLink.purpose == COPY, AccessLink.signature_request_id == request.id,
         AccessLink.created_at > now - RESEND_PAUSE).order_by(AccessLink.id.desc())).first()
     if recent is None:
-        _send_copy_link(session, rt, request, now=now, actor=actor)
+        _send_copy_link(session, request, now=now, actor=actor, mailer=mailer,
+                        settings=settings)
     return request, recent
 
 
-def _send_copy_link(session: Session, rt: Runtime, request: SignatureRequest, *,
-                    now: datetime, actor: audit.Actor) -> None:
+def _send_copy_link(session: Session, request: SignatureRequest, *, now: datetime,
+                    actor: audit.Actor, mailer: Sender, settings: Settings) -> None:
     envelope = request.envelope
     link, token = links.issue_link(
         session, envelope.placement, purpose=COPY, now=now, actor=actor,
-        valid_for=timedelta(days=rt.settings.copy_link_days),
+        valid_for=timedelta(days=settings.copy_link_days),
         signature_request_id=request.id)
-    from docservice.services import notifications
-
-    notifications.send_copies(session, rt, request, url=rt.settings.public_url(f"/copies/{token}"),
-                              expires_at=link.expires_at,
-                              copies=copies_of(session, envelope, request.language) or [])
+    copies = copies_of(session, envelope, request.language) or []
+    notifications.send_copies(
+        session, request, url=settings.public_url(f"/copies/{token}"),
+        expires_at=link.expires_at, mailer=mailer,
+        copies=[DocumentRef(c.title, c.reference, c.sha256) for c in copies])
 
 
 def resolve_copy_link(session: Session, token: str, *, now: datetime
@@ -155,20 +161,18 @@ def resolve_copy_link(session: Session, token: str, *, now: datetime
     return link, request, copies
 
 
-def read_copy(session: Session, rt: Runtime, token: str, sha256: str, which: str, *,
-              now: datetime, actor: audit.Actor) -> tuple[bytes, str, str]:
+def read_copy(session: Session, token: str, sha256: str, which: str, *, now: datetime,
+              actor: audit.Actor, store: ArchiveStore) -> tuple[bytes, str, str]:
     """One archived object of the copy link's envelope: (bytes, media type, file name)."""
     _link, request, _copies = resolve_copy_link(session, token, now=now)
-    return read_archived(session, rt, request.envelope, sha256, which, actor=actor,
-                         role=request.role)
+    return read_archived(session, request.envelope, sha256, which, actor=actor,
+                         role=request.role, store=store)
 
 
-def read_archived(session: Session, rt: Runtime, envelope: Envelope | None, sha256: str,
-                  which: str, *, actor: audit.Actor, role: str) -> tuple[bytes, str, str]:
+def read_archived(session: Session, envelope: Envelope | None, sha256: str, which: str, *,
+                  actor: audit.Actor, role: str, store: ArchiveStore) -> tuple[bytes, str, str]:
     """One archived object of `envelope`'s documents, checked against what was archived:
     (bytes, media type, file name); the download goes into the trail."""
-    from docservice.services import archive
-
     if which not in FILES or envelope is None:
         raise NotFound("file")
     entries = [e for e in archived_copies(session, envelope) or [] if e.sha256 == sha256]
@@ -176,7 +180,7 @@ def read_archived(session: Session, rt: Runtime, envelope: Envelope | None, sha2
         raise NotFound("document")
     entry = entries[0]
     kind, media_type, suffix = FILES[which]
-    data = archive.read_object(rt, entry, kind)
+    data = archive_search.read_object(entry, kind, store=store)
     audit.record(session, "copy.downloaded", actor, placement_id=envelope.placement_id,
                  role=role, document=entry.reference, sha256=entry.sha256, file=which)
     return data, media_type, f"{entry.student_number}-{entry.document_kind}{suffix}"

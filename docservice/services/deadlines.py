@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from docservice.archive import audit
+from docservice.archive.blobs import FilesystemBlobStore
+from docservice.config import DeskSettings, Settings
+from docservice.documents.generate import PdfConverter, generate_document
+from docservice.domain import today_in_brussels
 from docservice.errors import EnvelopeConflict, InvalidInput, NotFound
+from docservice.mail.compose import PlacementAtRisk, WaitingApproval
+from docservice.mail.delivery import Sender
 from docservice.models import (
     AccessLink,
     Document,
@@ -29,11 +35,13 @@ from docservice.models import (
     EnvelopeStatus,
     Placement,
     Reminder,
-    RequestStatus,
     SignatureRequest,
 )
-from docservice.services import desk, desk_verification, links, notifications
-from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
+from docservice.services import desk, desk_verification, envelopes, links, notifications
+from docservice.services import documents as documents_service
+from docservice.services.desk import DeskFilter, PlacementStatus, State, StatusCache
+from docservice.services.desk_verification import Verifier
+from docservice.services.envelopes import SIGN, link_expiry
 from docservice.services.text import checked_text
 
 CONTRACT_DEADLINE = "contract_deadline"
@@ -154,27 +162,31 @@ def _due_dates(status: PlacementStatus, offsets: tuple[int, ...]) -> list[Due]:
     return due
 
 
-def check_deadlines(session: Session, runtime: Any, *, now: datetime, settings: DeskSettings,
-                    actor: audit.Actor = audit.SYSTEM, dry_run: bool = False,
-                    year: str | None = None, rehash: bool = False) -> CheckReport:
+def check_deadlines(session: Session, *, now: datetime, settings: DeskSettings, config: Settings,
+                    verifier: Verifier, blobs: FilesystemBlobStore, mailer: Sender,
+                    cache: StatusCache | None = None, actor: audit.Actor = audit.SYSTEM,
+                    dry_run: bool = False, year: str | None = None,
+                    rehash: bool = False) -> CheckReport:
     """Remind, escalate and mark as the calendar says; record everything (unless dry_run).
 
+    `settings` are the desk's, `config` the service's (its public URL, how long links work).
     The caller's unit of work commits; mail leaves after that commit. With `dry_run` the caller
     rolls back (the verification cache filled on the way is not kept either).
     """
-    today = desk.today_in_brussels(now)
+    today = today_in_brussels(now)
     report = CheckReport(today=today, dry_run=dry_run)
-    active = [s for s in desk.load_statuses(session, runtime, DeskFilter(year=year), now=now,
-                                            settings=settings)
+    active = [s for s in desk.load_statuses(session, DeskFilter(year=year), now=now,
+                                            settings=settings, cache=cache)
               if s.end_date >= today]
     # The PDFs decide what is signed: check the stored files and verify what is new first.
     revisions = desk.current_revisions(session, [s.placement_id for s in active])
     report.verification = desk_verification.refresh(
-        session, runtime, [r.sha256 for r in revisions], now=now, rehash=rehash)
+        session, [r.sha256 for r in revisions], verifier=verifier, blobs=blobs,
+        now=now, rehash=rehash)
     if report.verification.verified or report.verification.files_rehashed:
         ids = {s.placement_id for s in active}
-        active = [s for s in desk.load_statuses(session, runtime, DeskFilter(year=year),
-                                                now=now, settings=settings)
+        active = [s for s in desk.load_statuses(session, DeskFilter(year=year), now=now,
+                                                settings=settings, cache=cache)
                   if s.placement_id in ids]
     report.placements = len(active)
     incomplete = [s for s in active if not s.complete]
@@ -210,13 +222,13 @@ def check_deadlines(session: Session, runtime: Any, *, now: datetime, settings: 
     # query saves a third of the round trips on a day with thousands of reminders.
     signers = [(r, requests[r.envelope_id, r.role]) for r in report.reminders
                if r.role != "school"]
-    urls = _sign_urls(session, runtime, [request for _r, request in signers], now=now,
-                      actor=actor)
+    urls = _sign_urls(session, [request for _r, request in signers], now=now, actor=actor,
+                      settings=config)
     audits: list[tuple[str, audit.Actor, int | None, dict[str, Any]]] = []
     with session.no_autoflush:
         for (reminder, request), (url, expires) in zip(signers, urls, strict=True):
             notifications.send_reminder(
-                session, runtime, request, url=url, expires_at=expires,
+                session, request, url=url, expires_at=expires, mailer=mailer,
                 due=[(d.anchor, d.anchor_date, d.days_left) for d in reminder.due])
             audits.append(_reminder_event(reminder, request.signer_email, actor=actor))
             report.mails += 1
@@ -227,16 +239,16 @@ def check_deadlines(session: Session, runtime: Any, *, now: datetime, settings: 
                 approvals[request.signer_email].append((reminder, request))
             rows += _reminder_rows(reminder, request.signer_email, now=now, actor=actor)
         for email, items in approvals.items():
-            notifications.send_approval_reminder(session, runtime, to=email, items=[
-                _approval_line(runtime, waiting, request) for waiting, request in items])
+            notifications.send_approval_reminder(session, to=email, mailer=mailer, items=[
+                _approval_line(waiting, request, settings=config) for waiting, request in items])
             audits += [_reminder_event(waiting, email, actor=actor) for waiting, _r in items]
             report.mails += 1
     audit.record_many(session, audits)
     # One insert for all: a second run racing this one fails here on the unique key, and its
     # transaction rolls back before any of its mail is sent.
     _insert_reminders(session, rows)
-    report.mails += _send_escalations(session, runtime, report.escalations + report.not_cleared,
-                                      now=now, actor=actor)
+    report.mails += _send_escalations(session, report.escalations + report.not_cleared,
+                                      now=now, actor=actor, mailer=mailer, settings=config)
     return report
 
 
@@ -275,33 +287,28 @@ def _requests_of(session: Session, envelope_ids: list[int]
     return found
 
 
-def _sign_url(session: Session, runtime: Any, request: SignatureRequest, *, now: datetime,
-              actor: audit.Actor) -> tuple[str, datetime | None]:
+def _sign_url(session: Session, request: SignatureRequest, *, now: datetime, actor: audit.Actor,
+              settings: Settings) -> tuple[str, datetime | None]:
     """A working link for `request`'s signer; a new one, as only hashes of links are kept."""
-    from docservice.services.envelopes import SIGN, link_expiry
-
     placement = request.envelope.placement
     if request.role == "school":
-        return runtime.settings.public_url(f"/coordinator/desk/placements/{placement.id}"), None
+        return settings.public_url(f"/coordinator/desk/placements/{placement.id}"), None
     link, token = links.issue_link(
         session, placement, purpose=SIGN, now=now, actor=actor,
-        valid_for=link_expiry(placement.academic_year, now,
-                              runtime.settings.sign_link_min_days) - now,
+        valid_for=link_expiry(placement.academic_year, now, settings.sign_link_min_days) - now,
         signature_request_id=request.id)
-    return runtime.settings.public_url(f"/sign/{token}"), link.expires_at
+    return settings.public_url(f"/sign/{token}"), link.expires_at
 
 
-def _sign_urls(session: Session, runtime: Any, requests: list[SignatureRequest], *,
-               now: datetime, actor: audit.Actor) -> list[tuple[str, datetime]]:
+def _sign_urls(session: Session, requests: list[SignatureRequest], *, now: datetime,
+               actor: audit.Actor, settings: Settings) -> list[tuple[str, datetime]]:
     """`_sign_url` for many signers (not the school): fresh links, issued in bulk."""
-    from docservice.services.envelopes import SIGN, link_expiry
-
-    minimum = runtime.settings.sign_link_min_days
+    minimum = settings.sign_link_min_days
     issued = links.issue_sign_links(session, [
         (r.envelope.placement_id, r.id, link_expiry(r.envelope.placement.academic_year, now,
                                                     minimum))
         for r in requests], purpose=SIGN, now=now, actor=actor)
-    return [(runtime.settings.public_url(f"/sign/{token}"), expires) for token, expires in issued]
+    return [(settings.public_url(f"/sign/{token}"), expires) for token, expires in issued]
 
 
 def _reminder_event(planned: PlannedReminder, email: str, *, actor: audit.Actor
@@ -312,13 +319,14 @@ def _reminder_event(planned: PlannedReminder, email: str, *, actor: audit.Actor
                  "offset_days": d.offset_days} for d in planned.due]})
 
 
-def _approval_line(runtime: Any, planned: PlannedReminder, request: SignatureRequest
-                   ) -> dict[str, object]:
+def _approval_line(planned: PlannedReminder, request: SignatureRequest, *,
+                   settings: Settings) -> WaitingApproval:
     placement = request.envelope.placement
-    return {"student": planned.student_name, "student_number": placement.student_number,
-            "company": placement.company_name,
-            "url": runtime.settings.public_url(f"/coordinator/desk/placements/{placement.id}"),
-            "due": [(d.anchor, d.anchor_date, d.days_left) for d in planned.due]}
+    return WaitingApproval(
+        student=planned.student_name, student_number=placement.student_number,
+        company=placement.company_name,
+        url=settings.public_url(f"/coordinator/desk/placements/{placement.id}"),
+        due=tuple((d.anchor, d.anchor_date, d.days_left) for d in planned.due))
 
 
 def _reminder_rows(planned: PlannedReminder, email: str, *, now: datetime,
@@ -335,8 +343,8 @@ def _insert_reminders(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(Reminder), rows[i:i + 1000])
 
 
-def _send_escalations(session: Session, runtime: Any, planned: list[PlannedEscalation], *,
-                      now: datetime, actor: audit.Actor) -> int:
+def _send_escalations(session: Session, planned: list[PlannedEscalation], *, now: datetime,
+                      actor: audit.Actor, mailer: Sender, settings: Settings) -> int:
     """Record each escalation; one digest per recipient (coordinator, each docent)."""
     digests: dict[str, list[PlannedEscalation]] = defaultdict(list)
     listed: set[tuple[str, int]] = set()
@@ -363,36 +371,38 @@ def _send_escalations(session: Session, runtime: Any, planned: list[PlannedEscal
     audit.record_many(session, events)
     for email, items in digests.items():
         notifications.send_escalation(
-            session, runtime, to=email,
-            at_risk=[_digest_line(i.status) for i in items if i.kind == "escalation"],
-            not_cleared=[_digest_line(i.status) for i in items if i.kind == "not_cleared"])
+            session, to=email, mailer=mailer,
+            at_risk=[_digest_line(i.status, settings) for i in items if i.kind == "escalation"],
+            not_cleared=[_digest_line(i.status, settings) for i in items
+                         if i.kind == "not_cleared"])
     return len(digests)
 
 
-def _digest_line(status: PlacementStatus) -> dict[str, Any]:
-    return {"placement_id": status.placement_id, "student": status.student_name,
-            "student_number": status.student_number, "company": status.company_name,
-            "start_date": status.start_date, "days_to_start": status.days_to_start,
-            "stage": status.stage.value, "next_role": status.next_role,
-            "docent": status.docent_name}
+def _digest_line(status: PlacementStatus, settings: Settings) -> PlacementAtRisk:
+    return PlacementAtRisk(
+        student=status.student_name, student_number=status.student_number,
+        company=status.company_name, start_date=status.start_date,
+        days_to_start=status.days_to_start, stage=status.stage.value,
+        docent=status.docent_name,
+        url=settings.public_url(f"/coordinator/desk/placements/{status.placement_id}"))
 
 
 # --- the coordinator's actions on one placement -----------------------------------------------
 
 
-def remind_now(session: Session, runtime: Any, placement: Placement, *, now: datetime,
-               actor: audit.Actor) -> SignatureRequest:
+def remind_now(session: Session, placement: Placement, *, now: datetime, actor: audit.Actor,
+               mailer: Sender, settings: Settings) -> SignatureRequest:
     """Remind the signer whose turn it is, now, with a fresh link (the old one stops working)."""
     envelope = placement.envelope
     request = envelope.next_request if envelope is not None else None
     if envelope is None or envelope.status != EnvelopeStatus.OPEN.value or request is None:
         raise EnvelopeConflict("nobody's turn to sign: no reminder sent")
-    url, expires = _sign_url(session, runtime, request, now=now, actor=actor)
+    url, expires = _sign_url(session, request, now=now, actor=actor, settings=settings)
     year = placement.academic_year
-    today = desk.today_in_brussels(now)
+    today = today_in_brussels(now)
     due = [(CONTRACT_DEADLINE, year.contract_deadline, (year.contract_deadline - today).days),
            (START_DATE, placement.start_date, (placement.start_date - today).days)]
-    notifications.send_reminder(session, runtime, request, url=url, expires_at=expires,
+    notifications.send_reminder(session, request, url=url, expires_at=expires, mailer=mailer,
                                 due=[d for d in due if d[2] >= 0])
     session.add(Reminder(
         key=f"manual:e{envelope.id}:{request.role}:{now.isoformat()}",
@@ -439,34 +449,32 @@ def clean_reason(reason: str) -> str:
     return reason
 
 
-def remake_documents(session: Session, runtime: Any, placement: Placement, *, now: datetime,
-                     actor: audit.Actor) -> list[str]:
+def remake_documents(session: Session, placement: Placement, *, now: datetime,
+                     actor: audit.Actor, converter: PdfConverter, blobs: FilesystemBlobStore,
+                     settings: Settings) -> list[str]:
     """Mark the placement's current documents superseded and make the required ones again from
     its data (LibreOffice); the superseded documents' references."""
-    from docservice.documents.generate import generate_document
-    from docservice.services import documents as documents_service
-
     superseded = []
     for document in placement.current_documents():
         document.superseded_at = now
         superseded.append(document.reference)
     session.flush()
     session.expire(placement, ["documents", "envelopes"])
-    rt = runtime
-    jobs = documents_service.plan_generation([placement], rt.settings.templates_path)
+    jobs = documents_service.plan_generation([placement], settings.templates_path)
     for job in jobs:
-        made = generate_document(job.template, job.context, rt.converter,
-                                 reference=job.reference, pdfa=rt.settings.pdfa)
-        rt.blobs.put(made.docx)  # write-once blobs first: a rollback leaves only orphans
-        rt.blobs.put(made.pdf)
+        made = generate_document(job.template, job.context, converter,
+                                 reference=job.reference, pdfa=settings.pdfa)
+        blobs.put(made.docx)  # write-once blobs first: a rollback leaves only orphans
+        blobs.put(made.pdf)
         documents_service._store(session, job.placement_id, made, actor)
     session.expire(placement, ["documents", "envelopes"])
     return superseded
 
 
-def cancel_and_regenerate(session: Session, runtime: Any, placement: Placement, *, reason: str,
-                          now: datetime, actor: audit.Actor, reopen: bool = True
-                          ) -> Envelope | None:
+def cancel_and_regenerate(session: Session, placement: Placement, *, reason: str,
+                          now: datetime, actor: audit.Actor, converter: PdfConverter,
+                          blobs: FilesystemBlobStore, mailer: Sender, settings: Settings,
+                          reopen: bool = True) -> Envelope | None:
     """Supersede the envelope (kept, never deleted), make the documents again, invite anew.
 
     For placement data that was wrong: the old envelope is cancelled and its documents marked
@@ -474,37 +482,17 @@ def cancel_and_regenerate(session: Session, runtime: Any, placement: Placement, 
     not replaced this way. Without `reopen` no new envelope is opened (None): the coordinator
     opens it from the placement's page when ready.
     """
-    from docservice.services import envelopes
-
     reason = clean_reason(reason)
     old = placement.envelope
     if old is None:
         raise EnvelopeConflict("there is no envelope to replace")
-    if old.status == EnvelopeStatus.COMPLETED.value:
-        raise EnvelopeConflict("a completed envelope is a signed agreement: it is not replaced")
-    # One conditional UPDATE decides between two coordinators replacing it at once: the row
-    # lock makes the second wait, then find the status changed and stop with a conflict.
-    cancelled = session.execute(
-        update(Envelope)
-        .where(Envelope.id == old.id, Envelope.status == old.status)
-        .values(status=EnvelopeStatus.CANCELLED.value, cancelled_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    session.refresh(old)
-    if cancelled != 1:
-        raise EnvelopeConflict(
-            "someone else changed or replaced this envelope at the same moment "
-            f"(it is {old.status} now): reload the page and check before trying again")
-    for request in old.requests:
-        if request.status in (RequestStatus.WAITING.value, RequestStatus.PENDING.value):
-            request.status = RequestStatus.CANCELLED.value
-    ids = [r.id for r in old.requests]
-    for link in session.scalars(select(AccessLink).where(
-            AccessLink.signature_request_id.in_(ids), AccessLink.revoked_at.is_(None))):
-        link.revoke(now)
-    remake_documents(session, runtime, placement, now=now, actor=actor)
-    new = envelopes.open_envelope(session, runtime, placement, now=now, actor=actor) \
-        if reopen else None
+    old.cancel(now=now)
+    envelopes.revoke_links(session, old, now)
+    remake_documents(session, placement, now=now, actor=actor, converter=converter,
+                     blobs=blobs, settings=settings)
+    new = (envelopes.open_envelope(session, placement, now=now, actor=actor, mailer=mailer,
+                                   settings=settings)
+           if reopen else None)
     audit.record(session, "envelope.superseded", actor, placement_id=placement.id,
                  envelope_id=old.id, superseded_by=new.id if new else None, reason=reason)
     return new

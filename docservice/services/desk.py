@@ -18,22 +18,19 @@ from __future__ import annotations
 
 import enum
 import functools
-import os
 import threading
 import time
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
-from docservice.documents.catalogue import SIGNER_ROLES
-from docservice.errors import ConfigurationError
+from docservice.config import DeskSettings
+from docservice.domain import SIGNER_ROLES, today_in_brussels
 from docservice.models import (
     AcademicYear,
     AuditEvent,
@@ -50,18 +47,14 @@ from docservice.models import (
     VerificationCache,
 )
 from docservice.services.desk_verification import (
+    ENGINE,
     MISSING,
     PdfVerdict,
-    current_engine,
     found_hashes,
     verdicts_for,
 )
 from docservice.services.text import fold
 from docservice.signing.qualification import label_nl
-
-T = TypeVar("T", int, float)
-
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class State(str, enum.Enum):
@@ -82,75 +75,6 @@ STAGES = (State.DRAFT, State.WAITING_STUDENT, State.WAITING_COMPANY, State.WAITI
           State.COMPLETE, State.DECLINED)
 WAITING = {"student": State.WAITING_STUDENT, "company": State.WAITING_COMPANY,
            "school": State.WAITING_SCHOOL}
-
-
-def _at_least_zero(env: Mapping[str, str], name: str, kind: Callable[[str], T],
-                   what: str) -> T | None:
-    """The setting `name` as `kind` (0 or more), None when unset; a clear error otherwise."""
-    raw = env.get(name)
-    if not raw:
-        return None
-    try:
-        value = kind(raw)
-    except ValueError as e:
-        raise ConfigurationError(f"{name} must be {what}") from e
-    if not 0 <= value < float("inf"):  # type: ignore[operator]
-        raise ConfigurationError(f"{name} must be 0 or more, not {raw}")
-    return value
-
-
-def _offsets(text: str, name: str) -> tuple[int, ...]:
-    try:
-        values = tuple(sorted({int(v) for v in text.replace(" ", "").split(",") if v},
-                              reverse=True))
-    except ValueError as e:
-        raise ConfigurationError(f"{name} must be whole numbers of days, e.g. 14,7,3,1") from e
-    if not values or any(v <= 0 for v in values):
-        raise ConfigurationError(f"{name} must be positive numbers of days, e.g. 14,7,3,1")
-    return values
-
-
-@dataclass(frozen=True)
-class DeskSettings:
-    """The desk's knobs: when to remind, when a placement is at risk, page size."""
-
-    reminder_offsets: tuple[int, ...] = (14, 7, 3, 1)  # days before deadline and start date
-    risk_window_days: int = 14  # start date this close and incomplete: at risk
-    page_size: int = 50
-    verify_budget_seconds: float = 5.0  # per dashboard request, for PDFs not verified yet
-    status_cache_seconds: float = 60.0  # at most this stale, for changes the trail misses
-    # A new revision's verification is queued as a job; pages show it pending this long, then
-    # verify it themselves (the job failed, or no worker runs).
-    verify_grace_seconds: float = 120.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DeskSettings:
-        """DOCSERVICE_REMINDER_OFFSETS (e.g. "14,7,3,1"), DOCSERVICE_RISK_WINDOW_DAYS and
-        DOCSERVICE_VERIFY_GRACE_SECONDS."""
-        env = os.environ if env is None else env
-        settings = cls()
-        offsets = env.get("DOCSERVICE_REMINDER_OFFSETS")
-        if offsets:
-            settings = replace(settings, reminder_offsets=_offsets(
-                offsets, "DOCSERVICE_REMINDER_OFFSETS"))
-        window = _at_least_zero(env, "DOCSERVICE_RISK_WINDOW_DAYS", int, "a whole number of days")
-        if window is not None:
-            settings = replace(settings, risk_window_days=window)
-        grace = _at_least_zero(env, "DOCSERVICE_VERIFY_GRACE_SECONDS", float,
-                               "a number of seconds")
-        if grace is not None:
-            settings = replace(settings, verify_grace_seconds=grace)
-        return settings
-
-
-def parse_offsets(text: str) -> tuple[int, ...]:
-    """"14,7,3,1" as (14, 7, 3, 1); ConfigurationError if it is not that."""
-    return _offsets(text, "offsets")
-
-
-def today_in_brussels(now: datetime) -> date:
-    """The calendar day it is at the school at `now`."""
-    return now.astimezone(BRUSSELS).date()
 
 
 @dataclass(frozen=True)
@@ -362,7 +286,7 @@ def _documents_summary(ids: Any, engine: str) -> Any:
             .group_by(d.placement_id).subquery("docs"))
 
 
-def _compute(session: Session, runtime: Any, year: str | None,
+def _compute(session: Session, year: str | None,
              placement_ids: tuple[int, ...] | None, *, today: date,
              settings: DeskSettings) -> list[PlacementStatus]:
     base = _placements_select(year, placement_ids).subquery("p")
@@ -370,7 +294,7 @@ def _compute(session: Session, runtime: Any, year: str | None,
     live = _live_envelopes(ids)
     e = Envelope.__table__.c
     req = _requests_summary(select(live.c.envelope_id))
-    docs = _documents_summary(ids, current_engine(runtime))
+    docs = _documents_summary(ids, ENGINE)
     query = (select(base, live.c.envelope_id, e.status.label("envelope_status"),
                     e.decline_reason, req, docs)
              .select_from(base
@@ -401,15 +325,22 @@ class _Cached:
     orders: dict[str, list[PlacementStatus]] = field(default_factory=dict)
 
 
-_CACHES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], _Cached]] = \
-    weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
+class StatusCache:
+    """A process's computed cohort statuses, by (year, day, risk window, engine): the runtime
+    holds one and hands it to `load_statuses`; entries are checked against the database's
+    fingerprint before use."""
 
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, ...], _Cached] = {}
+        self._lock = threading.Lock()
 
-def invalidate_statuses(runtime: Any) -> None:
-    """Forget the cached statuses (after a change the audit trail does not show)."""
-    with _CACHE_LOCK:
-        _CACHES.pop(runtime, None)
+    def get(self, key: tuple[Any, ...]) -> _Cached | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: tuple[Any, ...], entry: _Cached) -> None:
+        with self._lock:
+            self._entries[key] = entry
 
 
 def _fingerprint(session: Session) -> tuple[Any, ...]:
@@ -430,21 +361,22 @@ def _fingerprint(session: Session) -> tuple[Any, ...]:
     return (*(str(v) for v in values), *(tuple(y) for y in years))
 
 
-def _year_statuses(session: Session, runtime: Any, year: str | None, *, today: date,
-                   settings: DeskSettings) -> _Cached:
-    key = (year, today, settings.risk_window_days, current_engine(runtime))
+def _year_statuses(session: Session, year: str | None, *, today: date,
+                   settings: DeskSettings, cache: StatusCache | None) -> _Cached:
+    if cache is None:
+        return _Cached((), time.monotonic(),
+                       _compute(session, year, None, today=today, settings=settings))
+    key = (year, today, settings.risk_window_days, ENGINE)
     fingerprint = _fingerprint(session)
     now = time.monotonic()
-    with _CACHE_LOCK:
-        entry = _CACHES.setdefault(runtime, {}).get(key)
+    entry = cache.get(key)
     if (entry is not None and entry.fingerprint == fingerprint
             and now - entry.built <= settings.status_cache_seconds):
         return entry
-    entry = _Cached(fingerprint, now, _compute(session, runtime, year, None, today=today,
+    entry = _Cached(fingerprint, now, _compute(session, year, None, today=today,
                                                 settings=settings))
     if settings.status_cache_seconds > 0:
-        with _CACHE_LOCK:
-            _CACHES.setdefault(runtime, {})[key] = entry
+        cache.put(key, entry)
     return entry
 
 
@@ -467,15 +399,15 @@ def _matcher(flt: DeskFilter) -> Callable[[PlacementStatus], bool]:
     return matches
 
 
-def load_statuses(session: Session, runtime: Any, flt: DeskFilter, *, now: datetime,
-                  settings: DeskSettings) -> list[PlacementStatus]:
-    """The status of every placement the filter selects, sorted as it asks."""
+def load_statuses(session: Session, flt: DeskFilter, *, now: datetime, settings: DeskSettings,
+                  cache: StatusCache | None = None) -> list[PlacementStatus]:
+    """The status of every placement the filter selects, sorted as it asks; a whole year's
+    statuses are kept in `cache` (when given) until the database changes."""
     today = today_in_brussels(now)
     if flt.placement_ids is not None:
-        found = _compute(session, runtime, flt.year, flt.placement_ids, today=today,
-                         settings=settings)
+        found = _compute(session, flt.year, flt.placement_ids, today=today, settings=settings)
         return sort_statuses(list(filter(_matcher(flt), found)), flt.sort)
-    entry = _year_statuses(session, runtime, flt.year, today=today, settings=settings)
+    entry = _year_statuses(session, flt.year, today=today, settings=settings, cache=cache)
     ordered = entry.orders.get(flt.sort)
     if ordered is None:
         ordered = entry.orders[flt.sort] = sort_statuses(entry.statuses, flt.sort)
@@ -577,11 +509,11 @@ def count_states(statuses: Sequence[PlacementStatus]) -> dict[str, int]:
     return counts
 
 
-def placement_status(session: Session, runtime: Any, placement_id: int, *, now: datetime,
+def placement_status(session: Session, placement_id: int, *, now: datetime,
                      settings: DeskSettings) -> PlacementStatus | None:
     """The status of one placement."""
-    found = load_statuses(session, runtime, DeskFilter(placement_ids=(placement_id,)),
-                          now=now, settings=settings)
+    found = load_statuses(session, DeskFilter(placement_ids=(placement_id,)), now=now,
+                          settings=settings)
     return found[0] if found else None
 
 
@@ -667,15 +599,13 @@ def current_revisions(session: Session, placement_ids: Sequence[int]) -> list[An
     return sorted(rows, key=lambda r: (r.placement_id, order.get(r.kind, 99), r.id))
 
 
-def load_details(session: Session, runtime: Any,
-                 statuses: Sequence[PlacementStatus]) -> Details:
+def load_details(session: Session, statuses: Sequence[PlacementStatus]) -> Details:
     """Per-document verdicts and signature lines for `statuses` (the rows on screen)."""
     by_id = {s.placement_id: s for s in statuses}
     rows = current_revisions(session, list(by_id))
     shas = [r.sha256 for r in rows]
     found = found_hashes(session, shas)
-    verdicts = verdicts_for(session, runtime, [f for f in found.values() if f != MISSING]
-                            + shas)
+    verdicts = verdicts_for(session, [f for f in found.values() if f != MISSING] + shas)
     details = Details()
     for row in rows:
         status = by_id[row.placement_id]
@@ -714,13 +644,13 @@ def load_details(session: Session, runtime: Any,
     return details
 
 
-def document_line(session: Session, runtime: Any, document: Document) -> DocumentLine:
+def document_line(session: Session, document: Document) -> DocumentLine:
     """One document's stored-file check and verdict, without the table's side (any document)."""
     sha = document.current_revision.sha256
     found = found_hashes(session, [sha]).get(sha)
     changed = found is not None and found != sha
     key = found if found is not None and changed and found != MISSING else sha
-    verdict = None if found == MISSING else verdicts_for(session, runtime, [key]).get(key)
+    verdict = None if found == MISSING else verdicts_for(session, [key]).get(key)
     return DocumentLine(document_id=document.id, kind=document.kind,
                         reference=document.reference, sha256=sha, found_sha256=found,
                         verdict=verdict, signatures=())

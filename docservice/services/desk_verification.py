@@ -5,10 +5,9 @@ The coordinator's "signed" comes from here, not from the signature_requests tabl
 - the stored file still hashes to the name it was stored under (a file changed behind the
   service's back is caught; its size and modification time let later checks skip re-reading
   files nobody touched), and
-- the signatures in those bytes verify: with the strict engine
-  (`docservice.signing.verify.verify_pdf`) when it can be imported, else with the interim
-  `docservice.signing.validate.check_signatures`. The engine's name is stored with each verdict,
-  so interim verdicts are replaced once the strict engine is there.
+- the signatures in those bytes verify, with the verification engine
+  (`docservice.signing.verify.verify_pdf`). The engine's name is stored with each verdict. An
+  engine that fails gives the verdict "verificatiefout", never a weaker check's verdict.
 
 Verdicts are keyed by the SHA-256 of the bytes verified: unchanged PDFs are verified once.
 A verdict that did not pass is verified again after `RETRY_FAILED_AFTER` (a CRL or the TSA may
@@ -26,30 +25,53 @@ import hashlib
 import logging
 import os
 import time
-import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Table, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from docservice.db import after_commit
-from docservice.documents.catalogue import SIGNER_ROLES
-from docservice.models import QueuedVerification, Revision, StoredFileCheck, VerificationCache
+from docservice.domain import SIGNER_ROLES
+from docservice.models import (
+    Base,
+    QueuedVerification,
+    Revision,
+    StoredFileCheck,
+    VerificationCache,
+)
 from docservice.observability.metrics import VERIFICATION_FAILURES
+from docservice.signing.verify import Trust, verify_pdf
 
 log = logging.getLogger(__name__)
 
-STRICT_ENGINE = "verify_pdf"
-INTERIM_ENGINE = "check_signatures"
+#: The engine every verdict is made with (stored with it: a verdict of another is not reused).
+ENGINE = "verify_pdf"
+#: The indication of a verdict the engine could not give: it raised.
+ENGINE_ERROR = "verificatiefout"
 MISSING = "missing"
 RETRY_FAILED_AFTER = timedelta(hours=20)
 VERIFY_JOB = "verify_revisions"
 _CHUNK = 500
+
+#: Loads the service's trust, and notes on what could not be loaded into it.
+TrustLoader = Callable[[], tuple[Trust, Sequence[str]]]
+
+
+class Enqueue(Protocol):
+    """Runs a job after the commit (`Runtime.enqueue`)."""
+
+    def __call__(self, name: str, /, *args: Any) -> None: ...
+
+
+class BlobReader(Protocol):
+    """What verification needs of a blob store: the bytes stored under a SHA-256."""
+
+    def get(self, sha256: str) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -94,8 +116,8 @@ class PdfVerdict:
 
     @property
     def failed(self) -> bool:
-        """The file is unreadable, or the verifier failed it outright."""
-        return not self.readable or self.indication in ("TOTAL_FAILED", "FAILED")
+        """The file is unreadable, or the verifier failed it outright (or could not judge it)."""
+        return not self.readable or self.indication in ("TOTAL_FAILED", "FAILED", ENGINE_ERROR)
 
     @property
     def passed(self) -> bool:
@@ -129,44 +151,29 @@ class PdfVerdict:
 
 
 class Verifier:
-    """Verifies PDFs with the strict engine when it is importable and works, else the interim one."""
+    """Verifies PDFs with the verification engine; the trust is loaded on first use."""
 
-    def __init__(self, runtime: Any) -> None:
-        self._runtime = runtime
-        self._strict: tuple[Any, Any] | None = None
+    engine = ENGINE
+
+    def __init__(self, load_trust: TrustLoader) -> None:
+        self._load_trust = load_trust
+        self._trust: Trust | None = None
         self.notes: list[str] = []
-        try:
-            from docservice.signing.verify import verify_pdf
-            from docservice.signing.verify.sources import trust_from_runtime
-        except ImportError as e:
-            self.notes.append(f"strict verification engine not available ({e}); "
-                              "using check_signatures")
-            log.warning("desk: %s", self.notes[-1])
-        else:
-            self._strict = (verify_pdf, trust_from_runtime)
-        self._trust: Any = None
-        self._roots: Any = None
-
-    @property
-    def engine(self) -> str:
-        return STRICT_ENGINE if self._strict is not None else INTERIM_ENGINE
 
     def verify(self, pdf: bytes) -> PdfVerdict:
-        """The verdict on `pdf`; never raises for what the file contains."""
+        """The verdict on `pdf`; never raises: an engine error is the verdict ENGINE_ERROR."""
         sha = hashlib.sha256(pdf).hexdigest()
-        if self._strict is not None:
-            try:
-                return self._verify_strict(pdf, sha)
-            except Exception as e:  # noqa: BLE001 - a bug in the new engine must not hide status
-                log.exception("desk: strict verification of %s failed; using check_signatures",
-                              sha)
-                self.notes.append(f"strict engine failed on {sha[:12]}… ({type(e).__name__})")
-        return self._verify_interim(pdf, sha)
+        try:
+            return self._verify(pdf, sha)
+        except Exception as e:  # noqa: BLE001 - a failing engine is a verdict, not a crash
+            log.exception("desk: verification of %s failed", sha)
+            return PdfVerdict(sha, ENGINE, ENGINE_ERROR, True,
+                              (f"the verification engine failed ({type(e).__name__})",))
 
-    def _verify_strict(self, pdf: bytes, sha: str) -> PdfVerdict:
-        verify_pdf, trust_from_runtime = self._strict  # type: ignore[misc]
+    def _verify(self, pdf: bytes, sha: str) -> PdfVerdict:
         if self._trust is None:
-            self._trust, notes = trust_from_runtime(self._runtime)
+            trust, notes = self._load_trust()
+            self._trust = trust
             self.notes += notes
         report = verify_pdf(pdf, trust=self._trust, policy="auto")
         signatures = tuple(
@@ -178,34 +185,9 @@ class Verifier:
                 qualification=s.qualification.level if s.qualification else None,
                 belgian_eid=bool(s.qualification and s.qualification.belgian_eid))
             for s in report.signatures if s.kind == "signature")
-        return PdfVerdict(sha256=sha, engine=STRICT_ENGINE, indication=report.indication,
+        return PdfVerdict(sha256=sha, engine=ENGINE, indication=report.indication,
                           readable=bool(report.readable), reasons=tuple(report.reasons),
                           signatures=signatures, report=report.to_json())
-
-    def _verify_interim(self, pdf: bytes, sha: str) -> PdfVerdict:
-        from docservice.signing.errors import SignatureCheckError
-        from docservice.signing.pades import load_trust_roots
-        from docservice.signing.validate import check_signatures
-
-        signer = self._runtime.signer
-        if self._roots is None:
-            self._roots = load_trust_roots(signer.pki, signer.settings)
-        if not pdf.startswith(b"%PDF"):
-            return PdfVerdict(sha, INTERIM_ENGINE, "FAILED", False, ("not a PDF file",))
-        try:
-            checks = check_signatures(pdf, trust_roots=self._roots, crls=signer.pki.crls)
-        except SignatureCheckError as e:
-            return PdfVerdict(sha, INTERIM_ENGINE, "FAILED", True, (str(e),))
-        signatures = tuple(
-            SignatureVerdict(role=_role_of_field(c.field_name), field_name=c.field_name,
-                             passed=c.ok, signer_name=c.signer_name,
-                             time=_iso(c.timestamp_time or c.signing_time),
-                             reasons=c.problems)
-            for c in checks)
-        indication = "PASSED" if all(s.passed for s in signatures) else "FAILED"
-        if not signatures:
-            indication = "NO_SIGNATURE"
-        return PdfVerdict(sha, INTERIM_ENGINE, indication, True, (), signatures)
 
 
 def _role_of_field(name: str) -> str | None:
@@ -217,26 +199,10 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-_VERIFIERS: weakref.WeakKeyDictionary[Any, Verifier] = weakref.WeakKeyDictionary()
-
-
-def verifier_for(runtime: Any) -> Verifier:
-    """The runtime's verifier (its trust material is loaded once)."""
-    verifier = _VERIFIERS.get(runtime)
-    if verifier is None:
-        verifier = _VERIFIERS[runtime] = Verifier(runtime)
-    return verifier
-
-
-def current_engine(runtime: Any) -> str:
-    """The name of the engine verdicts are made with in this process."""
-    return verifier_for(runtime).engine
-
-
 # --- the stored files -------------------------------------------------------------------------
 
 
-def _blob_path(blobs: Any, sha256: str) -> Path | None:
+def _blob_path(blobs: BlobReader, sha256: str) -> Path | None:
     # The filesystem store names files by their SHA-256; other stores only give bytes back.
     locate = getattr(blobs, "_path", None)
     if locate is None:
@@ -262,24 +228,20 @@ class CheckStats:
     notes: list[str] = field(default_factory=list)
     queued_shas: set[str] = field(default_factory=set)
 
-    def merge(self, other: CheckStats) -> None:
-        for name in ("files_checked", "files_rehashed", "files_changed", "verified", "cached",
-                     "skipped", "queued"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.queued_shas |= other.queued_shas
 
-
-def _insert(session: Session, model: Any) -> Any:
+def _insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """An INSERT into `model`'s table that can say ON CONFLICT (SQLite and PostgreSQL)."""
+    table = model.__table__
+    assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(model.__table__)
+        return postgresql.insert(table)
     if dialect == "sqlite":
-        return sqlite.insert(model.__table__)
+        return sqlite.insert(table)
     raise NotImplementedError(dialect)  # pragma: no cover - the service runs on these two
 
 
-def _upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> None:
+def _upsert(session: Session, model: type[Base], values: dict[str, Any], keys: list[str]) -> None:
     """Insert or update one cache row by its unique key (two requests may race on it)."""
     stmt = _insert(session, model).values(**values)
     stmt = stmt.on_conflict_do_update(
@@ -287,8 +249,8 @@ def _upsert(session: Session, model: Any, values: dict[str, Any], keys: list[str
     session.execute(stmt)
 
 
-def queue_verification(session: Session, runtime: Any, shas: Iterable[str], *,
-                       now: datetime) -> None:
+def queue_verification(session: Session, shas: Iterable[str], *,
+                       enqueue: Enqueue, now: datetime) -> None:
     """Have the revisions named `shas` verified by the `verify_revisions` job after the commit.
 
     They are marked as queued in the caller's transaction, so the mark exists exactly when the
@@ -301,7 +263,7 @@ def queue_verification(session: Session, runtime: Any, shas: Iterable[str], *,
         [{"sha256": sha, "queued_at": now} for sha in wanted])
     session.execute(stmt.on_conflict_do_update(
         index_elements=["sha256"], set_={"queued_at": stmt.excluded.queued_at}))
-    after_commit(session, lambda: runtime.enqueue(VERIFY_JOB, *wanted))
+    after_commit(session, lambda: enqueue(VERIFY_JOB, *wanted))
 
 
 def forget_queued(session: Session, shas: Iterable[str]) -> None:
@@ -337,8 +299,8 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         yield items[i:i + _CHUNK]
 
 
-def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetime,
-            budget_seconds: float | None = None, rehash: bool = False,
+def refresh(session: Session, shas: Iterable[str], *, verifier: Verifier, blobs: BlobReader,
+            now: datetime, budget_seconds: float | None = None, rehash: bool = False,
             wait_for_queued: timedelta | None = None) -> CheckStats:
     """Check that the stored files named `shas` are intact, and verify what is not cached.
 
@@ -351,7 +313,6 @@ def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetim
     `queued_shas`); one queued longer ago is verified here like any other, so that a failed
     job or a stopped worker leaves nothing pending for good. The file check is done either way.
     """
-    verifier = verifier_for(runtime)
     stats = CheckStats(engine=verifier.engine)
     wanted = sorted(set(shas))
     if not wanted:
@@ -371,7 +332,6 @@ def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetim
         unverified = [sha for sha in wanted if sha not in verdicts]
         if unverified:
             queued = queued_since(session, unverified, now - wait_for_queued)
-    blobs = runtime.blobs
     done: set[str] = set()
     verified_names: list[str] = []
     for sha in wanted:
@@ -415,7 +375,7 @@ def refresh(session: Session, runtime: Any, shas: Iterable[str], *, now: datetim
     return stats
 
 
-def _check_file(session: Session, blobs: Any, sha: str, previous: StoredFileCheck | None, *,
+def _check_file(session: Session, blobs: BlobReader, sha: str, previous: StoredFileCheck | None, *,
                 now: datetime, rehash: bool, stats: CheckStats) -> tuple[str, bytes | None]:
     """What the stored file named `sha` hashes to now (and its bytes, when they were read)."""
     path = _blob_path(blobs, sha)
@@ -449,7 +409,7 @@ def _check_file(session: Session, blobs: Any, sha: str, previous: StoredFileChec
     return digest, data
 
 
-def _read(blobs: Any, sha: str) -> bytes | None:
+def _read(blobs: BlobReader, sha: str) -> bytes | None:
     path = _blob_path(blobs, sha)
     if path is None:
         return _read_via_store(blobs, sha)
@@ -468,7 +428,7 @@ def store_verdict(session: Session, verdict: PdfVerdict, *, now: datetime) -> No
         "detail": verdict.to_detail(), "verified_at": now}, ["sha256", "engine"])
 
 
-def _read_via_store(blobs: Any, sha: str) -> bytes | None:
+def _read_via_store(blobs: BlobReader, sha: str) -> bytes | None:
     try:
         data: bytes = blobs.get(sha)
     except Exception:  # noqa: BLE001 - missing or damaged: the caller reports it as such
@@ -476,9 +436,9 @@ def _read_via_store(blobs: Any, sha: str) -> bytes | None:
     return data
 
 
-def verdicts_for(session: Session, runtime: Any, shas: Iterable[str]) -> dict[str, PdfVerdict]:
-    """The cached verdicts (current engine) for these SHA-256 values."""
-    engine = current_engine(runtime)
+def verdicts_for(session: Session, shas: Iterable[str]) -> dict[str, PdfVerdict]:
+    """The cached verdicts (of ENGINE) for these SHA-256 values."""
+    engine = ENGINE
     wanted = sorted(set(shas))
     out: dict[str, PdfVerdict] = {}
     for chunk in _chunks(wanted):

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
-from docservice.archive.blobs import FilesystemBlobStore, sha256_hex
+from docservice.archive.blobs import FilesystemBlobStore
 from docservice.db import after_commit
 from docservice.documents.catalogue import TemplateRef, template_for
 from docservice.documents.context import build_context
 from docservice.documents.generate import GeneratedDocument, PdfConverter, generate_document
+from docservice.domain import sha256_hex
 from docservice.errors import DocserviceError, NotFound
 from docservice.models import Document, DocumentKind, Placement, Revision
 from docservice.observability.metrics import DOCUMENTS_GENERATED

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from asn1crypto import x509
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
+from docservice.archive.blobs import FilesystemBlobStore
+from docservice.config import Settings
 from docservice.db import after_commit
-from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
+from docservice.domain import BRUSSELS, signature_field_name
 from docservice.errors import (
     AlreadySigned,
     EnvelopeClosed,
     EnvelopeConflict,
     InvalidInput,
     NotFound,
-    OutOfOrder,
 )
-from docservice.jobs.runtime import Runtime
+from docservice.mail.delivery import Sender
 from docservice.models import (
     AcademicYear,
     AccessLink,
@@ -41,8 +40,10 @@ from docservice.services.text import checked_text, fold
 from docservice.signing.certificates import SignerIdentity
 from docservice.signing.pades import PadesSigner
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 SIGN = "sign"
+
+#: Queues a job by name after the commit (the runtime's `enqueue`).
+Enqueue = Callable[..., None]
 
 
 def link_expiry(year: AcademicYear, now: datetime, minimum_days: int) -> datetime:
@@ -55,8 +56,8 @@ def link_expiry(year: AcademicYear, now: datetime, minimum_days: int) -> datetim
     return max(deadline, now + timedelta(days=minimum_days))
 
 
-def open_envelope(session: Session, rt: Runtime, placement: Placement, *, now: datetime,
-                  actor: audit.Actor) -> Envelope:
+def open_envelope(session: Session, placement: Placement, *, now: datetime,
+                  actor: audit.Actor, mailer: Sender, settings: Settings) -> Envelope:
     """Put the placement's documents in an envelope and invite the student."""
     current = placement.envelope
     if current is not None:
@@ -67,47 +68,33 @@ def open_envelope(session: Session, rt: Runtime, placement: Placement, *, now: d
         raise EnvelopeConflict(
             f"{placement.student_full_name}: generate the documents first "
             f"(missing: {', '.join(k.value for k in missing)})")
-    envelope = Envelope(placement=placement, opened_by=actor.name, created_at=now)
+    envelope = Envelope.open_for(placement, opened_by=actor.name, now=now)
     session.add(envelope)
-    for document in placement.current_documents():
-        document.envelope = envelope
-    year = placement.academic_year
-    signers = {
-        "student": (placement.student_full_name, placement.student_email, year.school_name),
-        "company": (placement.company_signatory_name, placement.company_signatory_email,
-                    placement.company_name),
-        "school": (year.coordinator_name, year.coordinator_email, year.school_name),
-    }
-    for position, role in enumerate(SIGNER_ROLES, start=1):
-        name, email, organisation = signers[role]
-        envelope.requests.append(SignatureRequest(
-            role=role, position=position, signer_name=name, signer_email=email,
-            organisation=organisation, language=placement.language if role != "school" else "nl",
-        ))
     session.flush()
     audit.record(session, "envelope.opened", actor, placement_id=placement.id,
                  envelope_id=envelope.id,
                  documents=[d.reference for d in envelope.documents])
-    _invite(session, rt, envelope.requests[0], now=now, actor=actor)
+    _invite(session, envelope.requests[0], now=now, actor=actor, mailer=mailer,
+            settings=settings)
     return envelope
 
 
-def _invite(session: Session, rt: Runtime, request: SignatureRequest, *, now: datetime,
-            actor: audit.Actor) -> None:
-    request.status = RequestStatus.PENDING.value
-    request.invited_at = now
+def _invite(session: Session, request: SignatureRequest, *, now: datetime, actor: audit.Actor,
+            mailer: Sender, settings: Settings) -> None:
+    request.invite(now=now)
     token = expires = None
     if request.role != "school":
         placement = request.envelope.placement
         link, token = links.issue_link(
             session, placement, purpose=SIGN, now=now, actor=actor,
             valid_for=link_expiry(placement.academic_year, now,
-                                  rt.settings.sign_link_min_days) - now,
+                                  settings.sign_link_min_days) - now,
             signature_request_id=request.id)
         expires = link.expires_at
     audit.record(session, "signer.invited", actor, placement_id=request.envelope.placement_id,
                  envelope_id=request.envelope_id, role=request.role, email=request.signer_email)
-    notifications.send_invitation(session, rt, request, token, expires)
+    notifications.send_invitation(session, request, token, expires, mailer=mailer,
+                                  settings=settings)
 
 
 def request_for_link(session: Session, token: str, *, now: datetime) -> SignatureRequest:
@@ -120,61 +107,31 @@ def request_for_link(session: Session, token: str, *, now: datetime) -> Signatur
 
 def check_turn(request: SignatureRequest) -> None:
     """Raise unless it is `request`'s turn to sign."""
-    envelope = request.envelope
-    if envelope.status != EnvelopeStatus.OPEN.value:
-        raise EnvelopeClosed(envelope.status)
-    if request.status == RequestStatus.SIGNED.value:
-        raise AlreadySigned(request.role, request.signed_at)
-    if request.status != RequestStatus.PENDING.value:
-        expected = envelope.next_request
-        raise OutOfOrder(request.role, expected.role if expected else "nobody")
+    request.check_turn()
 
 
-def _normalised(name: str) -> str:
-    return fold(name)
+def same_name(a: str, b: str) -> bool:
+    """Whether two spellings name the same person (no case, no accents, same spaces)."""
+    return fold(a) == fold(b)
 
 
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE touched (the result of an UPDATE is a CursorResult)."""
-    return int(result.rowcount)
-
-
-def _claim(session: Session, request: SignatureRequest, *, now: datetime) -> None:
-    """Take the request from pending to signed in one conditional UPDATE: one winner."""
-    claimed = _rowcount(session.execute(
-        update(SignatureRequest)
-        .where(SignatureRequest.id == request.id,
-               SignatureRequest.status == RequestStatus.PENDING.value)
-        .values(status=RequestStatus.SIGNED.value, signed_at=now)
-        .execution_options(synchronize_session=False)
-    ))
-    session.refresh(request)
-    session.refresh(request.envelope)
-    if claimed != 1:
-        check_turn(request)  # raises the reason: signed already, out of order, closed
-        raise AlreadySigned(request.role, request.signed_at)
-    if request.envelope.status != EnvelopeStatus.OPEN.value:
-        raise EnvelopeClosed(request.envelope.status)
-
-
-def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name: str,
-         consent: bool, now: datetime, actor: audit.Actor,
+def sign(session: Session, request: SignatureRequest, *, typed_name: str, consent: bool,
+         now: datetime, actor: audit.Actor, signer: PadesSigner, blobs: FilesystemBlobStore,
+         mailer: Sender, settings: Settings, enqueue: Enqueue,
          approved_by: str | None = None) -> Envelope:
     """Sign every document of the envelope as `request`'s signer, then invite the next one."""
-    check_turn(request)
+    request.check_turn()
     if request.role != "school":
         typed_name = checked_text("full_name", typed_name)
         if not consent:
             raise InvalidInput("consent", "tick the box to confirm that you sign these documents")
-        if _normalised(typed_name) != _normalised(request.signer_name):
+        if not same_name(typed_name, request.signer_name):
             raise InvalidInput("full_name",
                                f"type your full name as it appears: {request.signer_name}")
-    _claim(session, request, now=now)
+    request.claim(now=now)
     envelope = request.envelope
     documents = [d for d in envelope.documents if d.superseded_at is None]
     field = signature_field_name(request.role)
-    signer: PadesSigner = rt.signer
-    blobs = rt.blobs
     current = [(blobs.get(d.current_revision.sha256), field) for d in documents]
     if request.role == "school":
         # Who signs for the school is the agreement's printed signatory (the year's coordinator,
@@ -195,8 +152,9 @@ def sign(session: Session, rt: Runtime, request: SignatureRequest, *, typed_name
         request.certificate_serial = format(visit.serial_number, "x")
         request.certificate_subject = _subject(x509.Certificate.load(visit.certificate_der))
         count_signatures(session, request.role, "one_shot", len(documents))
-    _store_signatures(session, rt, request, documents, signed, now=now, actor=actor,
-                      approved_by=approved_by if request.role == "school" else None)
+    store_signatures(session, request, documents, signed, now=now, actor=actor, blobs=blobs,
+                     mailer=mailer, settings=settings, enqueue=enqueue,
+                     approved_by=approved_by if request.role == "school" else None)
     return envelope
 
 
@@ -206,15 +164,17 @@ def count_signatures(session: Session, role: str, method: str, documents: int) -
     after_commit(session, lambda: counter.inc(documents))
 
 
-def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,
-                      documents: list[Document], signed: Sequence[bytes], *, now: datetime,
-                      actor: audit.Actor, approved_by: str | None = None) -> None:
-    """Keep each signed PDF as the document's next revision, then invite the next signer."""
+def store_signatures(session: Session, request: SignatureRequest, documents: list[Document],
+                     signed: Sequence[bytes], *, now: datetime, actor: audit.Actor,
+                     blobs: FilesystemBlobStore, mailer: Sender, settings: Settings,
+                     enqueue: Enqueue, approved_by: str | None = None) -> None:
+    """Keep each signed PDF (of a claimed request) as the document's next revision, then
+    invite the next signer, or complete the envelope and queue its archiving."""
     request.signed_ip = actor.ip
     request.signed_user_agent = (actor.user_agent or "")[:400] or None
     for document, pdf in zip(documents, signed, strict=True):
         # Write-once blob first: a rollback leaves an orphan, never a row without its bytes.
-        sha = rt.blobs.put(pdf)
+        sha = blobs.put(pdf)
         document.revisions.append(Revision(
             number=document.current_revision.number + 1, sha256=sha, size=len(pdf),
             reason=f"signed:{request.role}", signature_request_id=request.id, created_at=now))
@@ -224,28 +184,27 @@ def _store_signatures(session: Session, rt: Runtime, request: SignatureRequest,
     session.flush()
     # Verified once, by a job after the commit: the desk's pages then only read the verdicts.
     desk_verification.queue_verification(
-        session, rt, [d.current_revision.sha256 for d in documents], now=now)
+        session, [d.current_revision.sha256 for d in documents], enqueue=enqueue, now=now)
     envelope = request.envelope
     audit.record(session, "signer.signed", actor, placement_id=envelope.placement_id,
                  envelope_id=envelope.id, role=request.role, typed_name=request.signed_name,
                  certificate=request.certificate_subject,
                  revisions={d.reference: d.current_revision.sha256 for d in documents},
                  **({"approved_by": approved_by} if approved_by else {}))
-    following = [r for r in envelope.requests if r.position == request.position + 1]
-    if following:
-        _invite(session, rt, following[0], now=now, actor=audit.SYSTEM)
+    following = envelope.advance(request, now=now)
+    if following is not None:
+        _invite(session, following, now=now, actor=audit.SYSTEM, mailer=mailer,
+                settings=settings)
     else:
-        envelope.status = EnvelopeStatus.COMPLETED.value
-        envelope.completed_at = now
         audit.record(session, "envelope.completed", audit.SYSTEM,
                      placement_id=envelope.placement_id, envelope_id=envelope.id)
-        notifications.send_completed(session, rt, envelope)
+        notifications.send_completed(session, envelope, mailer=mailer)
         # B-LTA completion and archiving run as a job, once the signature is committed.
         envelope_id = envelope.id
-        after_commit(session, lambda: rt.enqueue("archive_envelope", envelope_id))
+        after_commit(session, lambda: enqueue("archive_envelope", envelope_id))
 
 
-def _subject(certificate: object) -> str:
+def _subject(certificate: x509.Certificate) -> str:
     return str(certificate.subject.human_friendly)[:400]
 
 
@@ -259,53 +218,40 @@ def checked_decline_reason(reason: str) -> str:
     return reason
 
 
-def decline(session: Session, rt: Runtime, request: SignatureRequest, *, reason: str,
-            now: datetime, actor: audit.Actor) -> Envelope:
+def decline(session: Session, request: SignatureRequest, *, reason: str, now: datetime,
+            actor: audit.Actor, mailer: Sender, settings: Settings) -> Envelope:
     """The signer refuses: the envelope stops and the coordinator is told why."""
-    check_turn(request)
+    request.check_turn()
     reason = checked_decline_reason(reason)
-    claimed = _rowcount(session.execute(
-        update(SignatureRequest)
-        .where(SignatureRequest.id == request.id,
-               SignatureRequest.status == RequestStatus.PENDING.value)
-        .values(status=RequestStatus.DECLINED.value, declined_at=now, decline_reason=reason)
-        .execution_options(synchronize_session=False)
-    ))
-    session.refresh(request)
-    if claimed != 1:
-        check_turn(request)
+    request.decline(reason, now=now)
     envelope = request.envelope
-    envelope.status = EnvelopeStatus.DECLINED.value
-    envelope.declined_at = now
-    envelope.decline_reason = f"{request.role}: {reason}"
-    for other in envelope.requests:
-        if other.status == RequestStatus.WAITING.value:
-            other.status = RequestStatus.CANCELLED.value
-    _revoke_links(session, envelope, now)
+    revoke_links(session, envelope, now)
     audit.record(session, "signer.declined", actor, placement_id=envelope.placement_id,
                  envelope_id=envelope.id, role=request.role, reason=reason)
-    notifications.send_declined(session, rt, request)
+    notifications.send_declined(session, request, mailer=mailer, settings=settings)
     return envelope
 
 
-def _revoke_links(session: Session, envelope: Envelope, now: datetime) -> None:
+def revoke_links(session: Session, envelope: Envelope, now: datetime) -> None:
+    """Stop every live link of the envelope's signers."""
     ids = [r.id for r in envelope.requests]
     for link in session.scalars(select(AccessLink).where(
             AccessLink.signature_request_id.in_(ids), AccessLink.revoked_at.is_(None))):
         link.revoke(now)
 
 
-def resend(session: Session, rt: Runtime, request: SignatureRequest, *, now: datetime,
-           actor: audit.Actor) -> None:
+def resend(session: Session, request: SignatureRequest, *, now: datetime, actor: audit.Actor,
+           mailer: Sender, settings: Settings) -> None:
     """A new link for the signer whose turn it is; the old one stops working."""
-    check_turn(request)
+    request.check_turn()
     audit.record(session, "signer.link_resent", actor, placement_id=request.envelope.placement_id,
                  envelope_id=request.envelope_id, role=request.role)
-    _invite(session, rt, request, now=now, actor=actor)
+    _invite(session, request, now=now, actor=actor, mailer=mailer, settings=settings)
 
 
-def change_company_signatory(session: Session, rt: Runtime, envelope: Envelope, *, name: str,
-                             email: str, now: datetime, actor: audit.Actor) -> SignatureRequest:
+def change_company_signatory(session: Session, envelope: Envelope, *, name: str, email: str,
+                             now: datetime, actor: audit.Actor, mailer: Sender,
+                             settings: Settings) -> SignatureRequest:
     """Replace the company's signatory before they signed; re-invite if it is their turn."""
     request = envelope.request_for("company")
     if envelope.status != EnvelopeStatus.OPEN.value:
@@ -327,7 +273,7 @@ def change_company_signatory(session: Session, rt: Runtime, envelope: Envelope, 
                  envelope_id=envelope.id, role="company", before=list(before),
                  after=[name, email])
     if request.status == RequestStatus.PENDING.value:
-        _invite(session, rt, request, now=now, actor=actor)
+        _invite(session, request, now=now, actor=actor, mailer=mailer, settings=settings)
     return request
 
 

@@ -76,9 +76,10 @@ def issue_sign_links(session: Session, wanted: list[tuple[int, int, datetime]], 
             AccessLink.purpose == purpose, AccessLink.revoked_at.is_(None),
             AccessLink.signature_request_id.in_(request_ids[i:i + 500])).values(revoked_at=now))
     tokens = [secrets.token_urlsafe(32) for _ in wanted]  # 256 bits each
-    rows = [{"placement_id": placement_id, "purpose": purpose, "token_hash": hash_token(token),
-             "created_at": now, "expires_at": expires, "signature_request_id": request_id}
-            for (placement_id, request_id, expires), token in zip(wanted, tokens, strict=True)]
+    rows: list[dict[str, Any]] = [
+        {"placement_id": placement_id, "purpose": purpose, "token_hash": hash_token(token),
+         "created_at": now, "expires_at": expires, "signature_request_id": request_id}
+        for (placement_id, request_id, expires), token in zip(wanted, tokens, strict=True)]
     ids: list[int] = []
     for i in range(0, len(rows), 500):
         ids += session.scalars(insert(AccessLink).returning(AccessLink.id,
@@ -100,11 +101,12 @@ def resolve_link(session: Session, token: str, *, purpose: str, now: datetime) -
     ).first()
     if link is None or link.purpose != purpose:
         raise LinkInvalid()
-    which = {"link_id": link.id, "placement_id": link.placement_id, "purpose": link.purpose}
     if link.revoked_at is not None:
-        raise LinkExpired(link.revoked_at, replaced=True, **which)
+        raise LinkExpired(link.revoked_at, replaced=True, link_id=link.id,
+                          placement_id=link.placement_id, purpose=link.purpose)
     if link.expires_at <= now:
-        raise LinkExpired(link.expires_at, **which)
+        raise LinkExpired(link.expires_at, link_id=link.id, placement_id=link.placement_id,
+                          purpose=link.purpose)
     link.last_used_at = now
     return link
 

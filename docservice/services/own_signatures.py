@@ -17,9 +17,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
-from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
+from docservice.archive.blobs import FilesystemBlobStore
+from docservice.config import Settings
+from docservice.domain import SIGNATURE_FIELD_NAMES, signature_field_name
 from docservice.errors import EnvelopeConflict, InvalidInput, NotFound, UploadRefused
-from docservice.jobs.runtime import Runtime
+from docservice.mail.delivery import Sender
 from docservice.models import (
     Document,
     Envelope,
@@ -29,14 +31,9 @@ from docservice.models import (
     SignatureRequest,
 )
 from docservice.services import notifications
-from docservice.services.envelopes import (
-    _claim,
-    _normalised,
-    _store_signatures,
-    check_turn,
-    count_signatures,
-)
-from docservice.signing.verify import Expected
+from docservice.services.envelopes import Enqueue, count_signatures, same_name, store_signatures
+from docservice.signing.pades import PadesSigner
+from docservice.signing.verify import Expected, Trust
 from docservice.signing.verify.sandbox import verify_untrusted
 
 AWAITING = "awaiting_confirmation"
@@ -61,7 +58,7 @@ def _expected(request: SignatureRequest) -> Expected:
     names = {r.role: tuple(n for n in (r.signer_name, r.signed_name) if n)
              for r in requests if r.position < request.position and r.role != "school"}
     return Expected(roles_in_order=tuple(r.role for r in requests),
-                    field_names={role: signature_field_name(role) for role in SIGNER_ROLES},
+                    field_names=dict(SIGNATURE_FIELD_NAMES),
                     signer_names=names,
                     due=sum(1 for r in requests if r.position <= request.position),
                     allow_untimestamped_last=True)
@@ -78,29 +75,30 @@ class _Checked:
     timestamped: bool = False
 
 
-def _timestamped(rt: Runtime, pdf: bytes) -> bytes:
+def _timestamped(pdf: bytes, *, signer: PadesSigner, trust: Trust, settings: Settings) -> bytes:
     """`pdf` with a document timestamp after its last signature, if that one has none."""
-    report = verify_untrusted(pdf, trust=rt.trust, policy="standard",
-                              memory_mb=rt.settings.verify_memory_mb,
-                              seconds=rt.settings.verify_seconds)
+    report = verify_untrusted(pdf, trust=trust, policy="standard",
+                              memory_mb=settings.verify_memory_mb,
+                              seconds=settings.verify_seconds)
     signatures = [s for s in report.signatures if s.kind == "signature"]
     if signatures and signatures[-1].timestamp_time is None:
-        return rt.signer.add_document_timestamp(pdf)  # type: ignore[no-any-return]
+        return signer.add_document_timestamp(pdf)
     return pdf
 
 
-def _check(rt: Runtime, request: SignatureRequest, document: Document, upload: bytes) -> _Checked:
+def _check(request: SignatureRequest, document: Document, upload: bytes, *,
+           blobs: FilesystemBlobStore, trust: Trust, settings: Settings) -> _Checked:
     """Whether `upload` is `document` as handed out plus this signer's signature, and whose."""
-    handed_out = rt.blobs.get(document.current_revision.sha256)
+    handed_out = blobs.get(document.current_revision.sha256)
     if not upload.startswith(b"%PDF"):
         return _Checked(["this is not a PDF file."])
     if len(upload) <= len(handed_out) or not upload.startswith(handed_out):
         return _Checked(["this is not the document handed out with one signature added: sign "
                          "the PDF you download from this page, without saving it in another "
                          "way first."])
-    report = verify_untrusted(upload, trust=rt.trust, policy="strict",
-                              expected=_expected(request), memory_mb=rt.settings.verify_memory_mb,
-                              seconds=rt.settings.verify_seconds)
+    report = verify_untrusted(upload, trust=trust, policy="strict",
+                              expected=_expected(request), memory_mb=settings.verify_memory_mb,
+                              seconds=settings.verify_seconds)
     field = signature_field_name(request.role)
     signatures = [s for s in report.signatures if s.kind == "signature"]
     last = signatures[-1] if signatures else None
@@ -113,11 +111,13 @@ def _check(rt: Runtime, request: SignatureRequest, document: Document, upload: b
                     last.timestamp_time is not None)
 
 
-def sign_with_own_certificate(session: Session, rt: Runtime, request: SignatureRequest,
-                              uploads: dict[int, bytes], *, now: datetime,
-                              actor: audit.Actor) -> UploadOutcome:
+def sign_with_own_certificate(session: Session, request: SignatureRequest,
+                              uploads: dict[int, bytes], *, now: datetime, actor: audit.Actor,
+                              signer: PadesSigner, blobs: FilesystemBlobStore, trust: Trust,
+                              mailer: Sender, settings: Settings,
+                              enqueue: Enqueue) -> UploadOutcome:
     """Accept one externally signed PDF per document of the envelope, all or none."""
-    check_turn(request)
+    request.check_turn()
     envelope = request.envelope
     documents = [d for d in envelope.documents if d.superseded_at is None]
     missing = [d.reference for d in documents if d.id not in uploads]
@@ -127,7 +127,8 @@ def sign_with_own_certificate(session: Session, rt: Runtime, request: SignatureR
     problems: dict[str, list[str]] = {}
     found: dict[int, _Checked] = {}
     for document in documents:
-        checked = _check(rt, request, document, uploads[document.id])
+        checked = _check(request, document, uploads[document.id], blobs=blobs, trust=trust,
+                         settings=settings)
         if checked.reasons:
             problems[document.reference] = checked.reasons
         else:
@@ -156,20 +157,22 @@ def sign_with_own_certificate(session: Session, rt: Runtime, request: SignatureR
     upload_id = uuid.uuid4().hex
     # A newer upload of this signer replaces any that still waits for the coordinator.
     superseded = _supersede_waiting(session, request, upload_id=upload_id, now=now)
-    if all(_normalised(n) == _normalised(request.signer_name) for n in names):
-        _claim(session, request, now=now)
+    if all(same_name(n, request.signer_name) for n in names):
+        request.claim(now=now)
         request.signed_name = signer_name
         request.certificate_subject = first.certificate_subject[:400]
-        signed = [uploads[d.id] if found[d.id].timestamped else _timestamped(rt, uploads[d.id])
+        signed = [uploads[d.id] if found[d.id].timestamped
+                  else _timestamped(uploads[d.id], signer=signer, trust=trust, settings=settings)
                   for d in documents]
         count_signatures(session, request.role, "own_certificate", len(documents))
-        _store_signatures(session, rt, request, documents, signed, now=now, actor=actor)
+        store_signatures(session, request, documents, signed, now=now, actor=actor, blobs=blobs,
+                         mailer=mailer, settings=settings, enqueue=enqueue)
         return UploadOutcome(envelope, False, signer_name)
     # The certificate names someone else: keep the bytes, let the coordinator decide.
     stored: dict[str, str] = {}
     for document in documents:
         checked = found[document.id]
-        stored[document.reference] = rt.blobs.put(uploads[document.id])
+        stored[document.reference] = blobs.put(uploads[document.id])
         session.add(ExternalSignature(
             upload_id=upload_id, signature_request_id=request.id, document_id=document.id,
             base_sha256=document.current_revision.sha256, sha256=stored[document.reference],
@@ -182,7 +185,8 @@ def sign_with_own_certificate(session: Session, rt: Runtime, request: SignatureR
                  expected=request.signer_name, found=sorted(names), upload_id=upload_id,
                  certificate=first.certificate_subject[:400], files=stored,
                  superseded=superseded)
-    notifications.send_confirmation_needed(session, rt, request, sorted(names))
+    notifications.send_confirmation_needed(session, request, sorted(names), mailer=mailer,
+                                           settings=settings)
     return UploadOutcome(envelope, True, signer_name)
 
 
@@ -235,8 +239,9 @@ def waiting_uploads(session: Session, envelope: Envelope) -> list[WaitingUpload]
             for upload_id, items in groups.items()]
 
 
-def decide(session: Session, rt: Runtime, envelope: Envelope, *, upload_id: str, accept: bool,
-           now: datetime, actor: audit.Actor) -> None:
+def decide(session: Session, envelope: Envelope, *, upload_id: str, accept: bool,
+           now: datetime, actor: audit.Actor, signer: PadesSigner, blobs: FilesystemBlobStore,
+           trust: Trust, mailer: Sender, settings: Settings, enqueue: Enqueue) -> None:
     """The coordinator accepts (the order goes on) or refuses one waiting upload, by its id.
 
     The signature recorded (name, certificate) and the revisions stored come from that upload
@@ -271,7 +276,7 @@ def decide(session: Session, rt: Runtime, envelope: Envelope, *, upload_id: str,
                      files=files)
         return
     if envelope.status != EnvelopeStatus.OPEN.value or request.status != RequestStatus.PENDING.value:
-        check_turn(request)
+        request.check_turn()
     documents = [d for d in envelope.documents if d.superseded_at is None]
     by_document = {item.document_id: item for item in pending}
     for document in documents:
@@ -279,7 +284,7 @@ def decide(session: Session, rt: Runtime, envelope: Envelope, *, upload_id: str,
         if uploaded is None or uploaded.base_sha256 != document.current_revision.sha256:
             raise EnvelopeConflict(f"{document.reference} changed since the upload: ask the "
                                    "signer to sign the current version")
-    _claim(session, request, now=now)
+    request.claim(now=now)
     # Name, certificate and bytes: all from this one upload.
     request.signed_name = pending[0].signer_name
     request.certificate_subject = pending[0].certificate_subject
@@ -288,6 +293,7 @@ def decide(session: Session, rt: Runtime, envelope: Envelope, *, upload_id: str,
                  signer=pending[0].signer_name, certificate=pending[0].certificate_subject,
                  files=files)
     count_signatures(session, request.role, "own_certificate_confirmed", len(documents))
-    _store_signatures(session, rt, request, documents,
-                      [_timestamped(rt, rt.blobs.get(by_document[d.id].sha256)) for d in documents],
-                      now=now, actor=actor)
+    signed = [_timestamped(blobs.get(by_document[d.id].sha256), signer=signer, trust=trust,
+                           settings=settings) for d in documents]
+    store_signatures(session, request, documents, signed, now=now, actor=actor, blobs=blobs,
+                     mailer=mailer, settings=settings, enqueue=enqueue)

@@ -18,7 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
+from docservice.archive.blobs import FilesystemBlobStore
+from docservice.config import Settings
+from docservice.documents.generate import PdfConverter
 from docservice.errors import ConfirmationRequired, EnvelopeConflict, ImportRejected, RowError
+from docservice.mail.delivery import Sender
 from docservice.models import AcademicYear, Envelope, EnvelopeStatus, Placement, RequestStatus
 from docservice.services import deadlines, own_signatures
 from docservice.services import placements as placements_service
@@ -107,8 +111,9 @@ def plan_edit(session: Session, placement: Placement, form: Mapping[str, str]) -
     return EditPlan(placement, changes, signatures_at_stake(session, placement) if changes else [])
 
 
-def apply_edit(session: Session, runtime: Any, plan: EditPlan, *, confirmed: str | None,
-               now: datetime, actor: audit.Actor, source: str) -> EditOutcome:
+def apply_edit(session: Session, plan: EditPlan, *, confirmed: str | None, now: datetime,
+               actor: audit.Actor, source: str, converter: PdfConverter,
+               blobs: FilesystemBlobStore, mailer: Sender, settings: Settings) -> EditOutcome:
     """Store the changes (each in the trail, old -> new) and make the documents again.
 
     No envelope: the current documents are superseded and made again. An open or declined
@@ -129,27 +134,32 @@ def apply_edit(session: Session, runtime: Any, plan: EditPlan, *, confirmed: str
     if envelope is not None:
         was_open = envelope.status == EnvelopeStatus.OPEN.value
         deadlines.cancel_and_regenerate(
-            session, runtime, placement, reason=f"placement data corrected ({changed})",
-            now=now, actor=actor, reopen=was_open)
+            session, placement, reason=f"placement data corrected ({changed})",
+            now=now, actor=actor, reopen=was_open, converter=converter, blobs=blobs,
+            mailer=mailer, settings=settings)
         return EditOutcome(plan.changes,
                            "envelope_reopened" if was_open else "envelope_cancelled")
     if not placement.current_documents():
         return EditOutcome(plan.changes, "none")
-    superseded = deadlines.remake_documents(session, runtime, placement, now=now, actor=actor)
+    superseded = deadlines.remake_documents(session, placement, now=now, actor=actor,
+                                            converter=converter, blobs=blobs, settings=settings)
     audit.record(session, "documents.regenerated", actor, placement_id=placement.id,
                  superseded=superseded, reason=f"placement data corrected ({changed})")
     return EditOutcome(plan.changes, "regenerated")
 
 
-def replace_envelope(session: Session, runtime: Any, placement: Placement, *, reason: str,
-                     confirmed: str | None, now: datetime, actor: audit.Actor) -> Envelope | None:
+def replace_envelope(session: Session, placement: Placement, *, reason: str,
+                     confirmed: str | None, now: datetime, actor: audit.Actor,
+                     converter: PdfConverter, blobs: FilesystemBlobStore, mailer: Sender,
+                     settings: Settings) -> Envelope | None:
     """Cancel and regenerate, once the signatures it voids were confirmed (see apply_edit)."""
     reason = deadlines.clean_reason(reason)
     lost = signatures_at_stake(session, placement)
     if lost and confirmed != confirmation_token(lost):
         raise ConfirmationRequired(lost, confirmation_token(lost))
-    return deadlines.cancel_and_regenerate(session, runtime, placement, reason=reason, now=now,
-                                           actor=actor)
+    return deadlines.cancel_and_regenerate(session, placement, reason=reason, now=now,
+                                           actor=actor, converter=converter, blobs=blobs,
+                                           mailer=mailer, settings=settings)
 
 
 @dataclass(frozen=True)
@@ -162,8 +172,9 @@ class UpdateLine:
     outcome: EditOutcome
 
 
-def update_placements(session: Session, runtime: Any, data: bytes, *, now: datetime,
-                      actor: audit.Actor) -> list[UpdateLine]:
+def update_placements(session: Session, data: bytes, *, now: datetime, actor: audit.Actor,
+                      converter: PdfConverter, blobs: FilesystemBlobStore, mailer: Sender,
+                      settings: Settings) -> list[UpdateLine]:
     """Correct existing placements from a CSV in the import's columns: every row or none.
 
     Rows are matched by (academic year, student number); a row without a placement, or one
@@ -182,8 +193,9 @@ def update_placements(session: Session, runtime: Any, data: bytes, *, now: datet
 
     placements_service.read_rows(session, data, check=check)
     return [UpdateLine(line, plan.placement.student_number, plan.placement.academic_year.code,
-                       apply_edit(session, runtime, plan, confirmed=None, now=now, actor=actor,
-                                  source="import --update"))
+                       apply_edit(session, plan, confirmed=None, now=now, actor=actor,
+                                  source="import --update", converter=converter, blobs=blobs,
+                                  mailer=mailer, settings=settings))
             for line, plan in plans]
 
 

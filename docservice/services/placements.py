@@ -321,7 +321,7 @@ def _already_imported(session: Session, rows: Iterable[tuple[int, dict[str, Any]
 
 
 def placements_query(year: str | None = None, *,
-                     order_by: tuple[Any, ...] = (Placement.id,)) -> Select[tuple[Placement]]:
+                     order_by: tuple[Any, ...] = (Placement.id,)) -> Select[Placement]:
     """Placements (of one academic year, when given), with their documents and envelopes."""
     query = (select(Placement).join(AcademicYear)
              .options(selectinload(Placement.documents), selectinload(Placement.envelopes))

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from docservice.domain import SIGNER_ROLES
 from docservice.signing.errors import KeyDiscarded, SigningError
 from docservice.signing.keys import ParsedKeySigner
 from docservice.signing.pki import (
@@ -24,7 +25,6 @@ from docservice.signing.pki import (
     to_asn1,
 )
 
-ROLES = ("student", "company", "school")
 #: Long enough to sign all documents of a visit; the timestamp proves the signature was made
 #: while the certificate was valid, so it can be checked long after it expired.
 ONE_SHOT_VALIDITY = timedelta(days=30)
@@ -101,8 +101,8 @@ def issue_one_shot_certificate(
     validity: timedelta = ONE_SHOT_VALIDITY,
 ) -> OneShotKey:
     """Generate a fresh EC P-256 key and a certificate from the signer CA naming `identity`."""
-    if identity.role not in ROLES:
-        raise SigningError(f"unknown signer role {identity.role!r}; expected one of {ROLES}")
+    if identity.role not in SIGNER_ROLES:
+        raise SigningError(f"unknown signer role {identity.role!r}; expected one of {SIGNER_ROLES}")
     if not identity.full_name.strip() or not identity.email.strip():
         raise SigningError("a signer needs a name and an e-mail address")
     if len(identity.country) != 2 or not identity.country.isalpha():

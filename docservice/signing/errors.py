@@ -55,14 +55,6 @@ class KeyDiscarded(SigningError):
         self.subject = subject
 
 
-class SignatureCheckError(SigningError):
-    """A PDF's signatures could not be read at all (the file is not a readable PDF)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"cannot check signatures: {reason}")
-        self.reason = reason
-
-
 class SigningConfigurationError(ConfigurationError):
     """Production signing lacks settings; `missing` names each one."""
 

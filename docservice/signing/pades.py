@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
-from zoneinfo import ZoneInfo
 
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
@@ -29,8 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from pyhanko.pdf_utils.generic import PdfError
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields as pdf_fields
 from pyhanko.sign import general
@@ -43,6 +42,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from docservice.domain import BRUSSELS
 from docservice.signing.certificates import OneShotKey, SignerIdentity, issue_one_shot_certificate
 from docservice.signing.errors import (
     SealUnavailable,
@@ -54,7 +54,6 @@ from docservice.signing.errors import (
 from docservice.signing.keys import ParsedKeySigner
 from docservice.signing.pki import Pki
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 ROLE_LABELS = {"student": "student", "company": "stagebedrijf", "school": "hogeschool"}
 SOFTHSM2_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 DIGEST = "sha256"
@@ -213,7 +212,7 @@ class DevTimeStamper(TimeStamper):
     POLICY = "1.3.6.1.4.1.4146.2.2"  # any policy will do for a development TSA
 
     def __init__(self, pki: Pki) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # pyhanko leaves it untyped
         if pki.tsa is None:
             raise SigningError(f"the PKI in {pki.folder} has no timestamp authority key")
         cert = pki.tsa.certificate

@@ -89,6 +89,6 @@ def name_eq(self: asn1_x509.Name, other: object) -> bool:
 def install() -> None:
     """Put the fast versions in place (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
-    asn1_x509.Name.__eq__ = name_eq  # type: ignore[method-assign]
+    asn1_x509.Name.__eq__ = name_eq
     # The certificate registry keys names by `hashable`: the same prepared form, kept.
-    asn1_x509.Name.hashable = property(_prepared)  # type: ignore[method-assign, assignment]
+    asn1_x509.Name.hashable = property(_prepared)

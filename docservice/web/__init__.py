@@ -1,4 +1,11 @@
-"""The web face: one unit of work per request, security headers, blueprints."""
+"""The web face: one unit of work per request, security headers, blueprints.
+
+The request's unit of work commits unless an exception escaped the view or a request hook
+(`App.handle_user_exception`), whatever the status code: a refusal a view handles itself (a
+failed login, a refused upload) is written with the rest. When an exception escaped, it rolls
+back, and only what must outlive that is written (`db.keep_on_rollback`: the audit trail's
+record of the refusal).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from docservice.archive.audit import Actor
 from docservice.config import Settings
@@ -29,13 +37,21 @@ ANY_HOST_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics"})
 _HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]{1,5})?")
 
 
+class App(Flask):
+    """Flask, noting when a request's handling raised: its unit of work then rolls back."""
+
+    def handle_user_exception(self, e: Exception) -> HTTPException | ResponseReturnValue:
+        g.request_failed = True
+        return super().handle_user_exception(e)
+
+
 def runtime() -> Runtime:
     """The running service's database, stores and converters."""
     return current_app.extensions["docservice"]  # type: ignore[no-any-return]
 
 
 def db_session() -> Session:
-    """This request's session; committed once, when the response is a success."""
+    """This request's session; committed once, unless an exception escaped the view."""
     if "db_session" not in g:
         g.db_session = runtime().db.session()
     return g.db_session  # type: ignore[no-any-return]
@@ -90,10 +106,10 @@ def _end_unit_of_work(response: Response) -> Response:
     if session is None:
         return response
     try:
-        if response.status_code < 400:
-            commit(session)
-        else:
+        if g.pop("request_failed", False):
             rollback(session)
+        else:
+            commit(session)
     finally:
         session.close()
     return response

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from docservice.domain import SIGNER_ROLES
 from docservice.errors import DocserviceError, NotFound
 from docservice.services import api_tokens, desk
 from docservice.services.desk import DeskFilter, DocumentLine, PlacementStatus, State
@@ -161,8 +162,8 @@ def placements() -> Any:
                      company=request.args.get("company") or None,
                      docent=request.args.get("docent") or None,
                      query=request.args.get("q") or None, sort=sort)
-    statuses = desk.load_statuses(db_session(), runtime(), flt, now=_now(),
-                                  settings=desk_settings())
+    statuses = desk.load_statuses(db_session(), flt, now=_now(), settings=desk_settings(),
+                                  cache=runtime().desk_statuses)
     per_page = _int_arg("per_page", 100, 1, MAX_PER_PAGE)
     pages = max(1, math.ceil(len(statuses) / per_page))
     page = _int_arg("page", 1, 1, pages)
@@ -174,11 +175,11 @@ def placements() -> Any:
 @bp.get("/placements/<int:placement_id>")
 def placement(placement_id: int) -> Any:
     """One placement with its documents and what verifying their PDFs said."""
-    status = desk.placement_status(db_session(), runtime(), placement_id, now=_now(),
+    status = desk.placement_status(db_session(), placement_id, now=_now(),
                                    settings=desk_settings())
     if status is None:
         raise NotFound("placement")
-    details = desk.load_details(db_session(), runtime(), [status])
+    details = desk.load_details(db_session(), [status])
     return placement_json(status, details.of(placement_id))
 
 
@@ -221,13 +222,13 @@ def openapi_document(server: str) -> dict[str, Any]:
             "stage": {"$ref": "#/components/schemas/State"},
             "next_signer": {"type": ["object", "null"],
                             "properties": {"role": {"type": "string",
-                                                    "enum": ["student", "company", "school"]},
+                                                    "enum": list(SIGNER_ROLES)},
                                            "email": {"type": "string"}}},
             "days_to_deadline": {"type": "integer"},
             "days_to_start": {"type": "integer"},
             "signatures": {"type": "object", "properties": {
                 role: {"$ref": "#/components/schemas/Signature"}
-                for role in ("student", "company", "school")}},
+                for role in SIGNER_ROLES}},
             "documents_total": {"type": "integer"},
             "documents_verified": {"type": "integer"},
             "documents_changed": {"type": "integer",

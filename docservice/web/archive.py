@@ -11,12 +11,13 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from docservice.archive import audit
 from docservice.errors import InvalidInput
 from docservice.models import ArchiveEntry, DocumentKind
-from docservice.services import archive
+from docservice.services import archive_search
 from docservice.web import db_session, request_actor, runtime
 from docservice.web.auth import current_user, require_role
 from docservice.web.params import MAX_ID, parse_int
@@ -40,8 +41,8 @@ def _date(name: str) -> date | None:
         raise InvalidInput(name, "give a date as YYYY-MM-DD") from e
 
 
-def _criteria() -> archive.SearchCriteria:
-    return archive.SearchCriteria(
+def _criteria() -> archive_search.SearchCriteria:
+    return archive_search.SearchCriteria(
         student=request.args.get("student", "")[:200],
         company=request.args.get("company", "")[:200],
         year=request.args.get("year", "")[:9],
@@ -60,7 +61,7 @@ def search() -> Any:
         raise InvalidInput("page", "give a page number")
     result = None
     if not criteria.empty:
-        result = archive.search(session, criteria, limit=50, offset=(page - 1) * 50)
+        result = archive_search.search(session, criteria, limit=50, offset=(page - 1) * 50)
     years = list(session.scalars(select(ArchiveEntry.academic_year).distinct()
                                  .order_by(ArchiveEntry.academic_year.desc())))
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
@@ -75,21 +76,22 @@ def search() -> Any:
 @require_role(*READERS)
 def entry(sha256: str) -> Any:
     session = db_session()
-    found = archive.entry_by_sha(session, sha256)
-    rt = runtime()
-    manifest = json.loads(archive.read_object(rt, found, "manifest"))
-    report = json.loads(archive.read_object(rt, found, "report"))
-    versions = list(session.scalars(archive.entries_query().where(
+    found = archive_search.entry_by_sha(session, sha256)
+    store = runtime().archive_store
+    manifest = json.loads(archive_search.read_object(found, "manifest", store=store))
+    report = json.loads(archive_search.read_object(found, "report", store=store))
+    versions = list(session.scalars(archive_search.entries_query().where(
         ArchiveEntry.document_id == found.document_id)))
     return render_template("archive/entry.html", entry=found, manifest=manifest, report=report,
-                           trail=archive.trail_of(session, found.placement_id),
+                           trail=archive_search.trail_of(session, found.placement_id),
                            versions=versions)
 
 
 @bp.get("/<sha256>/document.pdf")
 @require_role(*READERS)
 def download(sha256: str) -> Response:
-    data, name = archive.download(db_session(), runtime(), sha256, actor=_actor())
+    data, name = archive_search.download(db_session(), sha256, store=runtime().archive_store,
+                                         actor=_actor())
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -97,24 +99,25 @@ def download(sha256: str) -> Response:
 @bp.get("/<sha256>/report.json")
 @require_role(*READERS)
 def report_json(sha256: str) -> Response:
-    found = archive.entry_by_sha(db_session(), sha256)
-    return Response(archive.read_object(runtime(), found, "report"),
+    found = archive_search.entry_by_sha(db_session(), sha256)
+    return Response(archive_search.read_object(found, "report", store=runtime().archive_store),
                     mimetype="application/json")
 
 
 @bp.get("/<sha256>/manifest.json")
 @require_role(*READERS)
 def manifest_json(sha256: str) -> Response:
-    found = archive.entry_by_sha(db_session(), sha256)
-    return Response(archive.read_object(runtime(), found, "manifest"),
+    found = archive_search.entry_by_sha(db_session(), sha256)
+    return Response(archive_search.read_object(found, "manifest", store=runtime().archive_store),
                     mimetype="application/json")
 
 
 @bp.get("/<sha256>/report.html")
 @require_role(*READERS)
 def report_html(sha256: str) -> Response:
-    found = archive.entry_by_sha(db_session(), sha256)
-    response = Response(archive.read_object(runtime(), found, "html"), mimetype="text/html")
+    found = archive_search.entry_by_sha(db_session(), sha256)
+    html = archive_search.read_object(found, "html", store=runtime().archive_store)
+    response = Response(html, mimetype="text/html")
     # The stored rendering has its own inline style: allow that, and nothing else.
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
@@ -125,21 +128,26 @@ def report_html(sha256: str) -> Response:
 @require_role(*READERS)
 def export() -> Response:
     shas = request.form.getlist("sha256")
-    data = archive.export_package(db_session(), runtime(), shas, actor=_actor())
+    rt = runtime()
+    data = archive_search.export_package(db_session(), shas, store=rt.archive_store,
+                                         sources=rt.ltv_sources(), actor=_actor())
     return Response(data, mimetype="application/zip",
                     headers={"Content-Disposition": 'attachment; filename="audit-package.zip"'})
 
 
-@bp.errorhandler(archive.ArchiveDamaged)
-def damaged(e: archive.ArchiveDamaged) -> Any:
+@bp.errorhandler(archive_search.ArchiveDamaged)
+def damaged(e: archive_search.ArchiveDamaged) -> Any:
     """An object that fails its integrity check is never served: the auditor is told so, and
     the failure goes into the entry and the trail as `archive verify` records it."""
-    archive.record_damage(db_session(), e, actor=_actor())
-    message = (f"Integrity check failed: {e}. Nothing was served. The failure is recorded in "
-               "the audit trail; run `docservice archive verify --all` to check every "
-               "archived document.")
+    archive_search.record_damage(db_session(), e, actor=_actor())
     if request.accept_mimetypes.best == "application/json":
+        message = (f"Integrity check failed: {e}. Nothing was served. The failure is recorded "
+                   "in the audit trail; run `docservice archive verify --all` to check every "
+                   "archived document.")
         return {"error": "Integrity check failed", "message": message, "object": e.key,
                 "expected_sha256": e.expected_sha256, "found_sha256": e.found_sha256}, 409
-    return render_template("error.html", status=409, title="Integrity check failed",
-                           message=message), 409
+    return render_template(
+        "error.html", status=409, title=_("Integriteitscontrole mislukt"),
+        message=_("Integriteitscontrole mislukt: %(problem)s. Er werd niets geleverd. De fout "
+                  "staat in de audittrail; voer `docservice archive verify --all` uit om elk "
+                  "gearchiveerd document te controleren.", problem=str(e))), 409

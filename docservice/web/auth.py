@@ -26,6 +26,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from docservice.archive import audit
 from docservice.config import Settings
@@ -321,12 +322,14 @@ def _refuse_link_guessers() -> Any:
         return None
     if link_limiter().blocked(_client_address()):
         note_rate_limited(link_limiter(), _client_address(), request_actor("anonymous"))
-        message = ("Too many links that do not exist were tried from your address. Wait a "
-                   "quarter of an hour, then open the link from your e-mail again.")
         if request.accept_mimetypes.best == "application/json":
-            return {"error": "Too many attempts", "message": message}, 429
-        return render_template("error.html", status=429, title="Too many attempts",
-                               message=message), 429
+            return {"error": "Too many attempts",
+                    "message": "Too many links that do not exist were tried from your address. "
+                    "Wait a quarter of an hour, then open the link from your e-mail again."}, 429
+        return render_template(
+            "error.html", status=429, title=_("Te veel pogingen"),
+            message=_("Vanaf uw adres werden te veel links geprobeerd die niet bestaan. Wacht "
+                      "een kwartier en open dan opnieuw de link uit uw e-mail.")), 429
     return None
 
 
@@ -432,16 +435,18 @@ def login() -> Any:
     actor = request_actor(_typed_email(email))
     if _limiter().blocked(address):
         note_rate_limited(_limiter(), address, actor)
-        return render_template("login.html", error="Too many failed attempts. Try again in "
-                               "15 minutes.", next="", email=email), 429
+        return render_template("login.html", error=_("Te veel mislukte pogingen. Probeer "
+                                                     "opnieuw over 15 minuten."),
+                               next="", email=email), 429
     lockout = account_lockout()
     if lockout.locked(email):
         # Not even the right password: the account is locked, wherever the attempts came from.
         audit.record_refusal(db_session(), "user.login_failed", actor, reason="account locked")
         minutes = math.ceil(lockout.lock / 60)
-        return render_template("login.html", error="Too many failed attempts for this "
-                               f"account. Try again in {minutes} minutes.", next="",
-                               email=email), 429
+        return render_template("login.html", error=_("Te veel mislukte pogingen voor dit "
+                                                     "account. Probeer opnieuw over "
+                                                     "%(minutes)s minuten.", minutes=minutes),
+                               next="", email=email), 429
     user = authenticate(db_session(), email, request.form.get("password", ""))
     if user is None:
         _limiter().failed(address)
@@ -451,7 +456,7 @@ def login() -> Any:
             audit.record_refusal(db_session(), "user.locked_out", actor,
                                  failures=lockout.limit, window_seconds=int(lockout.window),
                                  locked_seconds=int(lockout.lock))
-        return render_template("login.html", error="Wrong e-mail address or password.",
+        return render_template("login.html", error=_("Verkeerd e-mailadres of wachtwoord."),
                                next=request.form.get("next", ""), email=email), 401
     session.clear()
     session.permanent = True
@@ -470,5 +475,5 @@ def logout() -> Any:
         user.end_sessions()
         audit.record(db_session(), "user.logout", request_actor(user.email))
     session.clear()
-    flash("You are logged out.")
+    flash(_("U bent afgemeld."))
     return redirect(url_for("auth.login"))

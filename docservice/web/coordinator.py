@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from docservice.errors import ImportRejected, InvalidInput, NotFound
 from docservice.models import Placement
@@ -31,18 +32,27 @@ def _confirmed() -> bool:
     return request.form.get("confirm") == "1"
 
 
+#: The title and the button of each confirmation step (msgids).
+CONFIRMATIONS = {
+    "approve": (i18n.N_("Bevestig: goedkeuren en zegel plaatsen"),
+                i18n.N_("Ja, goedkeuren en zegel plaatsen")),
+    "resend": (i18n.N_("Bevestig: nieuwe link sturen"),
+               i18n.N_("Ja, stuur een nieuwe link (de oude vervalt)")),
+    "student_link": (i18n.N_("Bevestig: nieuwe persoonlijke link"),
+                     i18n.N_("Ja, maak een nieuwe link (de oude vervalt)")),
+}
+
+
 def _confirmation(placement: Placement, what: str, *, consequence: str, action: str,
                   fields: dict[str, str] | None = None, items: list[str] | None = None) -> Any:
     """The first step of an irreversible action: a page that names its consequence and a
     button that repeats the POST with confirm=1. Nothing was changed."""
-    t = i18n.translator(i18n.current_language())
+    title, button = CONFIRMATIONS[what]
     return render_template(
-        "confirm.html", t=t, lang=i18n.current_language(),
-        title=f"{t(f'confirm.{what}_title')}: {placement.student_full_name}",
+        "confirm.html", title=f"{_(title)}: {placement.student_full_name}",
         consequence=[consequence], items=items or [], action=action, fields=fields or {},
-        button=t(f"confirm.{what}_button"),
-        back_url=url_for("desk.placement", placement_id=placement.id),
-        back_label=t("action.do_not_confirm"))
+        button=_(button), back_url=url_for("desk.placement", placement_id=placement.id),
+        back_label=_("Niet doen, terug naar de plaatsing"))
 
 
 def _actor() -> Any:
@@ -68,7 +78,7 @@ def import_placements() -> Any:
     if upload is None or not upload.filename:
         return render_template("coordinator/import.html", columns=placements_service.COLUMNS,
                                required=placements_service.REQUIRED_COLUMNS,
-                               errors=["Choose a CSV file to import."]), 400
+                               errors=[_("Kies een CSV-bestand om te importeren.")]), 400
     try:
         result = placements_service.import_placements(db_session(), upload.read(),
                                                       actor=_actor())
@@ -77,7 +87,8 @@ def import_placements() -> Any:
                                required=placements_service.REQUIRED_COLUMNS,
                                errors=[str(x) for x in e.errors],
                                filename=upload.filename), 422
-    flash(f"Imported {len(result.placements)} placement(s) from {upload.filename}.")
+    flash(_("%(count)s plaatsing(en) geïmporteerd uit %(filename)s.",
+            count=len(result.placements), filename=upload.filename))
     return redirect(url_for(".dashboard"))
 
 
@@ -101,11 +112,11 @@ def generate_documents() -> Any:
         templates_root=rt.settings.templates_path, pdfa=rt.settings.pdfa,
         converters=rt.settings.converters, actor=_actor(), year=year, failures=failures,
     )
-    flash(f"Generated {len(made)} document(s).")
+    flash(_("%(count)s document(en) gegenereerd.", count=len(made)))
     for failure in failures[:20]:
-        flash(f"Not generated: {failure}", "error")
+        flash(_("Niet gegenereerd: %(failure)s", failure=failure), "error")
     if len(failures) > 20:
-        flash(f"... and {len(failures) - 20} more not generated.", "error")
+        flash(_("... en nog %(count)s niet gegenereerd.", count=len(failures) - 20), "error")
     return redirect(url_for(".dashboard", year=year or ""))
 
 
@@ -127,10 +138,10 @@ def issue_student_link(placement_id: int) -> Any:
     now = datetime.now(UTC)
     if not _confirmed() and links.has_live_link(db_session(), placement.id,
                                                 purpose=links.STUDENT, now=now):
-        t = i18n.translator(i18n.current_language())
         return _confirmation(
             placement, "student_link",
-            consequence=t("confirm.student_link_consequence", name=placement.student_full_name),
+            consequence=_("De persoonlijke link die %(name)s nu heeft, werkt daarna niet meer.",
+                          name=placement.student_full_name),
             action=url_for(".issue_student_link", placement_id=placement.id),
             fields={"send": request.form.get("send", "show")})
     link, token = links.issue_link(db_session(), placement, purpose=links.STUDENT, now=now,
@@ -138,7 +149,8 @@ def issue_student_link(placement_id: int) -> Any:
     url = public_url_for("student.home", token=token)
     emailed = request.form.get("send") == "email"
     if emailed:
-        notifications.send_student_link(db_session(), rt, placement, url, link.expires_at)
+        notifications.send_student_link(db_session(), placement, url, link.expires_at,
+                                        mailer=rt.mail)
     # The token is shown once, now: only its hash is kept.
     return render_template("coordinator/link_issued.html", placement=placement, url=url,
                            expires_at=link.expires_at, emailed=emailed)
@@ -172,9 +184,9 @@ def _now() -> datetime:
 @bp.post("/placements/<int:placement_id>/envelope")
 @require_role("coordinator")
 def open_envelope(placement_id: int) -> Any:
-    envelopes.open_envelope(db_session(), runtime(), _placement(placement_id), now=_now(),
-                            actor=_actor())
-    flash("Envelope opened: the student was e-mailed a signing link.")
+    envelopes.open_envelope(db_session(), _placement(placement_id), now=_now(),
+                            actor=_actor(), mailer=runtime().mail, settings=runtime().settings)
+    flash(_("Envelop geopend: de student kreeg een link om te ondertekenen per e-mail."))
     return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
@@ -185,8 +197,10 @@ def open_envelopes() -> Any:
     session = db_session()
     ready = envelopes.placements_without_envelope(session, year)
     for placement in ready:
-        envelopes.open_envelope(session, runtime(), placement, now=_now(), actor=_actor())
-    flash(f"Opened {len(ready)} envelope(s); each student was e-mailed a signing link.")
+        envelopes.open_envelope(session, placement, now=_now(), actor=_actor(),
+                                mailer=runtime().mail, settings=runtime().settings)
+    flash(_("%(count)s envelop(pen) geopend; elke student kreeg een link om te ondertekenen "
+            "per e-mail.", count=len(ready)))
     return redirect(url_for(".dashboard", year=year or ""))
 
 
@@ -198,18 +212,21 @@ def resend_link(placement_id: int, role: str) -> Any:
     if role not in ("student", "company"):
         raise NotFound("signer")
     signer = envelope.request_for(role)
-    t = i18n.translator(i18n.current_language())
     if not _confirmed() and links.has_live_link(db_session(), placement_id,
                                                 purpose=envelopes.SIGN, now=_now(),
                                                 signature_request_id=signer.id):
         envelopes.check_turn(signer)
         return _confirmation(
             envelope.placement, "resend",
-            consequence=t("confirm.resend_consequence", name=signer.signer_name,
-                          role=t(f"role.{role}"), email=signer.signer_email),
+            consequence=_("De link die %(name)s (%(role)s) al kreeg, werkt daarna niet meer; "
+                          "%(email)s krijgt een nieuwe link per e-mail.",
+                          name=signer.signer_name, role=i18n.label("role", role),
+                          email=signer.signer_email),
             action=url_for(".resend_link", placement_id=placement_id, role=role))
-    envelopes.resend(db_session(), runtime(), signer, now=_now(), actor=_actor())
-    flash(t("msg.resent", email=signer.signer_email))
+    envelopes.resend(db_session(), signer, now=_now(), actor=_actor(), mailer=runtime().mail,
+                     settings=runtime().settings)
+    flash(_("Een nieuwe link werd gemaild naar %(email)s; de oude werkt niet meer.",
+            email=signer.signer_email))
     return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
@@ -218,9 +235,11 @@ def resend_link(placement_id: int, role: str) -> Any:
 def change_company_signatory(placement_id: int) -> Any:
     envelope = envelopes.envelope_of_placement(db_session(), placement_id)
     changed = envelopes.change_company_signatory(
-        db_session(), runtime(), envelope, name=request.form.get("name", ""),
-        email=request.form.get("email", ""), now=_now(), actor=_actor())
-    flash(f"The company signatory is now {changed.signer_name} <{changed.signer_email}>.")
+        db_session(), envelope, name=request.form.get("name", ""),
+        email=request.form.get("email", ""), now=_now(), actor=_actor(),
+        mailer=runtime().mail, settings=runtime().settings)
+    flash(_("De ondertekenaar van het bedrijf is nu %(name)s <%(email)s>.",
+            name=changed.signer_name, email=changed.signer_email))
     return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
@@ -232,19 +251,24 @@ def approve(placement_id: int) -> Any:
     user = current_user()
     assert user is not None
     school = envelope.request_for("school")
-    t = i18n.translator(i18n.current_language())
     if not _confirmed():
         envelopes.check_turn(school)
         documents = [d for d in envelope.documents if d.superseded_at is None]
         return _confirmation(
             envelope.placement, "approve",
-            consequence=t("confirm.approve_consequence", n=len(documents),
+            consequence=_("Het zegel van de hogeschool wordt op %(n)s document(en) geplaatst, "
+                          "ondertekend namens de hogeschool door %(signatory)s (zoals in de "
+                          "overeenkomst). De envelop is dan volledig ondertekend: de documenten "
+                          "worden gearchiveerd en elke partij krijgt haar exemplaar. Een zegel "
+                          "kan niet ingetrokken worden.", n=len(documents),
                           signatory=school.signer_name),
             action=url_for(".approve", placement_id=placement_id),
-            items=[f"{t(f'doc.{d.kind}')} ({d.reference})" for d in documents])
-    envelopes.sign(db_session(), runtime(), school, typed_name=school.signer_name,
-                   consent=True, now=_now(), actor=_actor(), approved_by=user.name)
-    flash(t("msg.approved"))
+            items=[f"{i18n.label('doc', d.kind)} ({d.reference})" for d in documents])
+    rt = runtime()
+    envelopes.sign(db_session(), school, typed_name=school.signer_name, consent=True,
+                   now=_now(), actor=_actor(), approved_by=user.name, signer=rt.signer,
+                   blobs=rt.blobs, mailer=rt.mail, settings=rt.settings, enqueue=rt.enqueue)
+    flash(_("Goedgekeurd: het zegel van de hogeschool staat op elk document van de envelop."))
     return redirect(url_for("desk.placement", placement_id=placement_id))
 
 
@@ -258,8 +282,11 @@ def decide_external_signature(placement_id: int, decision: str) -> Any:
         raise InvalidInput("upload", "name the upload to accept or refuse (its id is shown "
                            "beside it)")
     envelope = envelopes.envelope_of_placement(db_session(), placement_id)
-    own_signatures.decide(db_session(), runtime(), envelope, upload_id=upload_id,
-                          accept=decision == "accept", now=_now(), actor=_actor())
-    flash("Signature accepted: signing goes on." if decision == "accept"
-          else "Signature refused: the signer can sign again.")
+    rt = runtime()
+    own_signatures.decide(db_session(), envelope, upload_id=upload_id,
+                          accept=decision == "accept", now=_now(), actor=_actor(),
+                          signer=rt.signer, blobs=rt.blobs, trust=rt.trust, mailer=rt.mail,
+                          settings=rt.settings, enqueue=rt.enqueue)
+    flash(_("Handtekening aanvaard: de ondertekening gaat verder.") if decision == "accept"
+          else _("Handtekening geweigerd: de ondertekenaar kan opnieuw ondertekenen."))
     return redirect(url_for("desk.placement", placement_id=placement_id))

@@ -21,9 +21,12 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from docservice.archive import audit
+from docservice.config import DeskSettings
+from docservice.domain import today_in_brussels
 from docservice.errors import ConfirmationRequired, ImportRejected, NotFound
 from docservice.models import AccessLink, AuditEvent, Document, EnvelopeStatus, Placement
 from docservice.services import (
@@ -34,7 +37,7 @@ from docservice.services import (
     placement_edits,
 )
 from docservice.services import placements as placements_service
-from docservice.services.desk import DeskFilter, DeskSettings, PlacementStatus, State
+from docservice.services.desk import DeskFilter, PlacementStatus, State
 from docservice.services.placements import spreadsheet_safe
 from docservice.web import db_session, i18n, request_actor, runtime
 from docservice.web.auth import _safe_next, current_user, require_role
@@ -50,7 +53,7 @@ READERS = ("coordinator", "auditor")
 @bp.record_once
 def _setup(state: Any) -> None:
     app = state.app
-    app.extensions.setdefault("docservice.desk", DeskSettings.from_env())
+    app.extensions.setdefault("docservice.desk", app.extensions["docservice"].settings.desk)
     i18n.init_app(app)
 
 
@@ -74,12 +77,7 @@ def _can_act() -> bool:
 
 
 def _texts() -> dict[str, Any]:
-    language = i18n.current_language()
-
-    def t(key: str, **values: Any) -> str:
-        return i18n.translate(language, key, **values)
-
-    return {"t": t, "lang": language}
+    return {"lang": i18n.current_language()}
 
 
 # --- the dashboard ----------------------------------------------------------------------------
@@ -113,8 +111,8 @@ def _filter_args(flt: DeskFilter) -> dict[str, str]:
 
 
 def _statuses(flt: DeskFilter) -> tuple[list[PlacementStatus], dict[str, int]]:
-    everything = desk.load_statuses(db_session(), runtime(), replace(flt, state=None),
-                                    now=_now(), settings=desk_settings())
+    everything = desk.load_statuses(db_session(), replace(flt, state=None), now=_now(),
+                                    settings=desk_settings(), cache=runtime().desk_statuses)
     counts = desk.count_states(everything)
     shown = [s for s in everything if s.matches(flt.state)] if flt.state else everything
     return shown, counts
@@ -130,12 +128,13 @@ def _fresh(rows: list[PlacementStatus]) -> tuple[list[PlacementStatus], set[str]
     shas = [r.sha256 for r in desk.current_revisions(session, [s.placement_id for s in rows])]
     grace = settings.verify_grace_seconds
     stats = desk_verification.refresh(
-        session, rt, shas, now=_now(), budget_seconds=settings.verify_budget_seconds,
+        session, shas, verifier=rt.verifier, blobs=rt.blobs, now=_now(),
+        budget_seconds=settings.verify_budget_seconds,
         wait_for_queued=timedelta(seconds=grace) if grace > 0 else None)
     if not (stats.verified or stats.files_rehashed):
         return rows, stats.queued_shas
     again = {s.placement_id: s for s in desk.load_statuses(
-        session, rt, DeskFilter(placement_ids=tuple(s.placement_id for s in rows)),
+        session, DeskFilter(placement_ids=tuple(s.placement_id for s in rows)),
         now=_now(), settings=settings)}
     return [again.get(s.placement_id, s) for s in rows], stats.queued_shas
 
@@ -150,13 +149,12 @@ def dashboard_page() -> Any:
     rows, _pending = _fresh(statuses[(page - 1) * size: page * size])
     session = db_session()
     return render_template(
-        "coordinator/dashboard.html", rows=rows, details=desk.load_details(session, runtime(),
-                                                                           rows),
+        "coordinator/dashboard.html", rows=rows, details=desk.load_details(session, rows),
         total=len(statuses), counts=counts, page=page, pages=pages, flt=flt,
         args=_filter_args(flt), years=desk.year_codes(session),
         docents=desk.distinct_docents(session, flt.year), states=list(State),
-        sorts=desk.SORTS, engine=desk_verification.current_engine(runtime()),
-        today=desk.today_in_brussels(_now()), **_texts())
+        sorts=desk.SORTS, engine=desk_verification.ENGINE,
+        today=today_in_brussels(_now()), **_texts())
 
 
 @bp.get("/print")
@@ -167,7 +165,7 @@ def print_view() -> Any:
     statuses, counts = _statuses(flt)
     rows, _pending = _fresh(statuses)
     return render_template("coordinator/desk_print.html", rows=rows,
-                           details=desk.load_details(db_session(), runtime(), rows),
+                           details=desk.load_details(db_session(), rows),
                            flt=flt, counts=counts, now=_now(), **_texts())
 
 
@@ -180,31 +178,32 @@ EXPORT_COLUMNS = (
 
 
 def export_rows_csv(statuses: list[PlacementStatus], language: str) -> str:
-    """The dashboard's rows as CSV: Belgian dates, every cell safe from formula injection."""
-    def tr(key: str) -> str:
-        return i18n.translate(language, key)
-
+    """The dashboard's rows as CSV in `language` (this request's): Belgian dates, every cell
+    safe from formula injection."""
     def signed(status: PlacementStatus, role: str) -> str:
         r = status.role(role)
         if not r.signed:
             return ""
-        when = i18n.be_datetime(r.table_signed_at) if r.table_signed_at else ""
-        return when or tr("msg.signed_on").format(when="").strip()
+        return i18n.format_moment(r.table_signed_at) if r.table_signed_at else _("ondertekend")
 
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";" if language == "nl" else ",")
     writer.writerow(EXPORT_COLUMNS)
     for s in statuses:
         disagreement = "; ".join(
-            tr("msg.disagree_table_yes" if d.table_signed else "msg.disagree_table_no")
-            .format(role=tr(f"role.{d.role}")) for d in s.disagreements)
+            _("%(role)s: volgens onze gegevens ondertekend, volgens de PDF niet",
+              role=i18n.label("role", d.role)) if d.table_signed else
+            _("%(role)s: de PDF is ondertekend, volgens onze gegevens niet",
+              role=i18n.label("role", d.role)) for d in s.disagreements)
         if s.documents_changed:
-            disagreement = "; ".join(x for x in (disagreement, tr("msg.changed")) if x)
+            changed = _("OPGESLAGEN PDF GEWIJZIGD: het bestand komt niet meer overeen met zijn "
+                        "SHA-256 – niet ondertekend")
+            disagreement = "; ".join(x for x in (disagreement, changed) if x)
         values = [
             s.year_code, s.student_number, s.last_name, s.first_name, s.company_name,
-            s.docent_name, i18n.be_date(s.start_date), i18n.be_date(s.contract_deadline),
-            tr(f"state.{s.state.value}"), tr(f"state.{s.stage.value}"),
-            tr(f"role.{s.next_role}") if s.next_role else "",
+            s.docent_name, i18n.format_day(s.start_date), i18n.format_day(s.contract_deadline),
+            i18n.label("state", s.state.value), i18n.label("state", s.stage.value),
+            i18n.label("role", s.next_role),
             s.days_to_deadline, s.days_to_start, signed(s, "student"), signed(s, "company"),
             signed(s, "school"), s.documents_total, s.documents_verified, disagreement,
         ]
@@ -241,7 +240,7 @@ def set_language(code: str) -> Any:
 
 
 def _status_or_404(placement_id: int) -> PlacementStatus:
-    status = desk.placement_status(db_session(), runtime(), placement_id, now=_now(),
+    status = desk.placement_status(db_session(), placement_id, now=_now(),
                                    settings=desk_settings())
     if status is None:
         raise NotFound("placement")
@@ -267,13 +266,13 @@ def placement(placement_id: int) -> Any:
     return render_template(
         "coordinator/desk_placement.html", status=status, placement=record,
         envelope=record.envelope, older=older,
-        details=desk.load_details(session, runtime(), [status]).of(placement_id),
+        details=desk.load_details(session, [status]).of(placement_id),
         history=history, reminders=deadlines.reminders_of(session, placement_id),
         live_for=live_for, can_act=_can_act(), pending=pending,
         awaiting=(own_signatures.waiting_uploads(session, record.envelope) if record.envelope
                   else []),
         full_report="verify.document_report" in current_app.view_functions,
-        engine=desk_verification.current_engine(runtime()), **_texts())
+        engine=desk_verification.ENGINE, **_texts())
 
 
 @bp.get("/placements/<int:placement_id>/documents/<int:document_id>/verification")
@@ -285,12 +284,12 @@ def verification(placement_id: int, document_id: int) -> Any:
     if document is None or document.placement_id != placement_id:
         raise NotFound("document")
     status = _status_or_404(placement_id)
-    desk_verification.refresh(session, runtime(), [document.current_revision.sha256],
-                              now=_now())
-    lines = [d for d in desk.load_details(session, runtime(), [status]).of(placement_id)
+    desk_verification.refresh(session, [document.current_revision.sha256],
+                              verifier=runtime().verifier, blobs=runtime().blobs, now=_now())
+    lines = [d for d in desk.load_details(session, [status]).of(placement_id)
              if d.document_id == document_id]
     # A superseded document is not on the desk any more, but its verdict can still be read.
-    line = lines[0] if lines else desk.document_line(session, runtime(), document)
+    line = lines[0] if lines else desk.document_line(session, document)
     if request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json":
         return _verification_json(document, line)
     return render_template("coordinator/desk_verification.html", status=status,
@@ -318,8 +317,9 @@ def remind(placement_id: int) -> Any:
     """Send the signer whose turn it is a reminder now, with a fresh link."""
     session = db_session()
     record = deadlines.placement_or_404(session, placement_id)
-    signer = deadlines.remind_now(session, runtime(), record, now=_now(), actor=_actor())
-    flash(_texts()["t"]("msg.reminder_sent", email=signer.signer_email))
+    signer = deadlines.remind_now(session, record, now=_now(), actor=_actor(),
+                                  mailer=runtime().mail, settings=runtime().settings)
+    flash(_("Herinnering verstuurd naar %(email)s.", email=signer.signer_email))
     return redirect(url_for(".placement", placement_id=placement_id))
 
 
@@ -330,9 +330,8 @@ def revoke(placement_id: int, kind: str) -> Any:
     session = db_session()
     record = deadlines.placement_or_404(session, placement_id)
     count = deadlines.revoke_link(session, record, kind, now=_now(), actor=_actor())
-    t = _texts()["t"]
-    flash(t("msg.link_revoked", role=t(f"role.{kind}") if kind != "personal" else kind,
-            n=count))
+    flash(_("De link van %(role)s werkt niet meer (%(n)s ingetrokken).",
+            role=i18n.label("role", kind), n=count))
     return redirect(url_for(".placement", placement_id=placement_id))
 
 
@@ -345,14 +344,17 @@ def regenerate(placement_id: int) -> Any:
     record = deadlines.placement_or_404(session, placement_id)
     reason = request.form.get("reason", "")
     try:
-        placement_edits.replace_envelope(session, runtime(), record, reason=reason,
+        rt = runtime()
+        placement_edits.replace_envelope(session, record, reason=reason,
                                          confirmed=request.form.get("confirm"), now=_now(),
-                                         actor=_actor())
+                                         actor=_actor(), converter=rt.converter,
+                                         blobs=rt.blobs, mailer=rt.mail, settings=rt.settings)
     except ConfirmationRequired as e:
         return _confirmation_page(record, e, action=url_for(".regenerate",
                                                             placement_id=placement_id),
                                   fields={"reason": reason}, changes={}, reopen=True)
-    flash(_texts()["t"]("msg.regenerated"))
+    flash(_("De envelop is vervangen; nieuwe documenten gemaakt en de student is opnieuw "
+            "uitgenodigd."))
     return redirect(url_for(".placement", placement_id=placement_id))
 
 
@@ -378,6 +380,19 @@ def _edit_page(placement: Placement, values: dict[str, str], errors: dict[str, s
         **_texts()), status
 
 
+#: What saving an edit did to the documents (placement_edits' outcome), in words (msgids).
+SAVED = {
+    "none": i18n.N_("Opgeslagen (%(fields)s)."),
+    "regenerated": i18n.N_("Opgeslagen (%(fields)s); de documenten zijn opnieuw gemaakt."),
+    "envelope_reopened": i18n.N_("Opgeslagen (%(fields)s); de envelop is vervangen, de "
+                                 "documenten opnieuw gemaakt en de student opnieuw "
+                                 "uitgenodigd."),
+    "envelope_cancelled": i18n.N_("Opgeslagen (%(fields)s); de geweigerde envelop is vervangen "
+                                  "en de documenten opnieuw gemaakt. Open de envelop wanneer "
+                                  "alles klopt."),
+}
+
+
 @bp.route("/placements/<int:placement_id>/edit", methods=["GET", "POST"])
 @require_role(*ACTORS)
 def edit(placement_id: int) -> Any:
@@ -398,11 +413,13 @@ def edit(placement_id: int) -> Any:
         for error in e.errors:
             errors.setdefault(error.column, error.reason)
         return _edit_page(record, values, errors, 422)
-    t = _texts()["t"]
     try:
-        outcome = placement_edits.apply_edit(session, runtime(), plan,
+        rt = runtime()
+        outcome = placement_edits.apply_edit(session, plan,
                                              confirmed=request.form.get("confirm"),
-                                             now=_now(), actor=_actor(), source="edit form")
+                                             now=_now(), actor=_actor(), source="edit form",
+                                             converter=rt.converter, blobs=rt.blobs,
+                                             mailer=rt.mail, settings=rt.settings)
     except ConfirmationRequired as e:
         return _confirmation_page(
             record, e, action=url_for(".edit", placement_id=placement_id), fields=values,
@@ -410,9 +427,9 @@ def edit(placement_id: int) -> Any:
             reopen=record.envelope is not None
             and record.envelope.status == EnvelopeStatus.OPEN.value)
     if not outcome.changes:
-        flash(t("msg.edit_unchanged"))
+        flash(_("Niets gewijzigd: de gegevens waren al zo."))
     else:
-        flash(t(f"msg.edit_saved.{outcome.documents}", fields=", ".join(
-            t(f"field.{c}") for c in outcome.changes)))
+        fields = ", ".join(i18n.label("field", c) for c in outcome.changes)
+        flash(_(SAVED[outcome.documents], fields=fields))
     return redirect(url_for(".placement", placement_id=placement_id))
 

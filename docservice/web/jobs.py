@@ -6,8 +6,10 @@ from functools import partial
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from docservice.db import after_commit
+from docservice.jobs import mail as mail_jobs
 from docservice.jobs import runs as jobs
 from docservice.mail import outbox
 from docservice.models import MAIL_FAILED, utcnow
@@ -43,7 +45,7 @@ def retry_run(run_id: int) -> Any:
         abort(404)
     rt = runtime()
     after_commit(session, lambda: rt.dispatch(run.id, run.name, list(run.args)))
-    flash(f"Job {run.name} #{run.id} queued again.")
+    flash(_("Taak %(name)s #%(id)s staat opnieuw in de wachtrij.", name=run.name, id=run.id))
     return redirect(url_for(".index"))
 
 
@@ -52,12 +54,12 @@ def retry_run(run_id: int) -> Any:
 def retry_mail(mail_id: int) -> Any:
     """Send an undelivered mail again, failed ones with a fresh set of attempts."""
     session = db_session()
-    if not outbox.schedule_delivery(session, runtime(), mail_id, failed_too=True):
+    if not mail_jobs.schedule_delivery(session, runtime(), mail_id, failed_too=True):
         if not any(m.id == mail_id for m in outbox.undelivered(session)):
             abort(404)
-        flash(f"Mail #{mail_id} is being sent right now.")
+        flash(_("Mail #%(id)s wordt op dit moment verstuurd.", id=mail_id))
     else:
-        flash(f"Mail #{mail_id} will be sent again.")
+        flash(_("Mail #%(id)s wordt opnieuw verstuurd.", id=mail_id))
     return redirect(url_for(".index"))
 
 
@@ -69,12 +71,13 @@ def retry_all() -> Any:
     rt = runtime()
     mail_runs = 0
     for mail in outbox.undelivered(session, limit=10_000):
-        mail_runs += outbox.schedule_delivery(session, rt, mail.id, failed_too=True)
+        mail_runs += mail_jobs.schedule_delivery(session, rt, mail.id, failed_too=True)
     retried = 0
     for run in jobs.failed_runs(session, limit=10_000):  # those of mail are queued already
         view = jobs.mark_for_retry(session, run.id)
         if view is not None:
             after_commit(session, partial(rt.dispatch, view.id, view.name, list(view.args)))
             retried += 1
-    flash(f"{retried} job run(s) and {mail_runs} mail(s) queued again.")
+    flash(_("%(runs)s taakuitvoering(en) en %(mails)s mail(s) opnieuw in de wachtrij.",
+            runs=retried, mails=mail_runs))
     return redirect(url_for(".index"))

@@ -48,10 +48,8 @@ def _check_blobs(rt: Runtime) -> None:
 
 
 def redis_url(rt: Runtime) -> str:
-    """Where the job queue's Redis is (the queue's own setting when it has one)."""
-    queue = getattr(rt.settings, "queue", None)
-    return (getattr(queue, "redis_url", None) or getattr(rt.settings, "redis_url", None)
-            or os.environ.get("DOCSERVICE_REDIS_URL") or "redis://127.0.0.1:6379/0")
+    """Where the job queue's Redis is (DOCSERVICE_REDIS_URL)."""
+    return rt.settings.queue.redis_url
 
 
 def _check_redis(rt: Runtime) -> None:
@@ -69,7 +67,7 @@ def readiness_checks(rt: Runtime) -> dict[str, Callable[[Runtime], None]]:
     """The checks `/readyz` runs: each raises when its part is not ready."""
     checks: dict[str, Callable[[Runtime], None]] = {
         "database": _check_database, "blobs": _check_blobs}
-    if getattr(rt.settings, "jobs", "thread") == "redis":
+    if rt.settings.jobs == "redis":
         checks["redis"] = _check_redis
     return checks
 
@@ -130,8 +128,7 @@ def _bearer_ok(expected: str | None) -> bool:
 def operator_request() -> bool:
     """Whether this request may see the service's internals (metrics, readiness errors): it
     comes from loopback and no proxy forwarded it, or it carries DOCSERVICE_METRICS_TOKEN."""
-    token = getattr(runtime().settings, "metrics_token", None)
-    return _from_loopback() or _bearer_ok(token)
+    return _from_loopback() or _bearer_ok(runtime().settings.metrics_token)
 
 
 class _QueueDepth(Collector):
@@ -141,11 +138,8 @@ class _QueueDepth(Collector):
         self.rt = rt
 
     def collect(self) -> Iterator[Metric]:
-        depth = getattr(self.rt, "queue_depth", None)
-        if not callable(depth):
-            return
         try:
-            value = depth()
+            value = self.rt.queue_depth()
         except Exception:  # noqa: BLE001 - a scrape must not fail because the queue is away
             log.warning("metrics: queue depth unavailable", exc_info=True)
             return
@@ -153,11 +147,7 @@ class _QueueDepth(Collector):
             return
         family = GaugeMetricFamily("docservice_queue_depth", "Jobs waiting in the queue",
                                    labels=["queue"])
-        if isinstance(value, dict):
-            for queue, count in sorted(value.items()):
-                family.add_metric([str(queue)], float(count))
-        else:
-            family.add_metric(["all"], float(value))
+        family.add_metric(["all"], float(value))
         yield family
 
 

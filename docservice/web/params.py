@@ -9,7 +9,6 @@ id matches no route (404) before any view runs; query-string numbers go through 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from werkzeug.routing import IntegerConverter, Map
 
@@ -34,6 +33,7 @@ class IdConverter(IntegerConverter):
     # which werkzeug would not catch (only a ValidationError means "no match").
     regex = r"[0-9]{1,10}"
 
-    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
+    # werkzeug's parameters, by werkzeug's names; only max's default differs.
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
+                 max: int | None = MAX_ID, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

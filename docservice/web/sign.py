@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import gettext
 
 from docservice.documents import previews
 from docservice.documents.catalogue import TITLES
@@ -13,6 +14,37 @@ from docservice.errors import InvalidInput, NotFound, UploadRefused
 from docservice.models import DocumentKind, RequestStatus, SignatureRequest
 from docservice.services import envelopes, links, own_signatures
 from docservice.web import db_session, i18n, request_actor, runtime
+
+N_ = i18n.N_
+#: What to say beside a field, to a student ("je") and to a company's signatory ("u").
+FIELD_ERRORS = {
+    "full_name": (N_("Typ je volledige naam zoals hij hier staat: %(name)s"),
+                  N_("Typ uw volledige naam zoals hij hier staat: %(name)s")),
+    "consent": (N_("Vink dit vakje aan om te bevestigen dat je deze documenten ondertekent."),
+                N_("Vink dit vakje aan om te bevestigen dat u deze documenten ondertekent.")),
+    "reason": (N_("Schrijf kort waarom je weigert."), N_("Schrijf kort waarom u weigert.")),
+}
+#: The decline confirmation's texts, to a student and to a company's signatory.
+DECLINE_TEXTS = {
+    "title": (N_("Bevestig dat je weigert"), N_("Bevestig dat u weigert")),
+    "consequence": (
+        N_("Als je weigert, stopt de ondertekening voor iedereen: de envelop wordt afgesloten, "
+           "niemand kan deze documenten nog ondertekenen, en de stagecoördinator krijgt je "
+           "reden per e-mail. Deze link werkt daarna niet meer."),
+        N_("Als u weigert, stopt de ondertekening voor iedereen: de envelop wordt afgesloten, "
+           "niemand kan deze documenten nog ondertekenen, en de stagecoördinator krijgt uw "
+           "reden per e-mail. Deze link werkt daarna niet meer.")),
+    "reason": (N_("Je reden"), N_("Uw reden")),
+    "button": (N_("Ja, ik weiger te ondertekenen"), N_("Ja, ik weiger te ondertekenen")),
+    "back": (N_("Niet weigeren, terug naar de documenten"),
+             N_("Niet weigeren, terug naar de documenten")),
+}
+
+
+def _say(signature_request: SignatureRequest, texts: tuple[str, str], **values: object) -> str:
+    """One of `texts` in the signer's language: "je" to a student, "u" to anyone else."""
+    formal = signature_request.role != "student"
+    return str(gettext(texts[1] if formal else texts[0], **values))
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
 
@@ -22,7 +54,9 @@ def _now() -> datetime:
 
 
 def _request(token: str) -> SignatureRequest:
-    return envelopes.request_for_link(db_session(), token, now=_now())
+    signature_request = envelopes.request_for_link(db_session(), token, now=_now())
+    i18n.use_language(signature_request.language)  # the signer's, whoever else uses the browser
+    return signature_request
 
 
 def _documents(signature_request: SignatureRequest, *, with_pages: bool = True
@@ -31,12 +65,14 @@ def _documents(signature_request: SignatureRequest, *, with_pages: bool = True
     items = []
     for document in signature_request.envelope.documents:
         revision = document.current_revision
-        pages = previews.page_count(rt.blobs.get(revision.sha256)) if with_pages else 0
+        # Each page's image size and text (for screen readers), cached beside the page images.
+        pages = previews.page_previews(rt.blobs.get(revision.sha256), revision.sha256,
+                                       rt.settings.instance_path / "previews") if with_pages else []
         items.append({
             "document": document,
             "title": TITLES[DocumentKind(document.kind)][signature_request.language],
             "sha256": revision.sha256,
-            "pages": range(1, pages + 1),
+            "pages": pages,
         })
     return items
 
@@ -51,7 +87,7 @@ def _page(signature_request: SignatureRequest, token: str, status: int = 200,
         "sign/review.html", req=signature_request, envelope=envelope, token=token,
         placement=envelope.placement, year=envelope.placement.academic_year,
         documents=_documents(signature_request), waiting_for=waiting_for,
-        lang=signature_request.language, t=i18n.translator(signature_request.language), **extra,
+        lang=signature_request.language, **extra,
     ), status
 
 
@@ -66,11 +102,10 @@ def review(token: str) -> Any:
 
 def _field_error(signature_request: SignatureRequest, error: InvalidInput) -> str:
     """What to say beside the field, in the signer's language (the service's words otherwise)."""
-    key = f"sign.error.{error.field}"
     if error.field not in ("consent", "full_name") or (
             error.field == "full_name" and "as it appears" not in error.reason):
         return error.reason  # e.g. a control character: the service's own words name it
-    return i18n.translate(signature_request.language, key, name=signature_request.signer_name)
+    return _say(signature_request, FIELD_ERRORS[error.field], name=signature_request.signer_name)
 
 
 @bp.post("/<token>")
@@ -79,10 +114,13 @@ def sign(token: str) -> Any:
     typed_name = request.form.get("full_name", "")
     consent = request.form.get("consent") == "yes"
     try:
+        rt = runtime()
         envelope = envelopes.sign(
-            db_session(), runtime(), signature_request, typed_name=typed_name,
+            db_session(), signature_request, typed_name=typed_name,
             consent=consent, now=_now(),
-            actor=request_actor(f"{signature_request.role}:{signature_request.signer_email}"))
+            actor=request_actor(f"{signature_request.role}:{signature_request.signer_email}"),
+            signer=rt.signer, blobs=rt.blobs, mailer=rt.mail, settings=rt.settings,
+            enqueue=rt.enqueue)
     except InvalidInput as e:
         # The error goes beside its field, which gets the focus; what was entered stays.
         return _page(signature_request, token, 422, error=_field_error(signature_request, e),
@@ -103,8 +141,11 @@ def upload(token: str) -> Any:
             uploads[document.id] = file.read()
     actor = request_actor(f"{signature_request.role}:{signature_request.signer_email}")
     try:
+        rt = runtime()
         outcome = own_signatures.sign_with_own_certificate(
-            db_session(), runtime(), signature_request, uploads, now=_now(), actor=actor)
+            db_session(), signature_request, uploads, now=_now(), actor=actor,
+            signer=rt.signer, blobs=rt.blobs, trust=rt.trust, mailer=rt.mail,
+            settings=rt.settings, enqueue=rt.enqueue)
     except InvalidInput as e:
         return _page(signature_request, token, 422, upload_problems={"": [e.reason]})
     except UploadRefused as e:
@@ -118,7 +159,7 @@ def upload(token: str) -> Any:
 
 def _decline_error(signature_request: SignatureRequest, reason: str, error: InvalidInput) -> str:
     if not reason.strip():
-        return i18n.translate(signature_request.language, "sign.error.reason")
+        return _say(signature_request, FIELD_ERRORS["reason"])
     return error.reason
 
 
@@ -135,19 +176,22 @@ def decline(token: str) -> Any:
         except InvalidInput as e:
             return _page(signature_request, token, 422, reason=reason,
                          decline_error=_decline_error(signature_request, reason, e))
-        t = i18n.translator(signature_request.language)
+        def say(what: str) -> str:
+            return _say(signature_request, DECLINE_TEXTS[what])
+
         return render_template(
-            "confirm.html", lang=signature_request.language, t=t,
-            title=t("confirm.decline_title"), consequence=[t("confirm.decline_consequence")],
-            items=[f"{t('confirm.decline_reason')}: {reason.strip()}"],
+            "confirm.html", lang=signature_request.language,
+            title=say("title"), consequence=[say("consequence")],
+            items=[f"{say('reason')}: {reason.strip()}"],
             action=url_for("sign.decline", token=token), fields={"reason": reason},
-            button=t("confirm.decline_button"),
+            button=say("button"),
             back_url=url_for("sign.review", token=token) + "#decline",
-            back_label=t("confirm.decline_back"))
+            back_label=say("back"))
     try:
-        envelopes.decline(db_session(), runtime(), signature_request, reason=reason, now=_now(),
+        envelopes.decline(db_session(), signature_request, reason=reason, now=_now(),
                           actor=request_actor(f"{signature_request.role}:"
-                                              f"{signature_request.signer_email}"))
+                                              f"{signature_request.signer_email}"),
+                          mailer=runtime().mail, settings=runtime().settings)
     except InvalidInput as e:
         return _page(signature_request, token, 422, reason=reason,
                      decline_error=_decline_error(signature_request, reason, e))

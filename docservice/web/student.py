@@ -12,9 +12,9 @@ from docservice.documents.catalogue import TITLES
 from docservice.models import AccessLink, DocumentKind
 from docservice.services import copies, links
 from docservice.services import documents as documents_service
-from docservice.services.archive import ArchiveDamaged
+from docservice.services.archive_search import ArchiveDamaged
 from docservice.web import copies as copies_pages
-from docservice.web import db_session, request_actor, runtime
+from docservice.web import db_session, i18n, request_actor, runtime
 from docservice.web.coordinator import _document_response
 
 bp = Blueprint("student", __name__, url_prefix="/s")
@@ -31,6 +31,7 @@ def home(token: str) -> Any:
     link = _link(token)
     links.record_opened(db_session(), link, request_actor("student"))
     placement = link.placement
+    i18n.use_language(placement.language)
     documents = [(d, TITLES[DocumentKind(d.kind)][d.language]) for d in placement.current_documents()]
     envelope = placement.envelope
     return render_template("student/home.html", token=token, placement=placement,
@@ -47,8 +48,8 @@ def copy(token: str, name: str) -> Response:
     sha256, _, which = name.partition(".")  # 64 hex digits, then what: pdf, report.pdf, ...
     link = _link(token)
     data, media_type, filename = copies.read_archived(
-        db_session(), runtime(), link.placement.envelope, sha256, which,
-        actor=request_actor("student"), role="student")
+        db_session(), link.placement.envelope, sha256, which,
+        actor=request_actor("student"), role="student", store=runtime().archive_store)
     disposition = "inline" if which.endswith(("html", "pdf")) else "attachment"
     return Response(data, mimetype=media_type,
                     headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})

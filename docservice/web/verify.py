@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
+from flask_babel import gettext as _
 
 from docservice.archive import audit
 from docservice.observability.metrics import VERIFICATION_FAILURES
 from docservice.services import documents as documents_service
 from docservice.signing.verify import Report, verify_pdf
+from docservice.signing.verify.policy import policy_choice
 from docservice.signing.verify.report import TOTAL_PASSED
 from docservice.signing.verify.sandbox import verify_untrusted
 from docservice.web import db_session, request_actor, runtime
@@ -33,13 +35,11 @@ def upload() -> Any:
         return render_template("verify/upload.html")
     file = request.files.get("file")
     if file is None or not file.filename:
-        return render_template("verify/upload.html", error="Choose a PDF file."), 400
+        return render_template("verify/upload.html", error=_("Kies een PDF-bestand.")), 400
     data = file.read()
-    policy = request.form.get("policy") or "auto"
-    if policy not in ("auto", "strict", "standard"):
-        policy = "auto"
+    policy = policy_choice(request.form.get("policy"))
     settings = runtime().settings
-    report = verify_untrusted(data, trust=runtime().trust, policy=policy,  # type: ignore[arg-type]
+    report = verify_untrusted(data, trust=runtime().trust, policy=policy,
                               memory_mb=settings.verify_memory_mb,
                               seconds=settings.verify_seconds)
     user = current_user()

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from docservice.archive import records
-from docservice.archive.store import ArchiveStore
+from docservice.archive.store import ArchiveStore, make_store
+from docservice.config import ArchiveSettings
 from docservice.db import unit_of_work
+from docservice.domain import sha256_hex
 from docservice.jobs.runtime import Runtime
 from docservice.models import ArchiveEntry, Placement
 from docservice.services import envelopes
@@ -47,14 +49,16 @@ def complete_envelope(runtime: Runtime, n: int = 0, **overrides: Any) -> Complet
                          actor=TEST_ACTOR)
     with unit_of_work(runtime.db) as session:
         placement = session.get(Placement, placement_id)
-        envelopes.open_envelope(session, runtime, placement, now=datetime.now(UTC),
-                                actor=TEST_ACTOR)
+        envelopes.open_envelope(session, placement, now=datetime.now(UTC),
+                                actor=TEST_ACTOR, mailer=runtime.mail, settings=runtime.settings)
     for role in ("student", "company", "school"):
         with unit_of_work(runtime.db) as session:
             envelope = envelopes.envelope_of_placement(session, placement_id)
             request = envelope.request_for(role)
-            envelopes.sign(session, runtime, request, typed_name=request.signer_name,
+            envelopes.sign(session, request, typed_name=request.signer_name,
                            consent=True, now=datetime.now(UTC), actor=TEST_ACTOR,
+                           signer=runtime.signer, blobs=runtime.blobs, mailer=runtime.mail,
+                           settings=runtime.settings, enqueue=runtime.enqueue,
                            approved_by="Frank Vandromme" if role == "school" else None)
     with unit_of_work(runtime.db) as session:
         envelope = envelopes.envelope_of_placement(session, placement_id)
@@ -103,9 +107,8 @@ def backend(request: pytest.FixtureRequest, runtime: Runtime,
             monkeypatch.setenv(key, value)
     else:
         monkeypatch.delenv("DOCSERVICE_ARCHIVE_S3_BUCKET", raising=False)
-    from docservice.services import archive
-
-    archive._stores.pop(runtime, None)
+    # The archive's settings as a process started with this environment reads them.
+    runtime.use_archive_store(make_store(ArchiveSettings.from_env(runtime.settings.archive_path)))
     return str(request.param)
 
 
@@ -115,9 +118,9 @@ def check_store(store: ArchiveStore, rows: Sequence[ArchiveEntry], trial: int) -
     # No row without its objects, and they are the bytes the row names.
     for entry in rows:
         pdf = store.get(records.pdf_key(entry.sha256))
-        assert records.sha256_hex(pdf) == entry.sha256, trial
+        assert sha256_hex(pdf) == entry.sha256, trial
         manifest = store.get(records.manifest_key(entry.sha256))
-        assert records.sha256_hex(manifest) == entry.manifest_sha256, trial
+        assert sha256_hex(manifest) == entry.manifest_sha256, trial
     # No half-written object under a name: a PDF is named by its hash, JSON parses, HTML ends.
     for key, _ in store.objects():
         data = store.get(key)
@@ -126,7 +129,7 @@ def check_store(store: ArchiveStore, rows: Sequence[ArchiveEntry], trial: int) -
         elif key.endswith(".report.etsi.xml"):
             assert data.rstrip().endswith(b"</vr:ValidationReport>"), (trial, key)
         elif key.endswith(".pdf"):
-            assert records.sha256_hex(data) == records.sha_of_key(key), (trial, key)
+            assert sha256_hex(data) == records.sha_of_key(key), (trial, key)
         elif key.endswith(".json"):
             json.loads(data)
         else:

@@ -14,9 +14,12 @@ from docservice.archive import records
 from docservice.archive.store import FilesystemArchiveStore, RetentionActive
 from docservice.cli import main
 from docservice.db import unit_of_work
+from docservice.domain import sha256_hex
 from docservice.errors import AlreadyExists
+from docservice.jobs import archive_maintenance
+from docservice.jobs.runtime import Runtime
 from docservice.models import ArchiveEntry, AuditEvent
-from docservice.services import archive
+from docservice.services.archive_status import archive_status
 from tests.archive.conftest import complete_envelope
 
 
@@ -34,7 +37,7 @@ def one_archived(runtime, year, backend, database_url):
 def test_archived_document_is_write_once_locked_and_verifies(runner, runtime, one_archived,
                                                              backend):
     done, entry = one_archived
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     assert ("bucket" in store.describe()) == (backend == "s3")
     keys = records.object_keys(entry.sha256)
     for key in keys:
@@ -50,7 +53,7 @@ def test_archived_document_is_write_once_locked_and_verifies(runner, runtime, on
     assert manifest["signed_first_at"] <= manifest["signed_last_at"] < manifest["archived_at"]
 
     with unit_of_work(runtime.db) as session:
-        status = archive.archive_status(session, done.document_ids[0])
+        status = archive_status(session, done.document_ids[0])
     assert status.archived and status.sha256 == entry.sha256 and status.long_term_ok
 
     result = runner.invoke(main, ["archive", "verify", "--all"])
@@ -90,10 +93,10 @@ def test_a_failed_attempt_is_visible_and_retried(runner, runtime, year, backend,
     from docservice.signing.pades import PadesSigner
 
     # The TSA is down when the envelope completes: nothing is archived, the reason is shown.
-    monkeypatch.setattr(archive, "ltv_sources", _without_tsa(archive.ltv_sources))
+    monkeypatch.setattr(Runtime, "ltv_sources", _without_tsa(Runtime.ltv_sources))
     done = complete_envelope(runtime, nda="nee", copyright_waiver="nee")
     with unit_of_work(runtime.db) as session:
-        status = archive.archive_status(session, done.document_ids[0])
+        status = archive_status(session, done.document_ids[0])
         assert session.scalars(select(ArchiveEntry)).all() == []
     assert status.state == "failed" and status.attempts == 1
     assert "no timestamp authority" in status.reason
@@ -104,7 +107,7 @@ def test_a_failed_attempt_is_visible_and_retried(runner, runtime, year, backend,
     assert result.exit_code == 0, result.output
     assert f"document {done.document_ids[0]}: archived" in result.output
     with unit_of_work(runtime.db) as session:
-        status = archive.archive_status(session, done.document_ids[0])
+        status = archive_status(session, done.document_ids[0])
     assert status.archived and status.attempts == 2
 
 
@@ -120,9 +123,9 @@ def _without_tsa(real):
 def test_sweep_removes_orphans_and_purge_only_what_retention_allows(runner, runtime, one_archived,
                                                                    backend):
     done, entry = one_archived
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     # A crash after the objects were written but before the row was committed: orphans.
-    orphan = records.sha256_hex(b"orphan")
+    orphan = sha256_hex(b"orphan")
     store.put(records.pdf_key(orphan), b"orphan")
     store.put(records.manifest_key(orphan), b"{}")
     result = runner.invoke(main, ["archive", "sweep", "--dry-run"])
@@ -140,10 +143,10 @@ def test_sweep_removes_orphans_and_purge_only_what_retention_allows(runner, runt
     after = entry.retention_until + timedelta(days=1)
     if backend == "s3":
         # moto cannot travel in time: the bucket's lock still runs, so the store refuses.
-        purged = archive.purge(runtime, today=after)
+        purged = archive_maintenance.purge(runtime, today=after)
         assert purged.refused and not purged.purged
         return
-    purged = archive.purge(runtime, today=after)
+    purged = archive_maintenance.purge(runtime, today=after)
     assert purged.purged == [entry.sha256]
     assert not any(store.exists(k) for k in records.object_keys(entry.sha256))
     with unit_of_work(runtime.db) as session:
@@ -151,5 +154,5 @@ def test_sweep_removes_orphans_and_purge_only_what_retention_allows(runner, runt
             AuditEvent.action == "archive.purged")).all()
         assert event.detail["sha256"] == entry.sha256 and event.placement_id == done.placement_id
         assert session.get(ArchiveEntry, entry.id).purged_at is not None
-    assert archive.sweep(runtime, grace=timedelta(0)).missing == []
+    assert archive_maintenance.sweep(runtime, grace=timedelta(0)).missing == []
 

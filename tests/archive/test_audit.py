@@ -14,8 +14,10 @@ from sqlalchemy import select, text, update
 from docservice.archive import audit, records
 from docservice.cli import main
 from docservice.db import unit_of_work
+from docservice.domain import sha256_hex
+from docservice.jobs import archive_maintenance
 from docservice.models import ArchiveEntry, AuditEvent
-from docservice.services import archive
+from docservice.services.archive_status import archive_status
 from docservice.signing import ltv
 from tests.archive.conftest import complete_envelope
 
@@ -160,9 +162,9 @@ def test_audit_package_checks_offline_and_renewal_keeps_the_old_version(runner, 
         assert (old.version, new.version) == (1, 2) and new.supersedes_id == old.id
         assert old.superseded_at is not None and new.current
         assert new.retention_until == old.retention_until
-        status = archive.archive_status(session, done.document_ids[0])
+        status = archive_status(session, done.document_ids[0])
         assert status.sha256 == new.sha256 and status.version == 2
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     renewed = store.get(records.pdf_key(new.sha256))
     assert renewed.startswith(store.get(records.pdf_key(old.sha256)))
     assert len(ltv.document_timestamps(renewed)) == 2
@@ -190,7 +192,7 @@ def _rewrite(source: Path, target: Path, name: str, change, *, fix_sums: bool = 
     files[name] = change(files[name])
     if fix_sums:
         files["SHA256SUMS"] = "".join(
-            f"{records.sha256_hex(d)}  {n}\n" for n, d in sorted(files.items())
+            f"{sha256_hex(d)}  {n}\n" for n, d in sorted(files.items())
             if n != "SHA256SUMS").encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zout:
@@ -204,7 +206,7 @@ def test_entries_removed_from_the_end_are_found_by_the_archive_checkpoint(runner
     """The chain alone cannot show a cut-off tail; the checkpoint in the write-once store can."""
     complete_envelope(runtime, n=3, nda="nee", copyright_waiver="nee")
     checkpoints = [records.checkpoint_of_key(key) for key, _ in
-                   archive.archive_store(runtime).objects(records.CHECKPOINT_PREFIX)]
+                   runtime.archive_store.objects(records.CHECKPOINT_PREFIX)]
     assert checkpoints and None not in checkpoints
     newest = max(c[0] for c in checkpoints)
     assert runner.invoke(main, ["audit", "verify"]).exit_code == 0
@@ -221,7 +223,7 @@ def test_entries_removed_from_the_end_are_found_by_the_archive_checkpoint(runner
     assert f"audit trail entry #{newest} removed" in result.output
     assert f"the trail ends at #{last}" in result.output
     # Sweeping never takes a checkpoint for an orphan.
-    assert not any(k.startswith("trail/") for k in archive.sweep(runtime, dry_run=True).orphans)
+    assert not any(k.startswith("trail/") for k in archive_maintenance.sweep(runtime, dry_run=True).orphans)
 
 
 def test_parallel_check_finds_the_same_breaks_as_the_serial_one(runtime, monkeypatch):

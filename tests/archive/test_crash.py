@@ -18,9 +18,10 @@ from sqlalchemy import delete, select
 from docservice.archive import records
 from docservice.archive.store import FilesystemArchiveStore
 from docservice.db import unit_of_work
-from docservice.jobs import tasks
+from docservice.domain import sha256_hex
+from docservice.jobs import archive_maintenance, archiving, registry
 from docservice.models import ArchiveEntry, ArchiveStatusRow, ArchiveTerm
-from docservice.services import archive
+from docservice.services.archive_status import archive_status, check_entry
 from tests.archive.conftest import check_store, complete_envelope
 
 TRIALS = 20
@@ -28,12 +29,12 @@ CHILD = """
 import sys
 from docservice.config import Settings
 from docservice.jobs.runtime import Runtime
-from docservice.services import archive
+from docservice.jobs import archiving
 rt = Runtime(Settings.from_env())
-archive.ltv_sources(rt)  # PKI parsed, TSA ready: the kill lands in the archiving itself
+rt.ltv_sources()  # PKI parsed, TSA ready: the kill lands in the archiving itself
 print("ready", flush=True)
 sys.stdin.readline()
-archive.retry(rt)
+archiving.retry(rt)
 print("done", flush=True)
 """
 
@@ -71,7 +72,7 @@ def test_sigkill_while_archiving_leaves_no_row_without_its_objects(runtime, year
     if not database_url.startswith("sqlite"):
         pytest.skip("one database is enough: the crash is in the archiving process")
     # Completed but not archived yet: the job is left to the processes we kill.
-    monkeypatch.setitem(tasks.REGISTRY, "archive_envelope", lambda rt, envelope_id: None)
+    monkeypatch.setitem(registry.REGISTRY, "archive_envelope", lambda rt, envelope_id: None)
     done = complete_envelope(runtime, nda="nee", copyright_waiver="nee")
     settings = runtime.settings
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSERVICE_")}
@@ -99,13 +100,13 @@ def test_sigkill_while_archiving_leaves_no_row_without_its_objects(runtime, year
         current.go()
         killed = current.kill_after(rng.uniform(0, duration * 1.1))
         store = FilesystemArchiveStore(tmp_path / f"archive-{trial}")
-        archive.use_store(runtime, store)
+        runtime.use_archive_store(store)
         rows = _rows(runtime)
         _check_invariants(runtime, store, rows, trial)
         killed_with_rows += killed and bool(rows)
         killed_without_rows += killed and not rows
         # What the crash left is swept; what was archived stays and still checks out.
-        swept = archive.sweep(runtime, grace=timedelta(0))
+        swept = archive_maintenance.sweep(runtime, grace=timedelta(0))
         assert swept.missing == [], (trial, swept)
         assert not list(store.leftovers()), trial
         keys = {key for key, _ in store.objects()
@@ -116,12 +117,12 @@ def test_sigkill_while_archiving_leaves_no_row_without_its_objects(runtime, year
     assert killed_with_rows + killed_without_rows >= TRIALS // 2, "most kills hit the work"
 
     # Finally a run to the end in the last crashed folder: archived, and it verifies.
-    archive.retry(runtime)
+    archiving.retry(runtime)
     with unit_of_work(runtime.db) as session:
-        assert archive.archive_status(session, done.document_ids[0]).archived
-    summary = archive.verify_archive(runtime)
+        assert archive_status(session, done.document_ids[0]).archived
+    summary = archive_maintenance.verify_archive(runtime)
     assert summary.ok and summary.checked == 1, summary.failed
-    assert archive.sweep(runtime, grace=timedelta(0)).orphans == []
+    assert archive_maintenance.sweep(runtime, grace=timedelta(0)).orphans == []
 
 
 def _rows(runtime) -> list[ArchiveEntry]:
@@ -142,7 +143,7 @@ def _reset(runtime) -> None:
 def _check_invariants(runtime, store: FilesystemArchiveStore, rows, trial: int) -> None:
     check_store(store, rows, trial)
     for entry in rows:  # and the rest of what the row names checks out too
-        assert records.sha256_hex(store.get(records.report_key(entry.sha256))) == \
+        assert sha256_hex(store.get(records.report_key(entry.sha256))) == \
             entry.report_sha256, trial
-        check = archive.check_entry(runtime, entry, signatures=False)
+        check = check_entry(entry, store=runtime.archive_store)
         assert check.ok, (trial, check.problems)

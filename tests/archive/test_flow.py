@@ -20,10 +20,13 @@ from sqlalchemy import select
 from docservice.archive import records
 from docservice.archive.records import add_years
 from docservice.db import unit_of_work
+from docservice.domain import sha256_hex
+from docservice.jobs import archiving
 from docservice.models import ArchiveEntry, AuditEvent, Document, Placement
-from docservice.services import archive
+from docservice.services.archive_status import archive_statuses
 from docservice.signing import ltv
 from docservice.signing.pki import ROOT_CERT
+from docservice.signing.verify import verdict
 from tests.archive.conftest import complete_envelope
 from tests.signing.pdfsig import pdfsig_report
 from tests.web.helpers import csrf_token
@@ -45,7 +48,7 @@ def test_approval_archives_every_document_as_b_lta(app, client, runtime, inbox, 
     assert _sign(client, _sign_link(inbox, COMPANY), "Els Janssens").status_code == 200
     with unit_of_work(runtime.db) as session:
         ids = [d.id for d in session.get(Placement, placement_id).current_documents()]
-        assert {s.state for s in archive.archive_statuses(session, ids).values()} == {
+        assert {s.state for s in archive_statuses(session, ids).values()} == {
             "not_completed"}
     page = f"/coordinator/placements/{placement_id}"
     response = client.post(f"{page}/envelope/approve",
@@ -53,12 +56,12 @@ def test_approval_archives_every_document_as_b_lta(app, client, runtime, inbox, 
                                  "confirm": "1"})
     assert response.status_code == 302
 
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     pki = runtime.signer.pki
     with unit_of_work(runtime.db) as session:
         placement = session.get(Placement, placement_id)
         documents = placement.current_documents()
-        statuses = archive.archive_statuses(session, [d.id for d in documents])
+        statuses = archive_statuses(session, [d.id for d in documents])
         assert [statuses[d.id].state for d in documents] == ["archived"] * 3
         signed = {d.kind: runtime.blobs.get(d.current_revision.sha256) for d in documents}
         entries = {e.document_kind: e for e in session.scalars(select(ArchiveEntry))}
@@ -70,7 +73,7 @@ def test_approval_archives_every_document_as_b_lta(app, client, runtime, inbox, 
     retention_end = add_years(date(2024, 5, 17), 10)
     for kind, entry in entries.items():
         pdf = store.get(records.pdf_key(entry.sha256))
-        assert records.sha256_hex(pdf) == entry.sha256 == statuses[entry.document_id].sha256
+        assert sha256_hex(pdf) == entry.sha256 == statuses[entry.document_id].sha256
         assert pdf.startswith(signed[kind]), "B-LTA completion appends, never rewrites"
         assert entry.retention_until == retention_end and entry.retention_locked
 
@@ -93,7 +96,7 @@ def test_approval_archives_every_document_as_b_lta(app, client, runtime, inbox, 
 
         # The manifest and the report are beside the PDF, and say what an auditor needs.
         manifest = json.loads(store.get(records.manifest_key(entry.sha256)))
-        assert records.sha256_hex(store.get(records.manifest_key(entry.sha256))) == \
+        assert sha256_hex(store.get(records.manifest_key(entry.sha256))) == \
             entry.manifest_sha256
         assert manifest["placement"]["academic_year"] == "2023-2024"
         assert manifest["placement"]["student_number"] == "r0123456"
@@ -105,7 +108,7 @@ def test_approval_archives_every_document_as_b_lta(app, client, runtime, inbox, 
         assert manifest["verification"]["pades_level"] == "B-LTA"
         assert manifest["retention_until"] == "2034-05-17"
         report = json.loads(store.get(records.report_key(entry.sha256)))
-        assert records.sha256_hex(store.get(records.report_key(entry.sha256))) == \
+        assert sha256_hex(store.get(records.report_key(entry.sha256))) == \
             manifest["report"]["sha256"]
         assert report["engine"]["name"] == "docservice.signing.verify"
         assert report["engine"]["indication"] == "TOTAL_PASSED"
@@ -124,7 +127,7 @@ def test_approval_archives_every_document_as_b_lta(app, client, runtime, inbox, 
             assert signature["Certificate Validation"] == "Certificate is Trusted.", signature
 
     # The job is idempotent: running it again archives nothing twice.
-    outcomes = archive.archive_envelope(runtime, _envelope_id(runtime, placement_id))
+    outcomes = archiving.archive_envelope(runtime, _envelope_id(runtime, placement_id))
     assert {o.state for o in outcomes} == {"already"}
 
 
@@ -140,7 +143,7 @@ def test_lta_simulated_ten_years_ahead(runtime, year, database_url):
     with unit_of_work(runtime.db) as session:
         [entry] = session.scalars(select(ArchiveEntry)).all()
         assert entry.document_id == done.document_ids[0]
-    pdf = archive.archive_store(runtime).get(records.pdf_key(entry.sha256))
+    pdf = runtime.archive_store.get(records.pdf_key(entry.sha256))
     today = datetime.now(UTC)
     results = ltv.simulate_future(pdf, runtime.signer.pki.trust_roots,
                                   at=today.replace(year=today.year + 10) + timedelta(hours=1))
@@ -158,7 +161,7 @@ def test_archiving_checks_that_the_validation_data_is_embedded(runtime, year, da
         entry = session.scalars(select(ArchiveEntry).where(
             ArchiveEntry.document_id == done.document_ids[0])).one()
         signed = session.get(Document, done.document_ids[0]).current_revision.sha256
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     pdf = store.get(records.pdf_key(entry.sha256))
     roots = runtime.signer.pki.trust_roots
     assert ltv.dss_coverage(pdf, roots) == []
@@ -173,7 +176,7 @@ def test_archiving_checks_that_the_validation_data_is_embedded(runtime, year, da
     assert any("Signature_student" in p and "does not chain" in p for p in stranger)
     assert any("DocTimeStamp" in p for p in stranger)
     # The deep check (`archive verify`) agrees with the fast one.
-    deep = archive.verify_bytes(pdf, archive.ltv_sources(runtime), deep=True,
-                                long_term_at=entry.retention_until)
+    deep = verdict.verify_bytes(pdf, runtime.ltv_sources(), deep=True,
+                                long_term_at=entry.retention_until).to_json()
     assert deep["verdict"] == "passed", deep["problems"]
     assert deep["long_term"]["passed"] is True

@@ -16,8 +16,9 @@ from docservice.archive import records
 from docservice.archive.report_pdf import read_subject, report_subject
 from docservice.cli import main
 from docservice.db import unit_of_work
+from docservice.domain import sha256_hex
+from docservice.jobs import archive_maintenance
 from docservice.models import ArchiveEntry
-from docservice.services import archive
 from docservice.signing.etsi_report import EtsiReportError, check_report, parse_report
 from tests.archive.conftest import complete_envelope
 from tests.archive.test_audit import _rewrite
@@ -33,14 +34,14 @@ def archived(runtime, year) -> ArchiveEntry:
 
 
 def test_the_etsi_and_pdf_reports_are_archived_and_name_the_qualification(runtime, archived):
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     sha = archived.sha256
     pdf = store.get(records.pdf_key(sha))
     manifest = json.loads(store.get(records.manifest_key(sha)))
     xml = store.get(records.report_etsi_key(sha))
     rendered = store.get(records.report_pdf_key(sha))
-    assert manifest["report"]["etsi_sha256"] == records.sha256_hex(xml)
-    assert manifest["report"]["pdf_sha256"] == records.sha256_hex(rendered)
+    assert manifest["report"]["etsi_sha256"] == sha256_hex(xml)
+    assert manifest["report"]["pdf_sha256"] == sha256_hex(rendered)
     # Parsed back, strictly, into the ETSI bindings pyhanko ships; about this very PDF.
     report = parse_report(xml)
     assert len(report.signature_validation_report) == 3
@@ -64,19 +65,19 @@ def test_the_etsi_and_pdf_reports_are_archived_and_name_the_qualification(runtim
     for key in records.report_keys(sha):
         assert store.retention(key) is not None and store.retention(key) >= \
             archived.retention_until
-    summary_all = archive.verify_archive(runtime)
+    summary_all = archive_maintenance.verify_archive(runtime)
     assert summary_all.ok, summary_all.failed
 
 
 def test_an_etsi_report_is_checked_against_its_pdf(runtime, archived):
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     xml = store.get(records.report_etsi_key(archived.sha256))
     pdf = store.get(records.pdf_key(archived.sha256))
     tampered = pdf[:1000] + bytes([pdf[1000] ^ 0x01]) + pdf[1001:]  # inside every signed range
     with pytest.raises(EtsiReportError, match=r"not this PDF's|cannot be read"):
         check_report(xml, tampered)
     with pytest.raises(EtsiReportError, match="not in this PDF"):
-        check_report(xml, archive.archive_store(runtime).get(records.pdf_key(archived.sha256))
+        check_report(xml, runtime.archive_store.get(records.pdf_key(archived.sha256))
                      .split(b"%%EOF")[0] + b"%%EOF\n")
     with pytest.raises(EtsiReportError, match="not an ETSI"):
         parse_report(xml.replace(b"<vr:HashOnly>false", b"<vr:HashOnly>maybe"))

@@ -12,12 +12,12 @@ import boto3
 import pytest
 
 from docservice.archive.store import (
-    ArchiveSettings,
     FilesystemArchiveStore,
     RetentionActive,
     S3ArchiveStore,
     make_store,
 )
+from docservice.config import ArchiveSettings
 from docservice.errors import AlreadyExists, NotFound
 
 TODAY = date.today()

@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from docservice.archive import records
+from docservice.archive import package, records
 from docservice.db import unit_of_work
+from docservice.domain import sha256_hex
 from docservice.models import ArchiveEntry, ArchiveTerm, AuditEvent, Document
-from docservice.services import archive
+from docservice.services import archive_search
 from docservice.services.placements import import_placements
 from tests.conftest import TEST_ACTOR
 from tests.factories import csv_bytes, row
@@ -30,10 +31,10 @@ def index(session, placement, *, kind: str, signed: datetime, pdf: bytes,
                         template_sha256="0" * 64, docx_sha256="0" * 64)
     session.add(document)
     session.flush()
-    sha = records.sha256_hex(pdf)
+    sha = sha256_hex(pdf)
     entry = ArchiveEntry(
         document_id=document.id, placement_id=placement.id, version=1, sha256=sha,
-        size=len(pdf), source_sha256=records.sha256_hex(pdf + b"source"),
+        size=len(pdf), source_sha256=sha256_hex(pdf + b"source"),
         manifest_sha256="1" * 64, report_sha256="2" * 64, academic_year=year,
         document_kind=kind, reference=document.reference,
         student_number=placement.student_number, student_name=placement.student_full_name,
@@ -42,7 +43,7 @@ def index(session, placement, *, kind: str, signed: datetime, pdf: bytes,
         retention_until=date(2034, 5, 17), verdict="passed", long_term_ok=True,
         last_timestamp_at=signed, last_timestamp_expires_at=datetime(2031, 1, 1, tzinfo=UTC),
         retention_locked=True)
-    entry.terms = [ArchiveTerm(field=f, term=t) for f, t in archive.entry_terms(entry)]
+    entry.terms = [ArchiveTerm(field=f, term=t) for f, t in archive_search.entry_terms(entry)]
     session.add(entry)
     session.flush()
     return entry
@@ -58,7 +59,7 @@ def indexed(runtime, year):
         row(2, student_first_name="Anaïs", student_last_name="Łukasiewicz",
             company_name="Brouwerij Het Anker", company_number="0202.239.951"),
     ]
-    store = archive.archive_store(runtime)
+    store = runtime.archive_store
     with unit_of_work(runtime.db) as session:
         zoe, jan, anais = import_placements(session, csv_bytes(rows), actor=TEST_ACTOR).placements
         made = {
@@ -153,13 +154,13 @@ def test_a_broken_object_is_refused_not_served(client, runtime, indexed):
     login(client, AUDITOR)
     # zoe's agreement is indexed but its bytes are not what the index says: never served.
     zoe = indexed["zoe-agreement"]
-    archive.archive_store(runtime).put(records.pdf_key(zoe), b"%PDF something else")
+    runtime.archive_store.put(records.pdf_key(zoe), b"%PDF something else")
     response = client.get(f"/archive/{zoe}/document.pdf")
     page = response.get_data(as_text=True)
     # Not a server error: the auditor is told that the stored object fails its check, and why.
     assert response.status_code == 409, page
     assert "Integrity check failed" in page and records.pdf_key(zoe) in page
-    assert records.sha256_hex(b"%PDF something else") in page and zoe in page
+    assert sha256_hex(b"%PDF something else") in page and zoe in page
     assert "%PDF something else" not in page
     # Recorded as `archive verify` records it: the entry marked, the trail told (and kept,
     # although the request was refused).
@@ -211,5 +212,5 @@ def test_export_from_the_web_and_the_document_page(client, runtime, year):
     assert export.status_code == 200 and export.mimetype == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(export.data)).namelist()
     assert f"documents/{entry.sha256}.pdf" in names
-    check = archive.verify_package(export.data)
+    check = package.verify_package(export.data)
     assert check.ok, check.problems

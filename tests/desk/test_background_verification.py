@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from docservice.config import DeskSettings
 from docservice.db import unit_of_work
 from docservice.errors import ConfigurationError
-from docservice.jobs import tasks
+from docservice.jobs import registry
 from docservice.jobs.runtime import Runtime
 from docservice.models import (
     JOB_DONE,
@@ -21,7 +22,6 @@ from docservice.models import (
     VerificationCache,
 )
 from docservice.services import desk_verification
-from docservice.services.desk import DeskSettings
 from tests.desk.conftest import Flow, Year, placement_row
 
 PENDING_NL = "verificatie loopt"
@@ -109,7 +109,7 @@ def test_the_job_verifies_the_new_revision_so_the_page_only_reads_it(
     assert verifications == []  # nor did the dashboard
 
     # Running the job again (a message delivered twice) verifies nothing again.
-    assert tasks.REGISTRY[desk_verification.VERIFY_JOB](flow.runtime, sha) == 0
+    assert registry.REGISTRY[desk_verification.VERIFY_JOB](flow.runtime, sha) == 0
     assert verifications == []
 
 
@@ -151,7 +151,7 @@ def test_a_queued_verification_shows_pending_then_the_page_takes_over_after_the_
     assert "✓" in student.split('class="pdf"')[1]
     assert _queued(flow) == []
     # The job, when it comes at last, finds the verdict and has nothing left to do.
-    assert tasks.REGISTRY[desk_verification.VERIFY_JOB](flow.runtime, *held_jobs[0]) == 0
+    assert registry.REGISTRY[desk_verification.VERIFY_JOB](flow.runtime, *held_jobs[0]) == 0
 
 
 def test_a_file_changed_while_its_verification_is_queued_shows_as_changed_at_once(
@@ -171,7 +171,7 @@ def test_a_file_changed_while_its_verification_is_queued_shows_as_changed_at_onc
     assert "OPGESLAGEN PDF GEWIJZIGD" in html and 'data-verification="pending"' not in html
     assert sha not in verifications  # the changed bytes are verified, not the queued name
     # The job, once run, checks and verifies what is there and clears the mark.
-    tasks.REGISTRY[desk_verification.VERIFY_JOB](rt, *held_jobs[0])
+    registry.REGISTRY[desk_verification.VERIFY_JOB](rt, *held_jobs[0])
     assert _queued(flow) == []
 
 
@@ -197,8 +197,29 @@ def test_a_revision_replaced_before_its_job_ran_is_left_to_the_page(
     assert [list(args) for args in held_jobs] == [[student_sha], [company_sha]]
     verifications.clear()  # what the pages verified so far (the generated PDF)
     for args in held_jobs:
-        tasks.REGISTRY[desk_verification.VERIFY_JOB](flow.runtime, *args)
+        registry.REGISTRY[desk_verification.VERIFY_JOB](flow.runtime, *args)
     # Only the current revision was worth verifying; neither stays marked as queued.
     assert verifications == [company_sha]
     assert _verdict(flow, student_sha) is None and _verdict(flow, company_sha) is not None
     assert _queued(flow) == []
+
+
+def test_an_engine_that_fails_gives_a_verification_error_never_a_weaker_verdict(
+        flow: Flow, desk_year: Year, monkeypatch: pytest.MonkeyPatch):
+    def broken(pdf: bytes, **kwargs: Any) -> None:
+        raise KeyError("a bug in the engine")
+
+    monkeypatch.setattr(desk_verification, "verify_pdf", broken)  # fault injection
+    p, sha = _signed_by_student(flow, desk_year)
+    verdict = _verdict(flow, sha)
+    assert verdict is not None and verdict.engine == desk_verification.ENGINE
+    assert verdict.indication == desk_verification.ENGINE_ERROR == "verificatiefout"
+    assert not verdict.passed and not verdict.student_ok
+    assert verdict.detail["reasons"] == ["the verification engine failed (KeyError)"]
+    html = flow.client.get(f"/coordinator/desk/placements/{p}").get_data(as_text=True)
+    student = html[html.index('data-role="student"'):html.index('data-role="company"')]
+    assert "✓" not in student.split('class="pdf"')[1]
+    with unit_of_work(flow.runtime.db) as session:
+        [document_id] = session.scalars(select(Document.id)).all()
+    page = flow.client.get(f"/coordinator/desk/placements/{p}/documents/{document_id}/verification")
+    assert ">verificatiefout<" in page.get_data(as_text=True)

@@ -7,7 +7,6 @@ import io
 from dataclasses import replace
 from datetime import timedelta
 
-from docservice.web.i18n import STRINGS
 from tests.desk.conftest import Flow, Year, placement_row, row_states, student_numbers
 
 
@@ -120,8 +119,3 @@ def test_dutch_by_default_english_on_request_belgian_dates_and_paging_and_print(
     assert page.count("<tr") == 6 and "data-print" in page and "desk.css" in page
     css = flow.client.get("/static/desk.css").get_data(as_text=True)
     assert "@media print" in css
-
-
-def test_every_text_exists_in_both_languages():
-    assert set(STRINGS["nl"]) == set(STRINGS["en"])
-    assert all(STRINGS["nl"].values()) and all(STRINGS["en"].values())

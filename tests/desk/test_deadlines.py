@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from docservice.cli import main
+from docservice.config import DeskSettings
 from docservice.db import unit_of_work
 from docservice.models import AuditEvent, Reminder
 from docservice.services.deadlines import due_offset
-from docservice.services.desk import DeskSettings
 from tests.desk.conftest import COORDINATOR_MAIL, DOCENT_MAIL, Flow, Year, on, placement_row
 
 

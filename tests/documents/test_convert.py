@@ -155,7 +155,7 @@ def test_timeout_kills_the_converter(tmp_path: Path, pool: ConverterPool, contra
     with ConverterPool(size=1, timeout=0.01, workdir=tmp_path) as hasty:
         hasty.warm_up()
         [stuck] = hasty.pids()
-        with pytest.raises(ConversionError, match="timeout of 0.01 s"):
+        with pytest.raises(ConversionError, match=r"timeout of 0\.01 s"):
             hasty.convert(contract)
         assert is_gone(stuck)
         assert hasty.pids() == []
@@ -177,14 +177,14 @@ def test_close_leaves_no_libreoffice(tmp_path: Path, contract: bytes) -> None:
 
 def test_missing_uno_interpreter_says_what_to_install(tmp_path: Path) -> None:
     pool = ConverterPool(size=1, uno_python="/nonexistent/python3", workdir=tmp_path)
-    with pool, pytest.raises(ConversionError, match="apt-get install .*python3-uno"):
+    with pool, pytest.raises(ConversionError, match=r"apt-get install .*python3-uno"):
         pool.warm_up()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("uno") is not None, reason="this Python has uno")
 def test_interpreter_without_uno_says_what_to_install(tmp_path: Path) -> None:
     pool = ConverterPool(size=1, uno_python=sys.executable, workdir=tmp_path)
-    with pool, pytest.raises(ConversionError, match="cannot import uno.*python3-uno"):
+    with pool, pytest.raises(ConversionError, match=r"cannot import uno.*python3-uno"):
         pool.warm_up()
 
 

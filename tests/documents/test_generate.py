@@ -13,9 +13,10 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from docservice.db import unit_of_work
-from docservice.documents.catalogue import SIGNATURE_ANCHORS, signature_field_name
+from docservice.documents.catalogue import SIGNATURE_ANCHORS
 from docservice.documents.context import build_context
 from docservice.documents.render import render_docx
+from docservice.domain import signature_field_name
 from docservice.errors import TemplateVariableMissing
 from docservice.models import Document, Placement
 from docservice.services.documents import generate_missing

@@ -1,7 +1,9 @@
 """The DOCX contract templates render with docxtpl and convert to PDF with the real LibreOffice.
 
 Self-contained on purpose (no project fixtures): it checks the files in
-templates/ as office staff leave them, with the documented variables only.
+templates/ as office staff leave them, with the documented variables only (the
+sample placement's, docservice/documents/sample.py), and reads the sentences each
+PDF must carry from templates/expected_clauses.toml.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import subprocess
+import tomllib
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ import jinja2
 import pytest
 from docxtpl import DocxTemplate
 from pypdf import PdfReader
+
+from docservice.documents.sample import ASSIGNMENT, sample_context
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 NAMES = ("stageovereenkomst", "geheimhoudingsverklaring", "afstand-auteursrecht")
@@ -27,132 +32,8 @@ ANCHORS = {
     "en": ("Signature student", "Signature company", "Signature school"),
 }
 
-KEYWORDS = {
-    ("nl", "stageovereenkomst"): (
-        "Artikel 1 – Partijen",
-        "arbeidsovereenkomst",
-        "verzekerd tegen ongevallen",
-        "auteursrecht",
-        "onbezoldigd",
-        "regelmatig student",
-        "binnen de 7 dagen",
-        "halve dag per week",
-        "tussentijdse evaluatie",
-        "75%",
-        "25%",
-        "15/12/2023",
-        "0123.456.749",
-        "Grote Markt 1, 2800 Mechelen",
-        "r0123456",
-    ),
-    ("en", "stageovereenkomst"): (
-        "Article 1 – Parties",
-        "employment contract",
-        "insured against accidents",
-        "copyright",
-        "unpaid",
-        "regular student",
-        "within 7 days",
-        "half a day per week",
-        "midterm evaluation",
-        "75%",
-        "25%",
-        "15/12/2023",
-        "0123.456.749",
-        "Grote Markt 1, 2800 Mechelen",
-        "r0123456",
-    ),
-    ("nl", "geheimhoudingsverklaring"): (
-        "GEHEIMHOUDINGSVERKLARING",
-        "vertrouwelijke informatie",
-        "strikt geheim",
-        "stageovereenkomst",
-    ),
-    ("en", "geheimhoudingsverklaring"): (
-        "NON-DISCLOSURE AGREEMENT",
-        "confidential information",
-        "strictly secret",
-        "internship agreement",
-    ),
-    ("nl", "afstand-auteursrecht"): (
-        "AFSTAND VAN AUTEURSRECHT",
-        "auteursrecht",
-        "vermogensrechten",
-        "morele rechten",
-        "stageovereenkomst",
-    ),
-    ("en", "afstand-auteursrecht"): (
-        "COPYRIGHT WAIVER",
-        "copyright",
-        "economic rights",
-        "moral rights",
-        "internship agreement",
-    ),
-}
-
-ASSIGNMENT = (
-    "Analyse en verbetering van het beheer van toegangsrechten (IAM) in de interne "
-    "applicaties: inventaris van rollen en rechten, risicoanalyse volgens ISO/IEC 27001, "
-    "ontwerp van een rolgebaseerd toegangsmodel, een proof of concept met Microsoft Entra ID "
-    "en PowerShell-scripts voor periodieke hercertificering, documentatie voor beheerders en "
-    "eindgebruikers, en een presentatie van de resultaten aan het IT-team. De student werkt "
-    "mee in het securityteam en volgt de interne change-procedures; wekelijks is er overleg "
-    "met de stagementor over voortgang & prioriteiten <kritiek>. Eindpunt: een werkend model."
-)
-
-
-def sample_context(name: str, *, options: bool = True) -> dict[str, dict[str, Any]]:
-    """Exactly the documented variables (templates/README.md), with accents and specials."""
-    return {
-        "school": {
-            "name": "Thomas More Mechelen-Antwerpen",
-            "campus": "Mechelen",
-            "programme": "Information Management & Security",
-            "coordinator_name": "Frank Vandromme",
-            "coordinator_email": "frank.vandromme@thomasmore.be",
-        },
-        "year": {
-            "code": "2023-2024",
-            "period_start": "12/02/2024",
-            "period_end": "17/05/2024",
-            "weeks": "12",
-            "thesis_permission_deadline": "27/10/2023",
-            "preference_deadline": "17/11/2023",
-            "contract_deadline": "15/12/2023",
-        },
-        "student": {
-            "first_name": "Zoë",
-            "last_name": "Vermeulen-D'Hondt",
-            "full_name": "Zoë Vermeulen-D'Hondt",
-            "number": "r0123456",
-            "email": "zoe.vermeulen-dhondt@student.thomasmore.be",
-            "programme": "PBA Informatiemanagement en multimedia",
-        },
-        "company": {
-            "name": "Janssens & Zonen BVBA",
-            "number": "0123.456.749",
-            "address": "Grote Markt 1, 2800 Mechelen",
-            "signatory_name": "Renée Janssens",
-            "signatory_title": "zaakvoerder",
-            "signatory_email": "renee@janssens-zonen.be",
-        },
-        "mentor": {
-            "name": "Seán O'Neill",
-            "email": "sean.oneill@janssens-zonen.be",
-            "phone": "+32 15 12 34 56",
-        },
-        "docent": {"name": "Lotte Peeters", "email": "lotte.peeters@thomasmore.be"},
-        "placement": {
-            "start_date": "19/02/2024",
-            "end_date": "17/05/2024",
-            "assignment": ASSIGNMENT,
-            "expense_allowance": "€ 150 per maand" if options else None,
-            "thesis_at_company": options,
-            "nda": options,
-            "copyright_waiver": options,
-        },
-        "document": {"reference": f"DS-2023-2024-r0123456-{name}"},
-    }
+#: Per template, what its PDF must say (the data file beside the templates).
+EXPECTED = tomllib.loads((TEMPLATES / "expected_clauses.toml").read_text(encoding="utf-8"))
 
 
 def render_docx(template: Path, context: dict[str, Any], target: Path) -> None:
@@ -229,7 +110,7 @@ def test_pdf_carries_parties_dates_and_clauses(
         "19/02/2024",
         "17/05/2024",
         f"DS-2023-2024-r0123456-{name}",
-        *KEYWORDS[(language, name)],
+        *EXPECTED[f"{language}/{name}.docx"]["clauses"],
     ):
         assert expected in text, f"{expected!r} missing from {language}/{name}"
     assert "{{" not in text and "{%" not in text
@@ -258,25 +139,15 @@ def test_agreement_options(pdf_texts: dict[str, str], language: str) -> None:
     assert "€ 150 per maand" in with_options
     assert "€ 150 per maand" not in without
     assert ASSIGNMENT in with_options
-    if language == "nl":
-        assert "geen onkosten- of verplaatsingsvergoeding" in without
-        assert "ondertekenen daarnaast een afzonderlijke geheimhoudingsverklaring" in with_options
-        assert "geen afzonderlijke geheimhoudingsverklaring gevraagd" in without
-        assert "afzonderlijke verklaring van afstand van auteursrecht, die samen" in with_options
-        assert "geen afstand van auteursrecht overeengekomen" in without
-        assert "toestemming gekregen om het onderwerp van de bachelorproef" in with_options
-        assert "niet verleend" in without
-    else:
-        assert "No expense or travel allowance is agreed" in without
-        assert "sign a separate non-disclosure agreement" in with_options
-        assert "No separate non-disclosure agreement was requested" in without
-        assert "separate copyright waiver, signed together" in with_options
-        assert "No copyright waiver has been agreed" in without
-        assert "obtained permission in advance" in with_options
-        assert "which was not granted" in without
+    expected = EXPECTED[f"{language}/stageovereenkomst.docx"]
+    for clause in expected["with_options"]:
+        assert clause in with_options, clause
+    for clause in expected["without_options"]:
+        assert clause in without, clause
     # Clause numbering stays continuous whichever branch is rendered.
     for text in (with_options, without):
-        assert "5.3" in text and "13.3" in text and "18.3" in text
+        for number in expected["in_both"]:
+            assert number in text, number
 
 
 @pytest.mark.parametrize(("language", "name"), CASES)
@@ -297,3 +168,7 @@ def test_missing_variable_fails_loudly(tmp_path: Path, language: str) -> None:
     del context["mentor"]["phone"]
     with pytest.raises(jinja2.UndefinedError, match="phone"):
         render_docx(TEMPLATES / language / "stageovereenkomst.docx", context, tmp_path / "out.docx")
+
+
+def test_expected_clauses_name_every_template() -> None:
+    assert set(EXPECTED) == {f"{language}/{name}.docx" for language, name in CASES}

@@ -8,154 +8,32 @@ the signing links come from the e-mails the real SMTP server received. Never run
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from docservice import create_app, migrate
-from docservice.config import CHECKOUT, MailSettings
 from docservice.db import unit_of_work
-from docservice.jobs.runtime import Runtime
-from docservice.mail.devserver import Inbox, free_port
+from docservice.mail.devserver import Inbox
 from docservice.models import Envelope, Placement, Revision
-from docservice.services.documents import generate_missing
-from docservice.services.envelopes import open_envelope
-from docservice.services.placements import import_placements
-from docservice.services.years import load_year_file
-from tests.conftest import TEST_ACTOR, make_settings
-from tests.factories import csv_bytes, row
-from tests.web.helpers import PASSWORD, make_user
+from tests.e2e.helpers import (
+    COMPANY,
+    COORDINATOR_MAIL,
+    PHONE,
+    SLOW,
+    Console,
+    Live,
+    open_envelope_now,
+)
+from tests.e2e.helpers import log_in as _log_in
+from tests.e2e.helpers import placement as _placement
+from tests.e2e.helpers import wait_for_link as _wait_for_link
+from tests.factories import row
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
-         "is_mobile": True, "has_touch": True}
-COORDINATOR_LOGIN = "coordinator@school.example.org"
-COORDINATOR_MAIL = "frank.vandromme@thomasmore.be"  # the year's coordinator, from the TOML file
-COMPANY = "els@janssens.example.com"
-SLOW = 90_000  # ms: signing three PDFs with timestamps, or the seal, on a 2-core machine
-
-# Every CSP violation also reaches the console; this makes sure it does, with the directive.
-REPORT_CSP = """
-document.addEventListener('securitypolicyviolation', e =>
-  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));
-"""
-
-
-@dataclass
-class Live:
-    base_url: str
-    runtime: Runtime
-    inbox: Inbox
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, pki_path: Path, converter: Any,
-         smtp_session: tuple[Inbox, int]) -> Iterator[Live]:
-    """The app on a fresh SQLite file, served over real HTTP by werkzeug in a thread."""
-    root = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    mail = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp_session[1],
-                        sender="Stagebureau <stages@school.example.org>")
-    settings = replace(make_settings(root, f"sqlite:///{root / 'e2e.sqlite3'}",
-                                     pki_path=pki_path, mail=mail),
-                       base_url=base_url)  # the e-mailed links point at the live server
-    app = create_app(settings=settings)
-    rt: Runtime = app.extensions["docservice"]
-    rt.use_converter(converter)
-    migrate.upgrade(rt.db)
-    with unit_of_work(rt.db) as session:
-        load_year_file(session, CHECKOUT / "data" / "academic-years" / "2023-2024.toml")
-    make_user(rt, email=COORDINATOR_LOGIN)
-
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
-    thread.start()
-    try:
-        yield Live(base_url, rt, smtp_session[0])
-    finally:
-        server.shutdown()
-        thread.join(10)
-        rt.use_converter(None)
-        rt.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@dataclass
-class Console:
-    """What the pages of a browser context wrote to the console, and their uncaught errors."""
-
-    messages: list[str] = field(default_factory=list)
-
-    def watch(self, context: BrowserContext) -> BrowserContext:
-        context.add_init_script(REPORT_CSP)
-        context.on("console", lambda m: self.messages.append(
-            f"{m.type}: {m.text} [{m.location.get('url', '')}]"))
-        context.on("weberror", lambda e: self.messages.append(f"pageerror: {e.error}"))
-        return context
-
-    @property
-    def errors(self) -> list[str]:
-        """Errors and CSP violations, except Chromium's own request for a /favicon.ico (404:
-        the service has none, and pages cannot stop the browser from asking)."""
-        return [m for m in self.messages
-                if (m.startswith(("error", "pageerror")) or "Content Security Policy" in m
-                    or "CSP violation" in m) and not m.endswith("/favicon.ico]")]
-
-
-@pytest.fixture
-def console() -> Console:
-    return Console()
-
-
-@pytest.fixture
-def new_context(browser: Browser, console: Console) -> Iterator[Any]:
-    contexts: list[BrowserContext] = []
-
-    def make(**options: Any) -> BrowserContext:
-        context = console.watch(browser.new_context(locale="nl-BE", **options))
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def _placement(live: Live, n: int) -> int:
-    """One imported placement with its three generated documents; returns its id."""
-    rt = live.runtime
-    with unit_of_work(rt.db) as session:
-        [placement] = import_placements(session, csv_bytes([row(n)]), actor=TEST_ACTOR).placements
-        generate_missing(session, converter=rt.converter, blobs=rt.blobs,
-                         templates_root=rt.settings.templates_path, pdfa=True, converters=2,
-                         actor=TEST_ACTOR)
-        return placement.id  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -164,40 +42,13 @@ def student_link(live: Live) -> str:
 
     Shared by the tests that only look at the page or are refused: neither changes its state.
     """
-    placement_id = _placement(live, 1)
-    with unit_of_work(live.runtime.db) as session:
-        open_envelope(session, live.runtime, session.get(Placement, placement_id),
-                      now=datetime.now(UTC), actor=TEST_ACTOR)
+    open_envelope_now(live, _placement(live, 1))
     return _wait_for_link(live, row(1)["student_email"], "/sign/")
-
-
-def _wait_for_link(live: Live, address: str, prefix: str, count: int = 1,
-                   timeout: float = 30) -> str:
-    """The link of kind `prefix` in the `count`-th e-mail the SMTP server received for `address`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        messages = live.inbox.to(address)
-        if len(messages) >= count:
-            body = messages[count - 1].get_content()
-            match = re.search(re.escape(live.base_url) + re.escape(prefix) + r"[A-Za-z0-9_/-]+",
-                              body)
-            assert match, body
-            return match.group(0)
-        time.sleep(0.05)
-    raise AssertionError(f"no e-mail reached {address}: {[m['To'] for m in live.inbox.messages]}")
 
 
 def _revisions(live: Live) -> int:
     with unit_of_work(live.runtime.db) as session:
         return session.scalar(select(func.count()).select_from(Revision))  # type: ignore[return-value]
-
-
-def _log_in(page: Page, live: Live) -> None:
-    page.goto(f"{live.base_url}/login")
-    page.get_by_label("E-mail address").fill(COORDINATOR_LOGIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text("Frank (coordinator)")).to_be_visible()
 
 
 def _open_envelope(page: Page, live: Live, placement_id: int) -> None:
@@ -209,14 +60,14 @@ def _open_envelope(page: Page, live: Live, placement_id: int) -> None:
 
 def _images_loaded(page: Page) -> int:
     """Scroll every (lazy) page preview into view and wait until it decoded; return how many."""
-    images = page.locator("div.pages img")
+    images = page.locator(".pages img")
     count = images.count()
     for i in range(count):
         image = images.nth(i)
         image.scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0",
                                arg=image.element_handle(), timeout=30_000)
-    widths = page.eval_on_selector_all("div.pages img", "imgs => imgs.map(i => i.naturalWidth)")
+    widths = page.eval_on_selector_all(".pages img", "imgs => imgs.map(i => i.naturalWidth)")
     assert len(widths) == count and all(w > 0 for w in widths), widths
     page.evaluate("window.scrollTo(0, 0)")
     return count

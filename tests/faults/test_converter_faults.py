@@ -26,14 +26,14 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from docservice.archive.blobs import TEMPORARY_PREFIX, sha256_hex
+from docservice.archive.blobs import TEMPORARY_PREFIX
 from docservice.config import CHECKOUT
 from docservice.db import unit_of_work
-from docservice.documents.catalogue import SIGNER_ROLES, signature_field_name
 from docservice.documents.convert import Converter, ConverterPool
+from docservice.domain import SIGNER_ROLES, sha256_hex, signature_field_name
 from docservice.errors import ConversionError
+from docservice.jobs import archive_maintenance
 from docservice.models import Document, Placement, Revision
-from docservice.services import archive
 from docservice.services.documents import generate_missing, placements_lacking_documents
 from tests.conftest import TEST_ACTOR
 from tests.faults.conftest import YEAR, Instance, seeded_rng
@@ -354,7 +354,7 @@ def test_a_generating_process_killed_at_random_points_leaves_nothing_running_or_
     # The pools of the killed runs left their folders; the next pool removed them.
     assert list(temp.iterdir()) == []
     # What a killed blob write left is swept, like the archive's partial writes.
-    swept = archive.sweep(instance.runtime, grace=timedelta(0))
+    swept = archive_maintenance.sweep(instance.runtime, grace=timedelta(0))
     assert not list(instance.runtime.blobs.leftovers()), swept
     _check_cohort(instance)
 

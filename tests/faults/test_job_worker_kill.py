@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from docservice.archive.store import FilesystemArchiveStore
 from docservice.config import CHECKOUT, QueueSettings
 from docservice.db import unit_of_work
-from docservice.jobs import tasks
+from docservice.jobs import archive_maintenance, registry
 from docservice.jobs.runtime import Runtime
 from docservice.models import (
     JOB_DONE,
@@ -33,7 +33,7 @@ from docservice.models import (
     JobRun,
     utcnow,
 )
-from docservice.services import archive
+from docservice.services.archive_status import check_entry
 from tests.archive.conftest import check_store, complete_envelope
 from tests.faults.conftest import Instance, on_both_databases, seeded_rng
 from tests.faults.procs import kill
@@ -123,7 +123,7 @@ def test_sigkill_of_the_job_worker_while_archiving(instance: Instance, converter
     runtime = instance.runtime
     runtime.use_converter(converter)
     # Completed but not archived: archiving is left to the workers we kill.
-    monkeypatch.setitem(tasks.REGISTRY, "archive_envelope", lambda rt, envelope_id: None)
+    monkeypatch.setitem(registry.REGISTRY, "archive_envelope", lambda rt, envelope_id: None)
     done = complete_envelope(runtime, nda="nee", copyright_waiver="nee")
     monkeypatch.undo()
     queue = QueueSettings(redis_url=REDIS_URL, namespace=namespace, **QUEUE)
@@ -138,7 +138,7 @@ def test_sigkill_of_the_job_worker_while_archiving(instance: Instance, converter
            "DOCSERVICE_QUEUE_MAINTENANCE_CHANCE": str(queue.maintenance_chance)}
     workers = Workers(env, tmp_path)
     store = FilesystemArchiveStore(runtime.settings.archive_path)
-    archive.use_store(runtime, store)
+    runtime.use_archive_store(store)
     outcomes = {"killed": 0, "archived before the kill": 0, "rows after kill": 0}
     try:
         workers.start()
@@ -189,11 +189,12 @@ def test_sigkill_of_the_job_worker_while_archiving(instance: Instance, converter
             assert rows and {e.sha256 for e in rows} == _archived_shas(runtime), trial
             check_store(store, rows, trial)
             for entry in rows:
-                check = archive.check_entry(runtime, entry, signatures=False)
+                check = check_entry(entry, store=runtime.archive_store)
                 assert check.ok, (trial, check.problems)
         print(f"outcomes after {trial} trials:", outcomes)
         for entry in _rows(runtime):  # what the last trial archived, signatures and all
-            check = archive.check_entry(runtime, entry, signatures=True)
+            check = check_entry(entry, store=runtime.archive_store,
+                                sources=runtime.ltv_sources())
             assert check.ok, check.problems
     finally:
         workers.stop()
@@ -202,7 +203,7 @@ def test_sigkill_of_the_job_worker_while_archiving(instance: Instance, converter
         if keys:
             client.delete(*keys)
         client.close()
-    summary = archive.verify_archive(runtime)
+    summary = archive_maintenance.verify_archive(runtime)
     assert summary.ok and summary.checked == len(done.document_ids), summary.failed
 
 

@@ -14,14 +14,15 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from docservice.archive.blobs import TEMPORARY_PREFIX, sha256_hex
+from docservice.archive.blobs import TEMPORARY_PREFIX
 from docservice.db import unit_of_work
+from docservice.domain import sha256_hex
+from docservice.jobs import archive_maintenance
 from docservice.models import AccessLink, Envelope, RequestStatus
-from docservice.services import archive
-from docservice.signing.validate import check_signatures
 from tests.faults.conftest import Instance, on_both_databases, seeded_rng
 from tests.faults.procs import is_gone, kill, serving
 from tests.faults.web import Client, Gunicorn, prepare_envelopes
+from tests.signing.pyhanko_check import check_signatures
 
 TRIALS = 20
 STUDENT_NAME = "Zoë Vermeulen-D'Hondt"
@@ -108,7 +109,7 @@ def test_sigkill_of_a_web_worker_while_signing_loses_nothing(instance: Instance,
         server.stop()
     _check_blobs(instance)
     # What a killed write left is swept, like the archive's partial writes.
-    swept = archive.sweep(instance.runtime, grace=timedelta(0))
+    swept = archive_maintenance.sweep(instance.runtime, grace=timedelta(0))
     assert not list(instance.runtime.blobs.leftovers()), swept
     assert "Traceback" not in (tmp_path / "gunicorn.log").read_text().replace(
         "WORKER TIMEOUT", "")
@@ -178,10 +179,10 @@ def test_sweep_removes_what_a_killed_blob_write_left(instance: Instance):
     kept = blobs.put(b"%PDF-1.7 a revision")
     partial = blobs.root / kept[:2] / f"{TEMPORARY_PREFIX}cut-off"
     partial.write_bytes(b"%PDF-1.7 half a rev")
-    assert archive.sweep(instance.runtime, dry_run=True, grace=timedelta(0)).leftovers == [
+    assert archive_maintenance.sweep(instance.runtime, dry_run=True, grace=timedelta(0)).leftovers == [
         f"blobs/{kept[:2]}/{partial.name}"]
     assert partial.exists()
-    archive.sweep(instance.runtime, grace=timedelta(hours=1))  # too young: a write in progress
+    archive_maintenance.sweep(instance.runtime, grace=timedelta(hours=1))  # too young: a write in progress
     assert partial.exists()
-    archive.sweep(instance.runtime, grace=timedelta(0))
+    archive_maintenance.sweep(instance.runtime, grace=timedelta(0))
     assert not partial.exists() and blobs.get(kept) == b"%PDF-1.7 a revision"

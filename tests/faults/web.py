@@ -143,7 +143,8 @@ def prepare_envelopes(runtime: Runtime, placement_ids: list[int], converter: obj
         with unit_of_work(runtime.db) as session:
             placement = session.get(Placement, placement_id)
             assert placement is not None
-            envelopes.open_envelope(session, runtime, placement, now=now, actor=TEST_ACTOR)
+            envelopes.open_envelope(session, placement, now=now, actor=TEST_ACTOR,
+                                    mailer=runtime.mail, settings=runtime.settings)
     for placement_id in placement_ids:
         with unit_of_work(runtime.db) as session:
             envelope = session.scalars(select(Envelope).where(

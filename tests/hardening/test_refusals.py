@@ -31,7 +31,7 @@ def _events(runtime, action: str) -> list[AuditEvent]:
 
 def _chain_holds(runtime) -> bool:
     with unit_of_work(runtime.db) as session:
-        return audit.first_broken(session) is None
+        return audit.verify_chain(session)[1] is None
 
 
 def _login(client, password: str, email: str = EMAIL) -> int:

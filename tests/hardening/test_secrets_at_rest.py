@@ -23,11 +23,11 @@ import pytest
 from gunicorn.config import Config
 
 from docservice import create_app, migrate
+from docservice.cli.serving import GunicornLogger, make_dev_server
 from docservice.config import CHECKOUT, MailSettings
 from docservice.db import unit_of_work
 from docservice.observability.logs import configure_logging, logging_to_file
 from docservice.services.years import load_year_file
-from docservice.web.serving import GunicornLogger, make_dev_server
 from tests.conftest import make_settings
 from tests.web.test_signing_flow import _open_envelope, _prepare, _sign_link
 

@@ -14,9 +14,9 @@ from flask import Flask
 
 from docservice.cli import main
 from docservice.db import unit_of_work
+from docservice.jobs import mail as mail_jobs
 from docservice.jobs.runtime import Runtime
 from docservice.mail import delivery as mail
-from docservice.mail import outbox
 from docservice.mail.devserver import Inbox, free_port
 from docservice.models import JobRun, OutboxMail
 from docservice.observability.metrics import MAIL_FAILURES
@@ -85,7 +85,7 @@ def test_mail_of_one_transaction_goes_out_in_batches(runtime: Runtime, inbox: In
     assert [(r.name, len(r.args[0]), r.status) for r in runs] == [
         ("send_mails", mail.BATCH, "done"), ("send_mails", 5, "done")]
     # Run again (a retried job): nothing is sent twice.
-    assert outbox.send_mails(runtime, list(runs[1].args[0])) == "0 sent"
+    assert mail_jobs.send_mails(runtime, list(runs[1].args[0])) == "0 sent"
     assert len(inbox.messages) == count
 
 
@@ -97,7 +97,7 @@ def test_two_senders_at_once_send_a_mail_once(runtime: Runtime, inbox: Inbox) ->
 
     def send() -> None:
         barrier.wait()
-        results.append(outbox.send_mail(runtime, outbox_id))
+        results.append(mail_jobs.send_mail(runtime, outbox_id))
 
     threads = [threading.Thread(target=send) for _ in range(4)]
     for t in threads:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from docservice.jobs.tasks import job
+from docservice.jobs.registry import job
 
 
 def _note(path: str, line: str) -> list[str]:

@@ -152,7 +152,7 @@ def test_formula_cells_are_escaped_in_the_spreadsheet_export(runtime, year):
                                     student_last_name="-2+3", mentor_phone="+32 15 12 34 56")]))
     with unit_of_work(runtime.db) as session:
         text = export_placements_csv(session.scalars(select(Placement)))
-    exported = list(csv.DictReader(io.StringIO(text)))[0]
+    exported = next(csv.DictReader(io.StringIO(text)))
     for column in ("company_name", "company_signatory_title", "student_last_name", "mentor_phone"):
         assert exported[column][0] == "'", column
     assert exported["company_name"] == "'=HYPERLINK(\"http://evil\")"

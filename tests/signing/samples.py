@@ -11,14 +11,15 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
-ROLES = ("student", "company", "school")
+from docservice.domain import SIGNER_ROLES, signature_field_name
+
+ROLES = SIGNER_ROLES
 #: A sentence of the body; tests flip one of its bytes to tamper with signed content.
 BODY_TEXT = b"Stageovereenkomst tussen student, stagebedrijf en hogeschool."
 
 
-def field_name(role: str) -> str:
-    """The signature field a role signs in (as the document layer names it)."""
-    return f"Signature_{role}"
+#: The signature field a role signs in (as the document layer names it).
+field_name = signature_field_name
 
 
 def contract_pdf(title: str = "Stageovereenkomst", pages: int = 2) -> bytes:

@@ -26,9 +26,9 @@ from docservice.signing.pades import (
     stamp_safe,
 )
 from docservice.signing.pki import Pki, init_dev_pki
-from docservice.signing.validate import check_signatures
 from tests.signing.conftest import COORDINATOR, MENTOR, STUDENT, SignedContract
 from tests.signing.pdfsig import TRUSTED, VALID, pdfsig_report
+from tests.signing.pyhanko_check import check_signatures
 from tests.signing.samples import ROLES, contract_pdf, field_name, stamp_lines
 from tests.signing.tsa_http import serve_tsa
 

@@ -17,10 +17,10 @@ from docservice.signing.pades import (
     SigningSettings,
 )
 from docservice.signing.pki import Pki, init_dev_pki
-from docservice.signing.validate import check_signatures
 from tests.signing.conftest import SignedContract
 from tests.signing.hsm import PIN, seal_in_softhsm
 from tests.signing.pdfsig import TRUSTED, VALID, pdfsig_report
+from tests.signing.pyhanko_check import check_signatures
 from tests.signing.samples import field_name, stamp_lines
 
 pytestmark = pytest.mark.skipif(not SOFTHSM2_MODULE.is_file(),

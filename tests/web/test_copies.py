@@ -127,10 +127,12 @@ def test_a_completed_envelope_gives_each_party_the_archived_pdfs(
     assert len(archived) == 2
     pki = runtime.signer.pki
     trust = Trust(roots=pki.trust_roots, crls=pki.crls)
-    for address, greeting in ((STUDENT, "Beste Zoë"), (COMPANY, "Beste Els Janssens"),
-                              (COORDINATOR, "Beste Frank Vandromme")):
+    # Dutch mail says "je" to the student and "u" to the company and the school.
+    for address, greeting, yours in ((STUDENT, "Beste Zoë", "Je"),
+                                     (COMPANY, "Beste Els Janssens", "Uw"),
+                                     (COORDINATOR, "Beste Frank Vandromme", "Uw")):
         [mail] = [m for m in inbox.to(address) if "/copies/" in m.get_content()]
-        assert mail["Subject"].startswith("Je exemplaar: ondertekende stagedocumenten van Zoë")
+        assert mail["Subject"].startswith(f"{yours} exemplaar: ondertekende stagedocumenten van Zoë")
         body = mail.get_content()
         assert greeting in body and "De link werkt tot " in body
         assert all(sha in body for sha in archived)

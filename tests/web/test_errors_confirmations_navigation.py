@@ -8,7 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from docservice.db import unit_of_work
-from docservice.documents.catalogue import signature_field_name
+from docservice.domain import signature_field_name
 from docservice.models import AccessLink, AuditEvent, Envelope, Placement
 from docservice.services.users import add_user
 from tests.signing.samples import stamp_lines

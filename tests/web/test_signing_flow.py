@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from freezegun import freeze_time
@@ -16,10 +17,10 @@ from docservice.services import links
 from docservice.services.documents import generate_missing
 from docservice.services.placements import import_placements
 from docservice.signing.pki import ROOT_CERT
-from docservice.signing.validate import check_signatures
 from tests.conftest import TEST_ACTOR
 from tests.factories import csv_bytes, row
 from tests.signing.pdfsig import pdfsig_report
+from tests.signing.pyhanko_check import check_signatures
 from tests.web.helpers import csrf_token, login, make_user
 
 STUDENT = "student0@student.example.org"
@@ -152,7 +153,7 @@ def test_three_signers_in_order_produce_valid_trusted_timestamped_signatures(
             blobs = [runtime.blobs.get(r.sha256) for r in document.revisions]
             assert [r.reason for r in document.revisions] == [
                 "generated", "signed:student", "signed:company", "signed:school"]
-            for earlier, later in zip(blobs, blobs[1:]):
+            for earlier, later in pairwise(blobs):
                 assert later.startswith(earlier)
 
 
@@ -284,7 +285,7 @@ def test_ten_simultaneous_sign_requests_make_one_revision(app, client, runtime, 
         barrier.wait()
         statuses.append(c.post(link, data=form).status_code)
 
-    threads = [threading.Thread(target=attempt, args=(c, f)) for c, f in zip(clients, forms)]
+    threads = [threading.Thread(target=attempt, args=(c, f)) for c, f in zip(clients, forms, strict=True)]
     for t in threads:
         t.start()
     for t in threads:

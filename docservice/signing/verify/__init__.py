@@ -4,15 +4,15 @@
     report.passed, report.to_json()
 """
 
-from docservice.signing.verify.engine import (
+from docservice.signing.verify.engine import verify_pdf
+from docservice.signing.verify.report import Report, SignatureReport
+from docservice.signing.verify.verification import (
     Expected,
     Limits,
     Trust,
     UnreadablePdf,
     VerificationTimeout,
-    verify_pdf,
 )
-from docservice.signing.verify.report import Report, SignatureReport
 
 __all__ = ["Expected", "Limits", "Report", "SignatureReport", "Trust", "UnreadablePdf",
            "VerificationTimeout", "verify_pdf"]

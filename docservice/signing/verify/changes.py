@@ -9,13 +9,13 @@ does not recognise. The policies (`policy.py`) decide which of these are permitt
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.pdf_utils.reader import PdfFileReader
 
+from docservice.signing.verify.equivalence import unchanged_in_effect
 from docservice.signing.verify.structure import (
     Ref,
     changed_keys,
@@ -24,14 +24,21 @@ from docservice.signing.verify.structure import (
     refs_in,
     same,
 )
+from docservice.signing.verify.views import (
+    PAGE_CONTENT_KEYS,
+    WALK_LIMIT,
+    FieldInfo,
+    Role,
+    View,
+    as_ref,
+    deref,
+    paints,
+    rect_of,
+)
 
-#: How many objects a walk of one tree (pages, fields, DSS) may visit: a guard against bombs.
-WALK_LIMIT = 200_000
 WIDGET_UPDATE_KEYS = frozenset({"/AP", "/AS", "/M"})
 FIELD_VALUE_KEYS = frozenset({"/V", "/AP", "/AS", "/M", "/RV"})
 LAYOUT_KEYS = frozenset({"/Rect", "/P", "/Parent", "/Kids", "/T", "/FT", "/Subtype"})
-PAGE_CONTENT_KEYS = frozenset({"/Contents", "/Resources", "/MediaBox", "/CropBox", "/Rotate",
-                               "/UserUnit", "/Group", "/BleedBox", "/TrimBox", "/ArtBox"})
 METADATA_CATALOG_KEYS = frozenset({"/Metadata", "/Extensions", "/Version"})
 TAGGING_CATALOG_KEYS = frozenset({"/StructTreeRoot", "/MarkInfo", "/Lang"})
 #: Producers' private data in the catalog, pages and page tree: no viewer interprets it (iText
@@ -41,26 +48,6 @@ PRIVATE_KEYS = frozenset({"/ITXT", "/PieceInfo", "/LastModified"})
 #: What a page-tree node holds that viewers use: its structure and inheritable attributes.
 PAGE_TREE_KEYS = frozenset({"/Type", "/Parent", "/Kids", "/Count", "/Resources", "/MediaBox",
                             "/CropBox", "/Rotate"})
-HIDDEN_FLAGS = 2 | 32  # annotation flags Hidden and NoView
-
-
-class Role(enum.Enum):
-    """What an object is in the revision a signature covers (never what a later one claims)."""
-
-    CATALOG = "catalog"
-    ACROFORM = "acroform"
-    FIELDS_ARRAY = "fields_array"
-    FIELD = "field"
-    PAGE = "page"
-    PAGE_TREE = "page_tree"
-    ANNOTS_ARRAY = "annots_array"
-    ANNOTATION = "annotation"
-    PAGE_CONTENT = "page_content"  # reachable from a page's contents, resources, boxes
-    APPEARANCE = "appearance"  # reachable from an annotation's or widget's appearance
-    INFO = "info"
-    METADATA = "metadata"
-    VALIDATION_DATA = "validation_data"
-    OTHER = "other"
 
 
 class Kind(enum.Enum):
@@ -127,305 +114,6 @@ class RevisionChanges:
         """The most significant category among the findings."""
         cats = {f.category for f in self.findings} or {"none"}
         return max(cats, key=CATEGORY_ORDER.index)
-
-
-@dataclass
-class _Field:
-    name: str
-    field_type: str | None
-    ref: Ref
-    widget_of: str | None = None  # set for a widget kid that is not a field itself
-    widgets: list[Ref] = field(default_factory=list)
-
-
-@dataclass
-class View:
-    """The parts of one revision the comparison needs, found by walking its trees once."""
-
-    resolver: HistoricalResolver
-    root_ref: Ref | None
-    root: generic.DictionaryObject
-    acroform_ref: Ref | None = None
-    fields_array_ref: Ref | None = None
-    acroform: generic.DictionaryObject | None = None
-    top_fields: list[Ref] = field(default_factory=list)
-    fields: dict[Ref, _Field] = field(default_factory=dict)
-    pages: dict[Ref, int] = field(default_factory=dict)
-    page_nodes: set[Ref] = field(default_factory=set)
-    annots_arrays: dict[Ref, int] = field(default_factory=dict)
-    annots: dict[Ref, int] = field(default_factory=dict)
-    info_ref: Ref | None = None
-    metadata_ref: Ref | None = None
-    dss_refs: set[Ref] = field(default_factory=set)
-
-    content: dict[Ref, int] | None = None  # page content closure -> page (built on demand)
-    appearances: dict[Ref, int] | None = None  # annotation appearance closure -> page
-
-    def get(self, ref: Ref) -> generic.PdfObject:
-        return self.resolver(generic.Reference(ref[0], ref[1], pdf=self.resolver))
-
-    def role(self, ref: Ref) -> Role:
-        """What `ref` is in this revision; what people see wins over what metadata claims."""
-        if ref == self.root_ref:
-            return Role.CATALOG
-        if ref == self.acroform_ref:
-            return Role.ACROFORM
-        if ref == self.fields_array_ref:
-            return Role.FIELDS_ARRAY
-        if ref in self.fields:
-            return Role.FIELD
-        if ref in self.pages:
-            return Role.PAGE
-        if ref in self.page_nodes:
-            return Role.PAGE_TREE
-        if ref in self.annots_arrays:
-            return Role.ANNOTS_ARRAY
-        if ref in self.annots:
-            return Role.ANNOTATION
-        if ref in self.content_closure():
-            return Role.PAGE_CONTENT
-        if ref in self.appearance_closure():
-            return Role.APPEARANCE
-        if ref == self.info_ref:
-            return Role.INFO
-        if ref == self.metadata_ref:
-            return Role.METADATA
-        if ref in self.dss_refs:
-            return Role.VALIDATION_DATA
-        return Role.OTHER
-
-    def content_closure(self) -> dict[Ref, int]:
-        """Every object a page's content, resources or boxes reach, with the page."""
-        if self.content is None:
-            self.content = {}
-            for page_ref, page in sorted(self.pages.items(), key=lambda item: item[1]):
-                node = self.get(page_ref)
-                if not isinstance(node, generic.DictionaryObject):
-                    continue
-                for key in PAGE_CONTENT_KEYS | {"/Thumb", "/PieceInfo", "/Metadata", "/B"}:
-                    if key in node:
-                        for ref in _closure(self, node.raw_get(key)):
-                            self.content.setdefault(ref, page)
-        return self.content
-
-    def appearance_closure(self) -> dict[Ref, int]:
-        """Every object an annotation's appearance (or a widget's field value) reaches."""
-        if self.appearances is None:
-            self.appearances = {}
-            for annot_ref, page in self.annots.items():
-                node = self.get(annot_ref)
-                if not isinstance(node, generic.DictionaryObject):
-                    continue
-                for key in ("/AP", "/MK", "/Popup", "/RC"):
-                    if key in node:
-                        for ref in _closure(self, node.raw_get(key)):
-                            self.appearances.setdefault(ref, page)
-        return self.appearances
-
-
-def _as_ref(value: object) -> Ref | None:
-    if isinstance(value, generic.IndirectObject):
-        return value.idnum, value.generation
-    return None
-
-
-def _deref(value: object) -> object:
-    return value.get_object() if isinstance(value, generic.IndirectObject) else value
-
-
-def build_view(reader: PdfFileReader, revision: int) -> View:
-    """Walk revision `revision`'s catalog, page tree, form fields and DSS."""
-    resolver = reader.get_historical_resolver(revision)
-    trailer = resolver.trailer_view
-    root_raw = trailer.raw_get("/Root")
-    root = resolver.root  # resolved in this revision (the trailer's references are not)
-    if not isinstance(root, generic.DictionaryObject):
-        raise ValueError(f"revision {revision + 1} has no document catalog")
-    view = View(resolver=resolver, root_ref=_as_ref(root_raw), root=root)
-    view.info_ref = _as_ref(trailer.raw_get("/Info")) if "/Info" in trailer else None
-    if "/Metadata" in root:
-        view.metadata_ref = _as_ref(root.raw_get("/Metadata"))
-    _walk_pages(view)
-    _walk_fields(view)
-    if "/DSS" in root:
-        view.dss_refs = _closure(view, root.raw_get("/DSS"))
-    return view
-
-
-def _walk_pages(view: View) -> None:
-    if "/Pages" not in view.root:
-        return
-    stack: list[object] = [view.root.raw_get("/Pages")]
-    seen: set[Ref] = set()
-    order: list[Ref] = []
-    steps = 0
-    while stack and steps < WALK_LIMIT:
-        steps += 1
-        raw = stack.pop()
-        ref = _as_ref(raw)
-        if ref is None or ref in seen:
-            continue
-        seen.add(ref)
-        node = _deref(raw)
-        if not isinstance(node, generic.DictionaryObject):
-            continue
-        kids_raw = node.raw_get("/Kids") if "/Kids" in node else None
-        kids = _deref(kids_raw)
-        if isinstance(kids, generic.ArrayObject):
-            view.page_nodes.add(ref)
-            kids_ref = _as_ref(kids_raw)
-            if kids_ref is not None:
-                view.page_nodes.add(kids_ref)
-            stack.extend(reversed([kids.raw_get(i) for i in range(len(kids))]))
-        else:
-            order.append(ref)
-            if "/Annots" in node:
-                raw_annots = node.raw_get("/Annots")
-                annots_ref = _as_ref(raw_annots)
-                page = len(order) - 1
-                if annots_ref is not None:
-                    view.annots_arrays[annots_ref] = page
-                for annot in ref_list(_deref(raw_annots)):
-                    view.annots[annot] = page
-    view.pages = {ref: index for index, ref in enumerate(order)}
-
-
-def _walk_fields(view: View) -> None:
-    raw_form = view.root.raw_get("/AcroForm") if "/AcroForm" in view.root else None
-    form = _deref(raw_form)
-    if not isinstance(form, generic.DictionaryObject):
-        return
-    view.acroform_ref = _as_ref(raw_form)
-    view.acroform = form
-    if "/Fields" not in form:
-        return
-    raw_fields = form.raw_get("/Fields")
-    view.fields_array_ref = _as_ref(raw_fields)
-    view.top_fields = ref_list(_deref(raw_fields))
-    stack: list[tuple[Ref, str, str | None]] = [(r, "", None) for r in reversed(view.top_fields)]
-    steps = 0
-    while stack and steps < WALK_LIMIT:
-        steps += 1
-        ref, parent_name, parent_type = stack.pop()
-        if ref in view.fields:
-            continue
-        obj = view.get(ref)
-        if not isinstance(obj, generic.DictionaryObject):
-            continue
-        if "/T" not in obj and parent_name and pdf_get(obj, "/Subtype") == "/Widget":
-            view.fields[ref] = _Field(parent_name, parent_type, ref, widget_of=parent_name)
-            parent = next((f for f in view.fields.values()
-                           if f.name == parent_name and f.widget_of is None), None)
-            if parent is not None:
-                parent.widgets.append(ref)
-            continue
-        part = str(pdf_get(obj, "/T", ""))
-        name = f"{parent_name}.{part}" if parent_name else part
-        field_type = str(obj["/FT"]) if "/FT" in obj else parent_type
-        info = _Field(name, field_type, ref)
-        if pdf_get(obj, "/Subtype") == "/Widget":
-            info.widgets.append(ref)
-        view.fields[ref] = info
-        kids = pdf_get(obj, "/Kids") if "/Kids" in obj else None
-        if isinstance(kids, generic.ArrayObject):
-            stack.extend((k, name, field_type) for k in reversed(ref_list(kids)))
-
-
-def _closure(view: View, start: generic.PdfObject) -> set[Ref]:
-    """The objects reachable from `start` (references followed, streams not decoded)."""
-    found: set[Ref] = set()
-    stack: list[generic.PdfObject] = [start]
-    while stack and len(found) < WALK_LIMIT:
-        item = stack.pop()
-        ref = _as_ref(item)
-        if ref is not None:
-            if ref in found:
-                continue
-            found.add(ref)
-            item = view.get(ref)
-        stack.extend(generic.IndirectObject(r[0], r[1], view.resolver) for r in refs_in(item))
-    return found
-
-
-def reachable(reader: PdfFileReader, revision: int, wanted: set[Ref]) -> set[Ref]:
-    """Which of `wanted` revision `revision` still reaches from its trailer."""
-    resolver = reader.get_historical_resolver(revision)
-    trailer = resolver.trailer_view
-    stack: list[Ref] = [r for key in ("/Root", "/Info", "/Encrypt") if key in trailer
-                        for r in refs_in(trailer.raw_get(key))]
-    seen: set[Ref] = set()
-    while stack and len(seen) < WALK_LIMIT:
-        ref = stack.pop()
-        if ref in seen:
-            continue
-        seen.add(ref)
-        if ref in wanted:
-            continue
-        try:
-            obj = resolver(generic.Reference(ref[0], ref[1], pdf=resolver))
-        except Exception:  # noqa: BLE001 - a dangling reference reaches nothing
-            continue
-        if isinstance(obj, generic.StreamObject):
-            stack.extend(refs_in(generic.DictionaryObject(obj)))
-        else:
-            stack.extend(refs_in(obj))
-    return seen & wanted
-
-
-def _rect(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in obj["/Rect"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
-
-
-def rect_of(obj: generic.DictionaryObject) -> tuple[float, float, float, float] | None:
-    """An annotation's /Rect, normalised to (left, bottom, right, top), if it has one."""
-    return _rect(obj)
-
-
-def paints(obj: generic.DictionaryObject) -> bool:
-    """Whether an annotation or widget shows anything: an area, not hidden, an appearance."""
-    rect = _rect(obj)
-    if rect is None or rect[2] - rect[0] <= 0 or rect[3] - rect[1] <= 0:
-        return False
-    flags = pdf_get(obj, "/F", 0)
-    if isinstance(flags, int) and flags & HIDDEN_FLAGS:
-        return False
-    if "/AP" not in obj:
-        # Viewers draw most annotations without one, and synthesize one for a widget too:
-        # poppler and MuPDF paint a widget's /MK background and border (a signature's or
-        # timestamp's as well), and a form field's value, over the page.
-        return pdf_get(obj, "/Subtype") != "/Widget" or _synthesized(obj)
-    try:
-        normal = obj["/AP"]["/N"]
-        streams = normal.values() if isinstance(normal, generic.DictionaryObject) and not \
-            isinstance(normal, generic.StreamObject) else [normal]
-        return any(isinstance(s, generic.StreamObject) and s.data.strip() for s in streams)
-    except (KeyError, TypeError, AttributeError):
-        return True
-
-
-def _synthesized(widget: generic.DictionaryObject) -> bool:
-    """Whether viewers draw something for a widget that has no appearance stream: a colour in
-    its /MK (background, border), or any field but a signature (its value, its default look)."""
-    characteristics = pdf_get(widget, "/MK")
-    if isinstance(characteristics, generic.DictionaryObject) and any(
-            isinstance(pdf_get(characteristics, key), generic.ArrayObject)
-            and len(pdf_get(characteristics, key)) > 0  # type: ignore[arg-type]
-            for key in ("/BG", "/BC")):
-        return True
-    node: object = widget
-    for _ in range(32):  # the field type may be inherited from a parent field
-        if not isinstance(node, generic.DictionaryObject):
-            return True
-        if "/FT" in node:
-            return pdf_get(node, "/FT") != "/Sig"
-        if "/Parent" not in node:
-            return True  # a widget of no field: nothing says what a viewer makes of it
-        node = pdf_get(node, "/Parent")
-    return True
 
 
 def analyse_revision(reader: PdfFileReader, index: int, *, old: View, new: View,
@@ -528,7 +216,7 @@ def _content_reached(view: View, candidates: set[Ref]) -> set[Ref]:
         if steps > WALK_LIMIT:
             return set(candidates)
         item = stack.pop()
-        ref = _as_ref(item)
+        ref = as_ref(item)
         if ref is not None:
             if ref in seen:
                 continue
@@ -594,7 +282,7 @@ def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, 
         keys = changed_keys(before, after) if isinstance(before, generic.DictionaryObject) and \
             isinstance(after, generic.DictionaryObject) else {"(the whole page)"}
         keys.discard("/Annots")  # see _page_annotations
-        rewritten = _unchanged_in_effect(keys & PAGE_CONTENT_KEYS, before, after, old, new)
+        rewritten = unchanged_in_effect(keys & PAGE_CONTENT_KEYS, before, after, old, new)
         if rewritten:
             keys -= rewritten
             yield Finding(Kind.REWRITTEN, f"rewrites page {page + 1}'s "
@@ -617,7 +305,7 @@ def _classify(ref: Ref, before: generic.PdfObject, after: generic.PdfObject, *, 
     elif role is Role.ANNOTATION:
         page = old.annots[ref]
         subtype = pdf_get(after, "/Subtype", "?") if isinstance(after, generic.DictionaryObject) else "?"
-        rect = _rect(after) if isinstance(after, generic.DictionaryObject) else None
+        rect = rect_of(after) if isinstance(after, generic.DictionaryObject) else None
         visible = paints(after) if isinstance(after, generic.DictionaryObject) else True
         yield Finding(Kind.ANNOTATION, f"changes a {subtype} annotation on page {page + 1}",
                       page=page, rect=rect, visible=visible)
@@ -660,7 +348,7 @@ def _page_tree_node(before: generic.PdfObject, after: generic.PdfObject, old: Vi
         yield Finding(Kind.CONTENT, structural)
         return
     keys = changed_keys(before, after)
-    rewritten = _unchanged_in_effect(keys & PAGE_TREE_KEYS, before, after, old, new)
+    rewritten = unchanged_in_effect(keys & PAGE_TREE_KEYS, before, after, old, new)
     if rewritten:
         keys -= rewritten
         yield Finding(Kind.REWRITTEN, f"rewrites the page tree's {', '.join(sorted(rewritten))} "
@@ -672,120 +360,6 @@ def _page_tree_node(before: generic.PdfObject, after: generic.PdfObject, old: Vi
                       f"({', '.join(sorted(keys))})")
     elif keys:
         yield Finding(Kind.UNEXPLAINED, f"changes the page tree's {', '.join(sorted(keys))}")
-
-
-_ESCAPED_NAME = re.compile(rb"/[^\x00\t\n\f\r /\[\]()<>{}%]*#")
-#: How many values one comparison of two page entries may visit.
-_EQUIVALENCE_BUDGET = 20_000
-
-
-def _unchanged_in_effect(keys: set[str], before: generic.PdfObject, after: generic.PdfObject,
-                         old: View, new: View) -> set[str]:
-    """The `keys` whose values, written differently, show the same thing: the same values
-    behind other (new) objects, and for /Resources, also entries added under names the page's
-    content never uses (a signature appearance's font, say)."""
-    same_effect: set[str] = set()
-    if not (isinstance(before, generic.DictionaryObject)
-            and isinstance(after, generic.DictionaryObject)):
-        return same_effect
-    for key in keys:
-        if key not in before or key not in after:
-            continue
-        budget = [_EQUIVALENCE_BUDGET]
-        a, b = before.raw_get(key), after.raw_get(key)
-        if _equivalent(a, b, old, new, budget) or (
-                key == "/Resources" and _resources_only_extended(a, b, before, old, new, budget)):
-            same_effect.add(key)
-    return same_effect
-
-
-class _OverBudget(Exception):
-    """Comparing followed references took more steps than a page's resources deserve."""
-
-
-def _equivalent(a: object, b: object, old: View, new: View, budget: list[int]) -> bool:
-    """Whether `a` (read in `old`) and `b` (read in `new`) are the same value, references
-    followed. One reference on both sides is the same object: a change to the object itself is
-    judged where that object is."""
-    def resolve(x: object, y: object) -> tuple[object, object]:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise _OverBudget
-        return _deref_in(x, old), _deref_in(y, new)
-
-    try:
-        return same(a, b, resolve=resolve, ignore=frozenset({"/Length"}))
-    except _OverBudget:
-        return False
-
-
-def _resources_only_extended(a: object, b: object, page: generic.DictionaryObject, old: View,
-                             new: View, budget: list[int]) -> bool:
-    """Whether resources `b` are resources `a` plus entries under names the page's content
-    streams never use (content that names a missing resource would show it once added)."""
-    a, b = _deref_in(a, old), _deref_in(b, new)
-    if not (isinstance(a, generic.DictionaryObject) and isinstance(b, generic.DictionaryObject)):
-        return False
-    added: set[str] = set()
-    for category in set(a) | set(b):
-        if category == "/ProcSet":
-            continue  # obsolete: ignored by viewers (ISO 32000-1, 14.2)
-        if category not in b:
-            return False
-        sub_b = _deref_in(b.raw_get(category), new)
-        if category not in a:
-            if not isinstance(sub_b, generic.DictionaryObject):
-                return False
-            added |= {str(name) for name in sub_b}
-            continue
-        sub_a = _deref_in(a.raw_get(category), old)
-        if not (isinstance(sub_a, generic.DictionaryObject)
-                and isinstance(sub_b, generic.DictionaryObject)):
-            return _equivalent(a.raw_get(category), b.raw_get(category), old, new, budget)
-        for name in set(sub_a) | set(sub_b):
-            if name not in sub_b:
-                return False
-            if name not in sub_a:
-                added.add(str(name))
-            elif not _equivalent(sub_a.raw_get(name), sub_b.raw_get(name), old, new, budget):
-                return False
-    return not added or not _content_uses(page, old, added)
-
-
-def _deref_in(value: object, view: View) -> object:
-    ref = _as_ref(value)
-    return view.get(ref) if ref is not None else value
-
-
-def _content_uses(page: generic.DictionaryObject, view: View, names: set[str]) -> bool:
-    """Whether the page's content streams, or form XObjects that use the page's resources,
-    name any of `names` (content that cannot be read, or escaped names: yes)."""
-    try:
-        contents = _deref_in(page.raw_get("/Contents"), view) if "/Contents" in page else None
-        streams = list(contents) if isinstance(contents, generic.ArrayObject) else [contents]
-        resources = _deref_in(page.raw_get("/Resources"), view) if "/Resources" in page else None
-        xobjects = _deref_in(resources.raw_get("/XObject"), view) if isinstance(
-            resources, generic.DictionaryObject) and "/XObject" in resources else None
-        if isinstance(xobjects, generic.DictionaryObject):
-            for key in xobjects:
-                xobject = _deref_in(xobjects.raw_get(key), view)
-                if isinstance(xobject, generic.StreamObject) and "/Resources" not in xobject:
-                    streams.append(xobject)  # a form that uses the page's resources
-        data = b"".join(s.data for s in (_deref_in(x, view) for x in streams)
-                        if isinstance(s, generic.StreamObject))
-    except Exception:  # noqa: BLE001 - content that cannot be decoded may use anything
-        return True
-    if _ESCAPED_NAME.search(data):
-        return True
-    for name in names:
-        token = name.encode("latin-1", "replace")
-        at = data.find(token)
-        while at >= 0:
-            end = at + len(token)
-            if end >= len(data) or data[end:end + 1] in b" \t\r\n\f\0/[]()<>{}%":
-                return True
-            at = data.find(token, end)
-    return False
 
 
 _CATALOG_HINTS = {
@@ -845,13 +419,13 @@ def _fields_list(old: View, new: View, new_refs: set[Ref],
         yield _added_field(info, new, widgets)
 
 
-def _added_field(info: _Field, new: View, widgets: set[Ref]) -> Finding:
+def _added_field(info: FieldInfo, new: View, widgets: set[Ref]) -> Finding:
     obj = new.get(info.ref)
     value = pdf_get(obj, "/V") if isinstance(obj, generic.DictionaryObject) and "/V" in obj else None
     widget_objs = [new.get(w) for w in widgets]
     visible = any(isinstance(w, generic.DictionaryObject) and paints(w) for w in widget_objs)
     page = next((new.annots[w] for w in widgets if w in new.annots), None)
-    rect = next((_rect(w) for w in widget_objs if isinstance(w, generic.DictionaryObject)), None)
+    rect = next((rect_of(w) for w in widget_objs if isinstance(w, generic.DictionaryObject)), None)
     name = info.name
     if info.field_type == "/Sig" and isinstance(value, generic.DictionaryObject):
         if pdf_get(value, "/Type") == "/DocTimeStamp" and not visible:
@@ -867,7 +441,7 @@ def _added_field(info: _Field, new: View, widgets: set[Ref]) -> Finding:
                    page=page, rect=rect, visible=visible)
 
 
-def _field(info: _Field, before: generic.PdfObject, after: generic.PdfObject,
+def _field(info: FieldInfo, before: generic.PdfObject, after: generic.PdfObject,
            new_refs: set[Ref], signed_now: dict[str, str]) -> Iterator[Finding]:
     if not (isinstance(before, generic.DictionaryObject)
             and isinstance(after, generic.DictionaryObject)):
@@ -885,7 +459,7 @@ def _field(info: _Field, before: generic.PdfObject, after: generic.PdfObject,
     if info.field_type == "/Sig":
         if name in signed_now:
             value = after.raw_get("/V")
-            if _as_ref(value) is not None and _as_ref(value) not in new_refs:
+            if as_ref(value) is not None and as_ref(value) not in new_refs:
                 yield Finding(Kind.CONTENT, f"puts an object of the signed document into field "
                               f"{name!r} as its signature", field=name)
                 return
@@ -926,8 +500,8 @@ def _page_annotations(changed: dict[Ref, tuple[generic.PdfObject, generic.PdfObj
                 continue
             if "/Annots" not in changed_keys(before, after):
                 continue
-            old_list = ref_list(_deref(before.raw_get("/Annots"))) if "/Annots" in before else []
-            new_list = ref_list(_deref(after.raw_get("/Annots"))) if "/Annots" in after else []
+            old_list = ref_list(deref(before.raw_get("/Annots"))) if "/Annots" in before else []
+            new_list = ref_list(deref(after.raw_get("/Annots"))) if "/Annots" in after else []
         elif ref in old.annots_arrays:
             page = old.annots_arrays[ref]
             old_list, new_list = ref_list(before), ref_list(after)
@@ -946,10 +520,10 @@ def _page_annotations(changed: dict[Ref, tuple[generic.PdfObject, generic.PdfObj
             subtype = str(pdf_get(obj, "/Subtype", "?"))
             if subtype == "/Widget":
                 yield Finding(Kind.NEW_FIELD, f"adds a widget on page {page + 1} that belongs to "
-                              "no form field", page=page, rect=_rect(obj), visible=paints(obj))
+                              "no form field", page=page, rect=rect_of(obj), visible=paints(obj))
                 continue
             yield Finding(Kind.ANNOTATION, f"adds a {subtype} annotation on page {page + 1}",
-                          page=page, rect=_rect(obj), visible=paints(obj))
+                          page=page, rect=rect_of(obj), visible=paints(obj))
 
 
 def _describe_other(ref: Ref, after: generic.PdfObject, old: View) -> Finding:

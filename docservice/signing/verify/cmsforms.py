@@ -27,7 +27,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.pdf_embedded import (
     EmbeddedPdfSignature,
@@ -41,7 +40,10 @@ from pyhanko_certvalidator.sig_validate import (
     DefaultSignatureValidator,
     SignatureValidationContext,
 )
-from pyhanko_certvalidator.util import get_pyca_cryptography_hash_for_signing
+from pyhanko_certvalidator.util import (
+    get_pyca_cryptography_hash,
+    get_pyca_cryptography_hash_for_signing,
+)
 
 from docservice.signing.verify.report import (
     FORMAT_FAILURE,

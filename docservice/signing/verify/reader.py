@@ -451,7 +451,7 @@ def _read_xref_stream(data: bytes, parser: _Parser, offset: int) -> Section:
                              "/Index")
     pairs = list(zip(index[0::2], index[1::2], strict=True))
     total = sum(count for _, count in pairs)
-    row = sum(widths)  # type: ignore[arg-type]
+    row = sum(widths)
     length = value.get("Length")
     if not isinstance(length, int) or isinstance(length, bool):
         raise PdfSyntaxError(f"the cross-reference stream at byte {offset} has no direct /Length")
@@ -468,7 +468,7 @@ def _read_xref_stream(data: bytes, parser: _Parser, offset: int) -> Section:
         raise PdfSyntaxError(f"the cross-reference stream at byte {offset} declares {total} "
                              f"entries, its data holds {len(decoded) // max(row, 1)}")
     entries: list[Entry] = []
-    w0, w1, w2 = widths  # type: ignore[misc]
+    w0, w1, w2 = widths
     at = 0
     for first, count in pairs:
         for number in range(first, first + count):

@@ -42,7 +42,8 @@ from typing import Any
 
 from asn1crypto.core import Asn1Value
 
-from docservice.signing.verify.engine import Expected, Limits, Policy, Trust, verify_pdf
+from docservice.signing.verify.engine import verify_pdf
+from docservice.signing.verify.policy import PolicyChoice, chosen
 from docservice.signing.verify.report import (
     FORMAT_FAILURE,
     INDETERMINATE,
@@ -51,6 +52,7 @@ from docservice.signing.verify.report import (
     TRY_LATER,
     Report,
 )
+from docservice.signing.verify.verification import Expected, Limits, Trust
 
 DEFAULT_MEMORY_MB = 512
 DEFAULT_SECONDS = 20.0
@@ -82,7 +84,7 @@ class SandboxRun:
     child_start_rss_mb: float | None = None
 
 
-def verify_untrusted(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
+def verify_untrusted(pdf: bytes, *, trust: Trust, policy: PolicyChoice = "auto",
                      expected: Expected | None = None, at: datetime | None = None,
                      limits: Limits | None = None, memory_mb: int | None = None,
                      seconds: float | None = None) -> Report:
@@ -95,7 +97,7 @@ def verify_untrusted(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
                          limits=limits, memory_mb=memory_mb, seconds=seconds).report
 
 
-def run_untrusted(pdf: bytes, *, trust: Trust, policy: Policy = "auto",
+def run_untrusted(pdf: bytes, *, trust: Trust, policy: PolicyChoice = "auto",
                   expected: Expected | None = None, at: datetime | None = None,
                   limits: Limits | None = None, memory_mb: int | None = None,
                   seconds: float | None = None) -> SandboxRun:
@@ -216,7 +218,7 @@ class _Der:
 class _Job:
     pdf: bytes
     trust: dict[str, Any]
-    policy: Policy
+    policy: PolicyChoice
     expected: Expected | None
     at: datetime | None
     limits: Limits | None
@@ -291,7 +293,7 @@ def _replay(result: _Result) -> None:
 
 
 def _judge(result: _Result | None, timed_out: bool, exitcode: int | None, pdf: bytes,
-           policy: str, expected: Expected | None, memory_mb: int, seconds: float
+           policy: PolicyChoice, expected: Expected | None, memory_mb: int, seconds: float
            ) -> tuple[str | None, Report]:
     """Why the child's report is replaced (None: it is not), and the report to give."""
     if timed_out:
@@ -313,7 +315,7 @@ def _judge(result: _Result | None, timed_out: bool, exitcode: int | None, pdf: b
     return None, report
 
 
-def _too_large(pdf: bytes, policy: str, expected: Expected | None, why: str,
+def _too_large(pdf: bytes, policy: PolicyChoice, expected: Expected | None, why: str,
                more: tuple[str, ...] = ()) -> Report:
     reason = f"{TOO_LARGE} ({_ENGLISH}: {why})"
     return Report(indication=TOTAL_FAILED, sub_indication=FORMAT_FAILURE,
@@ -322,7 +324,7 @@ def _too_large(pdf: bytes, policy: str, expected: Expected | None, why: str,
                   policy=_policy_name(policy, expected), size=len(pdf))
 
 
-def _not_started(pdf: bytes, policy: str, expected: Expected | None,
+def _not_started(pdf: bytes, policy: PolicyChoice, expected: Expected | None,
                  error: BaseException) -> Report:
     return Report(indication=INDETERMINATE, sub_indication=TRY_LATER,
                   reasons=(f"the file could not be verified now: no process to verify it in "
@@ -332,10 +334,9 @@ def _not_started(pdf: bytes, policy: str, expected: Expected | None,
                   policy=_policy_name(policy, expected), size=len(pdf))
 
 
-def _policy_name(policy: str, expected: Expected | None) -> str:
+def _policy_name(policy: PolicyChoice, expected: Expected | None) -> str:
     """The policy the engine would have named in its report (as engine.verify_pdf does)."""
-    chosen = "strict" if policy == "strict" or (policy == "auto" and expected) else policy
-    return "standard" if chosen == "auto" else chosen
+    return chosen(policy, service=expected is not None).name
 
 
 def _peaks_of(pid: int | None) -> tuple[float | None, float | None]:

@@ -3,9 +3,9 @@ the running service caches (Runtime.trust) and `docservice verify` reads on its 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from docservice.signing.verify.engine import Trust
+from docservice.signing.verify.verification import Trust
 
 if TYPE_CHECKING:
     from docservice.config import Settings
@@ -49,8 +49,3 @@ def trust_from_settings(settings: Settings, *, pki: Pki | None = None
     return Trust(roots=tuple(dict.fromkeys(roots)), qualified=qualified, crls=crls,
                  lists=lists), tuple(notes)
 
-
-def trust_from_runtime(runtime: Any) -> tuple[Trust, list[str]]:
-    """The running service's trust, and notes on what could not be loaded into it."""
-    trust = runtime.trust
-    return trust, list(runtime.trust_notes)

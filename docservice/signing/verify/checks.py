@@ -1,36 +1,16 @@
-"""What a signed PDF says about its signatures: one SignatureCheck per signature, in order.
-
-Offline and strict about revocation by default: the validation context gets the CRLs it may
-use (the dev PKI's, from `Pki.crls`), never fetches, and with revocation_mode "hard-fail" a
-certificate that names a CRL distribution point must be covered by a current CRL.
-A signature with a trusted RFC 3161 timestamp is judged at the time the timestamp proves
-(point-in-time validation), so a one-shot certificate that expired since still counts; CRLs
-issued after that time are accepted as evidence (retroactive revocation info).
-Document timestamps (/DocTimeStamp, added when archiving) are not listed.
-"""
+"""What pyhanko's status says about one signature, summarised: who signed (from the
+certificate), whether it is intact, valid, trusted and timestamped, and what came after."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import datetime
 
 from asn1crypto import core
-from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils.misc import PdfReadError
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus
-from pyhanko_certvalidator import ValidationContext
 
-from docservice.signing.errors import SignatureCheckError
-
-RevocationMode = Literal["soft-fail", "hard-fail", "require"]
 ACCEPTABLE_MODIFICATIONS = ("NONE", "LTA_UPDATES", "FORM_FILLING")
 
 
@@ -66,55 +46,7 @@ class SignatureCheck:
                 and self.docmdp_ok and self.modification_level in ACCEPTABLE_MODIFICATIONS)
 
 
-def check_signatures(
-    pdf: bytes,
-    *,
-    trust_roots: Iterable[asn1_x509.Certificate],
-    crls: Iterable[asn1_crl.CertificateList] = (),
-    other_certs: Iterable[asn1_x509.Certificate] = (),
-    at: datetime | None = None,
-    revocation_mode: RevocationMode = "hard-fail",
-) -> list[SignatureCheck]:
-    """Validate every approval signature of `pdf` (offline), in document order."""
-    at = (at or datetime.now(UTC)).astimezone(UTC)
-    roots, revinfo, extra = list(trust_roots), list(crls), list(other_certs)
-
-    def context(moment: datetime, *, retroactive: bool) -> ValidationContext:
-        return ValidationContext(
-            trust_roots=roots, other_certs=extra, crls=revinfo, allow_fetching=False,
-            revocation_mode=revocation_mode, moment=moment, best_signature_time=moment,
-            retroactive_revinfo=retroactive)
-
-    try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        signatures = [s for s in reader.embedded_signatures if s.sig_object_type == "/Sig"]
-    except (PdfReadError, ValueError, KeyError, TypeError) as e:
-        raise SignatureCheckError(str(e)) from e
-    checks = []
-    for sig in sorted(signatures, key=lambda s: s.signed_revision):
-        claimed = _claimed_timestamp(sig)
-        status = None
-        if claimed is not None:
-            status = _validate(sig, context(claimed, retroactive=True), context(at, retroactive=False))
-            tst = status.timestamp_validity if status is not None else None
-            if tst is None or not (tst.intact and tst.valid and tst.trusted):
-                status = None  # the time is not proven: judge the signature as of `at`
-        if status is None:
-            status = _validate(sig, context(at, retroactive=False), context(at, retroactive=False))
-        checks.append(_summarise(sig, status))
-    return checks
-
-
-def _validate(sig: EmbeddedPdfSignature, signer_context: ValidationContext,
-              ts_context: ValidationContext) -> PdfSignatureStatus:
-    try:
-        return validate_pdf_signature(sig, signer_validation_context=signer_context,
-                                      ts_validation_context=ts_context)
-    except (SignatureValidationError, PdfReadError, ValueError) as e:
-        raise SignatureCheckError(f"signature {sig.field_name!r}: {e}") from e
-
-
-def _claimed_timestamp(sig: EmbeddedPdfSignature) -> datetime | None:
+def claimed_timestamp(sig: EmbeddedPdfSignature) -> datetime | None:
     """The time in the signature's RFC 3161 token, before anything about it is checked."""
     attrs = sig.signer_info["unsigned_attrs"]
     if isinstance(attrs, core.Void):
@@ -128,7 +60,8 @@ def _claimed_timestamp(sig: EmbeddedPdfSignature) -> datetime | None:
     return None
 
 
-def _summarise(sig: EmbeddedPdfSignature, status: PdfSignatureStatus) -> SignatureCheck:
+def summarise(sig: EmbeddedPdfSignature, status: PdfSignatureStatus) -> SignatureCheck:
+    """Who made the signature (from its certificate) and what pyhanko found, in one value."""
     cert = status.signing_cert
     subject = cert.subject.native
     tst = status.timestamp_validity

@@ -32,8 +32,8 @@ def make_dev_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
     return make_server(host, port, app, threaded=True, request_handler=RequestHandler)
 
 
-class GunicornLogger(_GunicornLogger):
-    """gunicorn's logger (`--logger-class docservice.web.serving.GunicornLogger`, which
+class GunicornLogger(_GunicornLogger):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's logger (`--logger-class docservice.cli.serving.GunicornLogger`, which
     `docservice serve --workers N` passes): access and error lines with link tokens cut short."""
 
     def setup(self, cfg: Any) -> None:

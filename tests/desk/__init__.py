@@ -1,0 +1,1 @@
+"""Tests of the coordinators' desk: dashboard, placement pages, deadlines, API."""

@@ -1,0 +1,1 @@
+"""Tests of docservice.documents: templates, rendering, LibreOffice conversion."""

@@ -1,0 +1,1 @@
+"""Tests of docservice.services: the use cases against the real database."""

@@ -1,0 +1,1 @@
+"""Tests of docservice.web: the signers' and coordinators' pages over HTTP."""
