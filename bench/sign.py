@@ -6,7 +6,8 @@ Prints, over N signatures of the same document (in-process TSA, EC P-256 key):
   the key file for every signature, DummyTimeStamper, no bytes_reserved, pyhanko's default
   stamp), and the ratio;
 - one signer's visit to a three-document envelope (one-shot certificate + 3 signatures);
-- the school seal (PKCS#12, parsed once) and checking a three-signature contract.
+- the school seal (PKCS#12, parsed once) and verifying a three-signature contract with the
+  service's engine (`verify_pdf`, strict policy: structure, signatures, what viewers show).
 
     .venv/bin/python bench/sign.py [--signatures 50] [--pages 4] [--pdf contract.pdf]
 
@@ -36,7 +37,7 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from docservice.signing.certificates import SignerIdentity, issue_one_shot_certificate
 from docservice.signing.pades import PadesSigner, StampText
 from docservice.signing.pki import Pki, init_dev_pki
-from tests.signing.pyhanko_check import check_signatures
+from docservice.signing.verify.engine import Trust, verify_pdf
 from tests.signing.samples import contract_pdf, field_name
 
 STUDENT = SignerIdentity("Anaïs Peeters", "anais.peeters@student.example", "student", "Thomas More")
@@ -112,9 +113,11 @@ def main() -> None:
                                              subfilter=fields.SigSeedSubFilter.PADES),
                 signer=signer, timestamper=timestamper, existing_fields_only=True,
             )
-            return out.getvalue()
+            signed: bytes = out.getvalue()
+            return signed
 
-        assert check_signatures(stock(), trust_roots=pki.trust_roots, crls=pki.crls)[0].ok
+        trust = Trust(roots=pki.trust_roots, crls=pki.crls)
+        assert verify_pdf(stock(), trust=trust).signatures[0].valid
         naive = describe("stock pyhanko sign_pdf (naive caller)", timed(stock, count))
         print(f"{'fast path is':<44} {naive / fast:7.1f} x faster than stock")
         key.discard()
@@ -132,9 +135,8 @@ def main() -> None:
         describe("school seal (PKCS#12, parsed once)", timed(
             lambda: pades.seal_documents(school), count))
         complete = pades.seal_documents(school)[0]
-        describe("check_signatures, 3 signatures", timed(
-            lambda: check_signatures(complete, trust_roots=pki.trust_roots, crls=pki.crls),
-            max(count // 5, 10)))
+        describe("verify_pdf, 3 signatures", timed(
+            lambda: verify_pdf(complete, trust=trust), max(count // 5, 10)))
 
         print()
         verdicts = [

@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: E402
 
-from docservice.signing.verify import visual  # noqa: E402
-from docservice.signing.verify.visual import Rect, differences, render, render_many  # noqa: E402
+from docservice.signing.verify import rendering  # noqa: E402
+from docservice.signing.verify.rendering import Rect, render, render_many  # noqa: E402
+from docservice.signing.verify.visual import differences  # noqa: E402
 
 
 def revisions_and_masks(final: bytes) -> tuple[list[bytes], dict[int, list[Rect]]]:
@@ -99,10 +100,10 @@ def main() -> None:
         hidden.write_bytes(final.replace(b"/OutputIntents", b"/OutputIntentX"))
         for dpi in args.dpi:
             commands = {
-                "pdftoppm (as the file is)": visual._command(visual.POPPLER, path, dpi, 100),
-                "pdftoppm (OutputIntents hidden)": visual._command(visual.POPPLER, hidden, dpi,
-                                                                   100),
-                "mutool draw": visual._command(visual.MUPDF, path, dpi, 100),
+                "pdftoppm (as the file is)": rendering._command(rendering.POPPLER, path, dpi, 100),
+                "pdftoppm (OutputIntents hidden)": rendering._command(rendering.POPPLER, hidden,
+                                                                         dpi, 100),
+                "mutool draw": rendering._command(rendering.MUPDF, path, dpi, 100),
             }
             print(f"\ndpi {dpi:g}")
             for name, argv in commands.items():

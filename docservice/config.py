@@ -1,4 +1,7 @@
-"""Typed settings from the environment (DOCSERVICE_*), with embedded defaults for development."""
+"""Typed settings from the environment (DOCSERVICE_*), with embedded defaults for development.
+
+One module on purpose (over 500 lines): every setting and its check, read once at start.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
-from docservice.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from docservice.signing.pades import SigningSettings
+from docservice.errors import ConfigurationError, SigningConfigurationError
 
 _N = TypeVar("_N", int, float)
 
@@ -224,21 +224,64 @@ class ArchiveSettings:
         return self
 
 
-@dataclass(frozen=True)
-class SignatureSettings:
-    """Where timestamps come from, where the school's seal key lives, whom to trust."""
+SealKind = Literal["pkcs12", "pkcs11"]
+SEAL_KINDS: tuple[SealKind, ...] = ("pkcs12", "pkcs11")
 
-    tsa_url: str | None = None  # None: the development PKI's in-process TSA
+
+@dataclass(frozen=True)
+class SealSettings:
+    """Where the school's seal key is: a PKCS#12 file (default) or a PKCS#11 token."""
+
+    kind: SealKind = "pkcs12"
+    p12_path: Path | None = None  # None: the PKI folder's seal.p12
+    # None: read p12_password_file, else the PKI's seal.p12.password
+    p12_password: str | None = field(default=None, repr=False)
+    p12_password_file: Path | None = None
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str | None = None
+    pkcs11_key_label: str | None = None
+    pkcs11_cert_label: str | None = None  # None: same as the key label
+    pkcs11_pin: str | None = field(default=None, repr=False)
+    # CA certificates (PEM) to embed with an HSM seal; None: the PKI's root, if it issued it
+    pkcs11_chain_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """How signatures are made: which TSA and which seal; trust roots for validation."""
+
+    tsa_url: str | None = None  # None: the dev PKI's in-process TSA
     tsa_username: str | None = None
     tsa_password: str | None = field(default=None, repr=False)
-    seal: str = "pkcs12"  # or "pkcs11"
-    seal_p12: Path | None = None  # None: the PKI folder's seal.p12
-    seal_p12_password: str | None = field(default=None, repr=False)
-    pkcs11_module: Path | None = None
-    pkcs11_token: str | None = None
-    pkcs11_key_label: str | None = None
-    pkcs11_pin: str | None = field(default=None, repr=False)
-    trust_roots: Path | None = None  # PEM bundle trusted besides the PKI's own root
+    tsa_timeout: float = 10.0
+    seal: SealSettings = SealSettings()
+    trust_roots_file: Path | None = None  # PEM bundle; None: the PKI's own root only
+
+
+def require_production_signing(settings: SigningSettings) -> None:
+    """Refuse production settings that lack the TSA, the HSM seal or the trust roots."""
+    missing = []
+    if not settings.tsa_url:
+        missing.append("TSA URL (an external RFC 3161 timestamp authority)")
+    seal = settings.seal
+    if seal.kind != "pkcs11":
+        missing.append("seal in an HSM (seal kind must be pkcs11, not a PKCS#12 file)")
+    if not seal.pkcs11_module:
+        missing.append("seal PKCS#11 module (path of the HSM's library)")
+    elif not seal.pkcs11_module.is_file():
+        missing.append(f"seal PKCS#11 module {seal.pkcs11_module} (no such file)")
+    if not seal.pkcs11_token_label:
+        missing.append("seal PKCS#11 token label")
+    if not seal.pkcs11_key_label:
+        missing.append("seal PKCS#11 key label")
+    if not seal.pkcs11_pin:
+        missing.append("seal PKCS#11 PIN")
+    if not settings.trust_roots_file:
+        missing.append("trust roots (a PEM file of the roots signatures must chain to)")
+    elif not settings.trust_roots_file.is_file():
+        missing.append(f"trust roots file {settings.trust_roots_file} (no such file)")
+    if missing:
+        raise SigningConfigurationError(missing)
 
 
 @dataclass(frozen=True)
@@ -254,6 +297,7 @@ class Settings:
     outbox_path: Path = CHECKOUT / "instance" / "outbox"
     archive_path: Path = CHECKOUT / "archive"
     pki_path: Path = CHECKOUT / "signatures" / "dev"
+    trust_path: Path = CHECKOUT / "signatures" / "trust"  # the EU trusted lists' store
     templates_path: Path = CHECKOUT / "templates"
     converters: int = 0
     soffice: str = "soffice"
@@ -287,7 +331,7 @@ class Settings:
     # Reverse proxies in front of the service whose X-Forwarded-For/-Proto are believed (hops)
     trusted_proxies: int = 0
     mail: MailSettings = MailSettings()
-    signatures: SignatureSettings = SignatureSettings()
+    signatures: SigningSettings = SigningSettings()
     queue: QueueSettings = QueueSettings()
     archive: ArchiveSettings = ArchiveSettings()
     desk: DeskSettings = DeskSettings()
@@ -327,6 +371,7 @@ class Settings:
             outbox_path=_path(env, "DOCSERVICE_OUTBOX_PATH", instance / "outbox"),
             archive_path=_path(env, "DOCSERVICE_ARCHIVE_PATH", CHECKOUT / "archive"),
             pki_path=_path(env, "DOCSERVICE_PKI_PATH", CHECKOUT / "signatures" / "dev"),
+            trust_path=_path(env, "DOCSERVICE_TRUST_PATH", CHECKOUT / "signatures" / "trust"),
             templates_path=_path(env, "DOCSERVICE_TEMPLATES_PATH", CHECKOUT / "templates"),
             converters=_int(env, "DOCSERVICE_CONVERTERS", 0),
             soffice=env.get("DOCSERVICE_SOFFICE", "soffice"),
@@ -353,18 +398,21 @@ class Settings:
             archive=ArchiveSettings.from_env(
                 _path(env, "DOCSERVICE_ARCHIVE_PATH", CHECKOUT / "archive"), env),
             desk=DeskSettings.from_env(env),
-            signatures=SignatureSettings(
+            signatures=SigningSettings(
                 tsa_url=env.get("DOCSERVICE_TSA_URL") or None,
                 tsa_username=env.get("DOCSERVICE_TSA_USERNAME") or None,
                 tsa_password=env.get("DOCSERVICE_TSA_PASSWORD") or None,
-                seal=env.get("DOCSERVICE_SEAL", "pkcs12"),
-                seal_p12=_optional_path(env, "DOCSERVICE_SEAL_P12"),
-                seal_p12_password=env.get("DOCSERVICE_SEAL_P12_PASSWORD") or None,
-                pkcs11_module=_optional_path(env, "DOCSERVICE_PKCS11_MODULE"),
-                pkcs11_token=env.get("DOCSERVICE_PKCS11_TOKEN") or None,
-                pkcs11_key_label=env.get("DOCSERVICE_PKCS11_KEY_LABEL") or None,
-                pkcs11_pin=env.get("DOCSERVICE_PKCS11_PIN") or None,
-                trust_roots=_optional_path(env, "DOCSERVICE_TRUST_ROOTS"),
+                seal=SealSettings(
+                    # validated() refuses any other kind, naming DOCSERVICE_SEAL
+                    kind=cast(SealKind, env.get("DOCSERVICE_SEAL", "pkcs12")),
+                    p12_path=_optional_path(env, "DOCSERVICE_SEAL_P12"),
+                    p12_password=env.get("DOCSERVICE_SEAL_P12_PASSWORD") or None,
+                    pkcs11_module=_optional_path(env, "DOCSERVICE_PKCS11_MODULE"),
+                    pkcs11_token_label=env.get("DOCSERVICE_PKCS11_TOKEN") or None,
+                    pkcs11_key_label=env.get("DOCSERVICE_PKCS11_KEY_LABEL") or None,
+                    pkcs11_pin=env.get("DOCSERVICE_PKCS11_PIN") or None,
+                ),
+                trust_roots_file=_optional_path(env, "DOCSERVICE_TRUST_ROOTS"),
             ),
         )
         return replace(settings, **overrides).validated(serving=serving)
@@ -392,8 +440,10 @@ class Settings:
                 or self.queue.max_backoff < self.queue.min_backoff:
             raise ConfigurationError("DOCSERVICE_JOB_MAX_RETRIES must be 0 or more and "
                                      "0 < DOCSERVICE_JOB_MIN_BACKOFF <= DOCSERVICE_JOB_MAX_BACKOFF")
-        if self.signatures.seal not in ("pkcs12", "pkcs11"):
+        if self.signatures.seal.kind not in SEAL_KINDS:
             raise ConfigurationError("DOCSERVICE_SEAL must be pkcs12 or pkcs11")
+        if self.trust_path.exists() and not self.trust_path.is_dir():
+            raise ConfigurationError("DOCSERVICE_TRUST_PATH must be a folder (the trust store)")
         if self.log_format not in ("", "json", "text"):
             raise ConfigurationError("DOCSERVICE_LOG_FORMAT must be json or text")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
@@ -434,9 +484,7 @@ class Settings:
                 raise ConfigurationError("DOCSERVICE_SECRET_KEY must be at least 32 characters")
             if not self.base_url.startswith("https://"):
                 raise ConfigurationError("DOCSERVICE_BASE_URL must be https:// in production")
-            from docservice.signing.pades import require_production_signing
-
-            require_production_signing(signing_settings(self))
+            require_production_signing(self.signatures)
         settings = self
         if not settings.rate_limit_store:
             settings = replace(settings, rate_limit_store="redis" if settings.jobs == "redis"
@@ -469,20 +517,3 @@ def _development_secret(instance: Path) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
-
-
-def signing_settings(settings: Settings) -> SigningSettings:
-    """The signing layer's settings from ours (kept apart so config does not import pyhanko)."""
-    from docservice.signing.pades import SealSettings, SigningSettings
-
-    sig = settings.signatures
-    return SigningSettings(
-        tsa_url=sig.tsa_url, tsa_username=sig.tsa_username, tsa_password=sig.tsa_password,
-        seal=SealSettings(
-            kind=sig.seal,  # type: ignore[arg-type]
-            p12_path=sig.seal_p12, p12_password=sig.seal_p12_password,
-            pkcs11_module=sig.pkcs11_module, pkcs11_token_label=sig.pkcs11_token,
-            pkcs11_key_label=sig.pkcs11_key_label, pkcs11_pin=sig.pkcs11_pin,
-        ),
-        trust_roots_file=sig.trust_roots,
-    )

@@ -15,6 +15,14 @@ class ConfigurationError(DocserviceError):
     """The settings are incomplete or contradictory; the service must not start."""
 
 
+class SigningConfigurationError(ConfigurationError):
+    """Production signing lacks settings; `missing` names each one."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("production signing is not configured: missing " + "; ".join(missing))
+        self.missing = tuple(missing)
+
+
 class NotFound(DocserviceError):
     """A thing the caller asked for does not exist (or may not be seen by them)."""
 

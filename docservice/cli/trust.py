@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from docservice.cli.root import main
+from docservice.cli.root import current_runtime, main
 from docservice.errors import DocserviceError
 
 
@@ -51,7 +51,8 @@ def trust_refresh(lotl_url: str | None, territories: tuple[str, ...],
             raise click.BadParameter(f"{mirror!r} is not XX=URL", param_hint="--tl")
         by_territory[territory.strip().upper()] = url.strip()
     try:
-        result = refresh(lotl_url=lotl_url or EU_LOTL_URL, territories=territories or None,
+        result = refresh(current_runtime().settings.trust_path,
+                         lotl_url=lotl_url or EU_LOTL_URL, territories=territories or None,
                          mirrors=by_territory)
     except DocserviceError as e:
         raise click.ClickException(str(e)) from e
@@ -83,7 +84,7 @@ def trust_load(file: Path, unsigned_ok: bool) -> None:
     from docservice.signing.trust import load_file
 
     try:
-        result = load_file(file, unsigned_ok=unsigned_ok)
+        result = load_file(file, current_runtime().settings.trust_path, unsigned_ok=unsigned_ok)
     except DocserviceError as e:
         raise click.ClickException(str(e)) from e
     info = result.info
@@ -104,9 +105,9 @@ def trust_load(file: Path, unsigned_ok: bool) -> None:
 @trust_group.command("list")
 def trust_list() -> None:
     """Print the stored lists, then each CA: qualified or not, valid until, subject."""
-    from docservice.signing.trust import load_trust_store, trust_store_path
+    from docservice.signing.trust import load_trust_store
 
-    folder = trust_store_path()
+    folder = current_runtime().settings.trust_path
     try:
         store = load_trust_store(folder)
     except DocserviceError as e:

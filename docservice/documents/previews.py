@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -20,12 +21,16 @@ from docservice.errors import ConversionError, NotFound
 #: and twice a phone's, so the text reads at the column's width and stays sharp when zoomed.
 PREVIEW_DPI = 120
 #: Bump when what the cached page descriptions hold changes.
-_TEXT_VERSION = 1
+_TEXT_VERSION = 2
 _BLANK_LINES = re.compile(r"\n\s*\n")
 #: Word's Symbol-font bullet comes out of pdftotext as a private-use code point; others are
 #: glyphs without meaning (icons, dingbats) that a screen reader would spell out.
 _SYMBOL_BULLET = "\uf0b7"
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+_CLAUSE_NUMBER = re.compile(r"\d+\.(?:\d+\.?)*")
+_CLAUSE_START = re.compile(r"(?:\d+\.\d+(?:\.\d+)*\.? |• )")
+#: A line this much of the page's longest or longer was wrapped by the page, not ended.
+_FULL_LINE = 0.6
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,36 @@ def page_texts(pdf: bytes) -> list[str]:
 
 
 def paragraphs(text: str) -> tuple[str, ...]:
-    """`text` cut into paragraphs at blank lines; a paragraph keeps its line breaks."""
+    """`text` as pdftotext gives it, cut into paragraphs that reflow: lines the page wrapped
+    are joined again; a heading, a paragraph's last line and a numbered clause keep their own
+    line, and a clause's number goes with its text."""
     text = _PRIVATE_USE.sub("", text.replace(_SYMBOL_BULLET, "•"))
-    blocks = (block.strip() for block in _BLANK_LINES.split(text))
-    return tuple("\n".join(line.strip() for line in block.splitlines()) for block in blocks
-                 if block)
+    blocks = [[line.strip() for line in block.splitlines() if line.strip() not in ("", "•")]
+              for block in _BLANK_LINES.split(text)]
+    full = _FULL_LINE * max((len(line) for block in blocks for line in block), default=0)
+    result: list[str] = []
+    label = ""
+    for block in blocks:
+        trailing = ""
+        if block and _CLAUSE_NUMBER.fullmatch(block[-1]):
+            # pdftotext puts a clause's number ("1.2") apart, before its text's block.
+            trailing, block = block[-1] + " ", block[:-1]
+        if not block:
+            label += trailing
+            continue
+        paragraph = label + block[0]
+        for previous, line in itertools.pairwise(block):
+            if len(previous) < full or _CLAUSE_START.match(line):
+                paragraph += "\n" + line
+            elif previous.endswith("-") and not previous.endswith(" -"):
+                paragraph += line  # a compound word broken at its own hyphen
+            else:
+                paragraph += " " + line
+        result.append(paragraph)
+        label = trailing
+    if label:
+        result.append(label.strip())
+    return tuple(result)
 
 
 def _poppler(command: list[str], what: str) -> subprocess.CompletedProcess[bytes]:

@@ -80,7 +80,6 @@ class Runtime:
         """The PAdES signer (PKI, timestamps, school seal), built on first use."""
         with self._lock:
             if self._signer is None:
-                from docservice.config import signing_settings
                 from docservice.signing.pades import PadesSigner
                 from docservice.signing.pki import Pki, refresh_crls
 
@@ -88,7 +87,7 @@ class Runtime:
                     # The development CRLs live a week; stale ones fail every check.
                     refresh_crls(self.settings.pki_path)
                 self._signer = PadesSigner(Pki.load(self.settings.pki_path),
-                                           signing_settings(self.settings))
+                                           self.settings.signatures)
             return self._signer
 
     @property
@@ -98,10 +97,9 @@ class Runtime:
         A trusted-list store that cannot be read leaves a note (`trust_notes`) instead of
         stopping verification: the service's own signatures are still checked.
         """
-        from docservice.signing.trust import trust_store_path
         from docservice.signing.verify.sources import trust_from_settings
 
-        index = trust_store_path() / "index.json"
+        index = self.settings.trust_path / "index.json"
         key = index.stat().st_mtime_ns if index.exists() else 0
         if self._trust is None or self._trust[0] != key:
             # The signer's PKI: its CRLs are the ones it keeps fresh in development.
@@ -149,6 +147,7 @@ class Runtime:
             timestamper=signer.timestamper,
             responders=(ltv.StatusResponder(pki_now.signer_ca_x509, pki_now.signer_ca_key,
                                             signer_crl),),
+            trust_path=self.settings.trust_path,
         )
         self._ltv_sources = (id(pki), sources)
         return sources

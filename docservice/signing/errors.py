@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from docservice.errors import ConfigurationError, DocserviceError
+from docservice.errors import DocserviceError
 
 
 class SigningError(DocserviceError):
@@ -53,11 +53,3 @@ class KeyDiscarded(SigningError):
     def __init__(self, subject: str) -> None:
         super().__init__(f"the one-shot key of {subject} was already discarded")
         self.subject = subject
-
-
-class SigningConfigurationError(ConfigurationError):
-    """Production signing lacks settings; `missing` names each one."""
-
-    def __init__(self, missing: list[str]) -> None:
-        super().__init__("production signing is not configured: missing " + "; ".join(missing))
-        self.missing = tuple(missing)

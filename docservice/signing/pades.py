@@ -7,114 +7,44 @@ timestamp, appended as one incremental update; the bytes before it are never rew
 
 from __future__ import annotations
 
-import asyncio
 import io
-import json
-import os
-import subprocess
-import sys
 import threading
 import unicodedata
-from collections.abc import Coroutine, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal, Self, TypeVar
+from typing import Self
 
-from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields as pdf_fields
-from pyhanko.sign import general
 from pyhanko.sign.general import SigningError as PyhankoSigningError
-from pyhanko.sign.general import simple_cms_attribute
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper, Signer
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
-from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from docservice.config import SigningSettings
 from docservice.domain import BRUSSELS
+from docservice.errors import SigningConfigurationError
 from docservice.signing.certificates import OneShotKey, SignerIdentity, issue_one_shot_certificate
 from docservice.signing.errors import (
     SealUnavailable,
     SignatureFieldError,
-    SigningConfigurationError,
     SigningError,
     TimestampUnavailable,
 )
-from docservice.signing.keys import ParsedKeySigner
 from docservice.signing.pki import Pki
+from docservice.signing.seal import SchoolSeal
+from docservice.signing.timestamps import make_timestamper, run_async
 
 ROLE_LABELS = {"student": "student", "company": "stagebedrijf", "school": "hogeschool"}
-SOFTHSM2_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 DIGEST = "sha256"
-T = TypeVar("T")
 _OVERFLOW = "Final ByteRange payload larger than expected"
-
-
-@dataclass(frozen=True)
-class SealSettings:
-    """Where the school's seal key is: a PKCS#12 file (default) or a PKCS#11 token."""
-
-    kind: Literal["pkcs12", "pkcs11"] = "pkcs12"
-    p12_path: Path | None = None  # None: the PKI folder's seal.p12
-    # None: read p12_password_file, else the PKI's seal.p12.password
-    p12_password: str | None = field(default=None, repr=False)
-    p12_password_file: Path | None = None
-    pkcs11_module: Path | None = None
-    pkcs11_token_label: str | None = None
-    pkcs11_key_label: str | None = None
-    pkcs11_cert_label: str | None = None  # None: same as the key label
-    pkcs11_pin: str | None = field(default=None, repr=False)
-    # CA certificates (PEM) to embed with an HSM seal; None: the PKI's root, if it issued it
-    pkcs11_chain_file: Path | None = None
-
-
-@dataclass(frozen=True)
-class SigningSettings:
-    """How signatures are made: which TSA and which seal; trust roots for validation."""
-
-    tsa_url: str | None = None  # None: the dev PKI's in-process TSA
-    tsa_username: str | None = None
-    tsa_password: str | None = field(default=None, repr=False)
-    tsa_timeout: float = 10.0
-    seal: SealSettings = SealSettings()
-    trust_roots_file: Path | None = None  # PEM bundle; None: the PKI's own root only
-
-
-def require_production_signing(settings: SigningSettings) -> None:
-    """Refuse production settings that lack the TSA, the HSM seal or the trust roots."""
-    missing = []
-    if not settings.tsa_url:
-        missing.append("TSA URL (an external RFC 3161 timestamp authority)")
-    seal = settings.seal
-    if seal.kind != "pkcs11":
-        missing.append("seal in an HSM (seal kind must be pkcs11, not a PKCS#12 file)")
-    if not seal.pkcs11_module:
-        missing.append("seal PKCS#11 module (path of the HSM's library)")
-    elif not seal.pkcs11_module.is_file():
-        missing.append(f"seal PKCS#11 module {seal.pkcs11_module} (no such file)")
-    if not seal.pkcs11_token_label:
-        missing.append("seal PKCS#11 token label")
-    if not seal.pkcs11_key_label:
-        missing.append("seal PKCS#11 key label")
-    if not seal.pkcs11_pin:
-        missing.append("seal PKCS#11 PIN")
-    if not settings.trust_roots_file:
-        missing.append("trust roots (a PEM file of the roots signatures must chain to)")
-    elif not settings.trust_roots_file.is_file():
-        missing.append(f"trust roots file {settings.trust_roots_file} (no such file)")
-    if missing:
-        raise SigningConfigurationError(missing)
 
 
 def load_trust_roots(pki: Pki, settings: SigningSettings) -> tuple[asn1_x509.Certificate, ...]:
@@ -184,225 +114,6 @@ def stamp_safe(text: str) -> str:
                        if " " <= c <= "~" or "\u00a1" <= c <= "\u00ff")
         out.append(base or "?")
     return "".join(out)
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` to completion on a private event loop."""
-    # Not asyncio.run: in the main thread it installs a SIGINT handler and, restoring it,
-    # builds the repr of the finished task, result included; for an asn1crypto result that
-    # repr re-serialises the whole structure (~20 ms for a CMS object).
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        try:
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            loop.close()
-
-
-class DevTimeStamper(TimeStamper):
-    """The dev PKI's in-process RFC 3161 TSA (what pyhanko's DummyTimeStamper does, faster).
-
-    The RSA key stays parsed and the constant parts (TSA name, certificate, ESS attribute,
-    signer id) are encoded once: asn1crypto re-encodes a structure built from Python values
-    at every dump, which made DummyTimeStamper cost ~10 ms per token.
-    """
-
-    POLICY = "1.3.6.1.4.1.4146.2.2"  # any policy will do for a development TSA
-
-    def __init__(self, pki: Pki) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # pyhanko leaves it untyped
-        if pki.tsa is None:
-            raise SigningError(f"the PKI in {pki.folder} has no timestamp authority key")
-        cert = pki.tsa.certificate
-        self.tsa_cert = cert
-        self._key = pki.tsa.key
-        self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=cert.subject).dump()
-        self._ess = simple_cms_attribute(
-            "signing_certificate_v2", general.as_signing_certificate_v2(cert)).dump()
-        self._sid = cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
-            {"issuer": cert.issuer, "serial_number": cert.serial_number})}).dump()
-        self._cert_der = cert.dump()
-
-    def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        """Answer one RFC 3161 request with a granted response (certReq is always honoured)."""
-        md_algorithm = req["message_imprint"]["hash_algorithm"]["algorithm"].native
-        now = datetime.now(UTC)
-        tst_info = tsp.TSTInfo({
-            "version": "v1",
-            "policy": self.POLICY,
-            "message_imprint": tsp.MessageImprint.load(req["message_imprint"].dump()),
-            "serial_number": int.from_bytes(os.urandom(16), "big"),
-            "gen_time": now,
-            "tsa": asn1_x509.GeneralName.load(self._tsa_name),
-            **({"nonce": req["nonce"].native} if req["nonce"].native is not None else {}),
-        }).dump()
-        digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
-        digest.update(tst_info)
-        signed_attrs = cms.CMSAttributes.load(cms.CMSAttributes([
-            simple_cms_attribute("content_type", "tst_info"),
-            simple_cms_attribute("signing_time", cms.Time({"utc_time": now})),
-            cms.CMSAttribute.load(self._ess),
-            simple_cms_attribute("message_digest", digest.finalize()),
-        ]).dump())
-        signature = self._key.sign(signed_attrs.dump(), padding.PKCS1v15(),
-                                   get_pyca_cryptography_hash(md_algorithm))
-        digest_algorithm = {"algorithm": md_algorithm}
-        token = cms.ContentInfo({
-            "content_type": "signed_data",
-            "content": cms.SignedData({
-                "version": "v3",
-                "digest_algorithms": [digest_algorithm],
-                "encap_content_info": {
-                    "content_type": "tst_info",
-                    "content": cms.ParsableOctetString(tst_info),
-                },
-                "certificates": [asn1_x509.Certificate.load(self._cert_der)],
-                "signer_infos": [cms.SignerInfo({
-                    "version": "v1",
-                    "sid": cms.SignerIdentifier.load(self._sid),
-                    "digest_algorithm": digest_algorithm,
-                    "signature_algorithm": {"algorithm": "rsassa_pkcs1v15"},
-                    "signed_attrs": signed_attrs,
-                    "signature": signature,
-                })],
-            }),
-        })
-        response = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
-        # Re-loaded so that later dumps (the token is embedded, then dumped again) are free.
-        return tsp.TimeStampResp.load(response.dump())
-
-    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        return self.request_tsa_response(req)
-
-
-def make_timestamper(pki: Pki, settings: SigningSettings) -> TimeStamper:
-    """The external HTTP TSA when `settings.tsa_url` is set, else the PKI's in-process one."""
-    if settings.tsa_url:
-        auth = None
-        if settings.tsa_username is not None:
-            auth = (settings.tsa_username, settings.tsa_password or "")
-        return HTTPTimeStamper(settings.tsa_url, timeout=settings.tsa_timeout, auth=auth)
-    return DevTimeStamper(pki)
-
-
-class SchoolSeal:
-    """The school's seal key, opened once: parsed from PKCS#12, or a PKCS#11 session kept open."""
-
-    def __init__(self, pki: Pki, settings: SealSettings) -> None:
-        self._pki = pki
-        self._settings = settings
-        self._lock = threading.RLock()
-        self._signer: Signer | None = None
-        self._session: Any = None
-
-    @property
-    def where(self) -> str:
-        """A human description of where the key is (for errors and logs)."""
-        s = self._settings
-        if s.kind == "pkcs11":
-            return f"PKCS#11 token {s.pkcs11_token_label!r} of {s.pkcs11_module}"
-        return str(s.p12_path or (self._pki.seal.p12_path if self._pki.seal else "(no seal.p12)"))
-
-    def signer(self) -> Signer:
-        """The CMS signer for the seal, opening the key on first use."""
-        with self._lock:
-            return self._open()
-
-    @contextmanager
-    def in_use(self) -> Iterator[Signer]:
-        """The seal's signer, held exclusively: a PKCS#11 session serves one thread at a time."""
-        with self._lock:
-            yield self._open()
-
-    def _open(self) -> Signer:
-        if self._signer is None:
-            self._signer = (self._open_pkcs11() if self._settings.kind == "pkcs11"
-                            else self._open_pkcs12())
-        return self._signer
-
-    def close(self) -> None:
-        """Close the PKCS#11 session, if any; the next use opens a new one."""
-        with self._lock:
-            if self._session is not None:
-                self._session.close()
-            self._session = None
-            self._signer = None
-
-    def _open_pkcs12(self) -> Signer:
-        s = self._settings
-        dev = self._pki.seal
-        path = s.p12_path or (dev.p12_path if dev else None)
-        if path is None:
-            raise SealUnavailable(self.where, "no PKCS#12 file configured")
-        try:
-            if s.p12_password is not None:
-                password = s.p12_password
-            elif s.p12_password_file is not None:
-                password = s.p12_password_file.read_text(encoding="utf-8").strip()
-            elif dev is not None:
-                password = dev.p12_password()
-            else:
-                raise SealUnavailable(self.where, "no PKCS#12 password configured")
-            key, cert, extra = pkcs12.load_key_and_certificates(path.read_bytes(),
-                                                                 password.encode())
-        except (OSError, ValueError) as e:
-            raise SealUnavailable(self.where, f"cannot open: {e}") from e
-        if cert is None or not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-            raise SealUnavailable(self.where, "the file lacks an EC or RSA key with its certificate")
-        der = [c.public_bytes(serialization.Encoding.DER) for c in (cert, *extra)]
-        certs = [asn1_x509.Certificate.load(d) for d in der]
-        return ParsedKeySigner(key, certs[0], certs[1:])
-
-    def _open_pkcs11(self) -> Signer:
-        from pkcs11 import PKCS11Error, UserAlreadyLoggedIn
-        from pyhanko.config.pkcs11 import TokenCriteria
-        from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
-
-        s = self._settings
-        if not (s.pkcs11_module and s.pkcs11_token_label and s.pkcs11_key_label):
-            raise SealUnavailable(self.where, "module, token label and key label are all needed")
-        chain = self._pkcs11_chain()
-        criteria = TokenCriteria(label=s.pkcs11_token_label)
-        try:
-            try:
-                session = open_pkcs11_session(str(s.pkcs11_module), token_criteria=criteria,
-                                              user_pin=s.pkcs11_pin)
-            except UserAlreadyLoggedIn:
-                # PKCS#11 logs in per application: another session of this process already did.
-                session = open_pkcs11_session(str(s.pkcs11_module), token_criteria=criteria)
-        except (PKCS11Error, PyhankoSigningError, OSError, RuntimeError) as e:
-            raise SealUnavailable(self.where, f"cannot open a session: {e!r}") from e
-        signer = PKCS11Signer(
-            session, key_label=s.pkcs11_key_label,
-            cert_label=s.pkcs11_cert_label or s.pkcs11_key_label,
-            ca_chain=chain,
-        )
-        try:
-            cert = signer.signing_cert
-        except (PKCS11Error, PyhankoSigningError) as e:
-            session.close()
-            raise SealUnavailable(self.where, f"key or certificate not found: {e}") from e
-        # SoftHSM2 (and many HSMs) offer ECDSA only as the raw mechanism on a digest.
-        signer.use_raw_mechanism = cert.public_key.algorithm == "ec"
-        if s.pkcs11_chain_file is None and cert.issuer != self._pki.root.subject:
-            session.close()
-            raise SealUnavailable(self.where, "the seal is not issued by the PKI's root: "
-                                  "name its CA certificates in the PKCS#11 chain file")
-        self._session = session
-        return signer
-
-    def _pkcs11_chain(self) -> list[asn1_x509.Certificate]:
-        chain_file = self._settings.pkcs11_chain_file
-        if chain_file is None:
-            return [self._pki.root]
-        try:
-            pems = x509.load_pem_x509_certificates(chain_file.read_bytes())
-        except (OSError, ValueError) as e:
-            raise SealUnavailable(self.where, f"cannot read the chain file {chain_file}: {e}") from e
-        return [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                for c in pems]
 
 
 @dataclass(frozen=True)
@@ -603,104 +314,3 @@ def _require_empty_field(writer: IncrementalPdfFileWriter, field_name: str) -> N
             return
     raise SignatureFieldError(field_name, "does not exist in this PDF")
 
-
-def import_seal_into_softhsm(
-    pki: Pki,
-    *,
-    token_label: str,
-    pin: str,
-    so_pin: str,
-    softhsm_conf_dir: Path,
-    key_label: str | None = None,
-    module: Path = SOFTHSM2_MODULE,
-) -> SealSettings:
-    """Put the dev seal key and its certificate into a SoftHSM2 token below `softhsm_conf_dir`.
-
-    Creates `softhsm2.conf`, the token folder and the token when missing, then imports the
-    seal (once: `key_label` defaults to one derived from the seal certificate), so that several
-    PKIs can share one token. Changes nothing global. SoftHSM2 reads its configuration once
-    per process and sees only the tokens that existed then (objects added later are seen):
-    set SOFTHSM2_CONF=<dir>/softhsm2.conf in the signing process before it first opens the
-    module. Returns the seal settings that open the key.
-    """
-    if pki.seal is None:
-        raise SealUnavailable(str(pki.folder), "the PKI has no seal key to import")
-    seal = pki.seal.certificate
-    key_label = key_label or f"seal-{seal.sha256.hex()[:12]}"
-    key_id = seal.sha256.hex()[:8]
-    tokens = softhsm_conf_dir / "tokens"
-    tokens.mkdir(parents=True, exist_ok=True)
-    conf = softhsm_conf_dir / "softhsm2.conf"
-    if not conf.exists():
-        conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n"
-                        "log.level = ERROR\nslots.removable = false\n", encoding="utf-8")
-    env = {"SOFTHSM2_CONF": str(conf), "PATH": "/usr/bin:/bin"}
-    where = f"SoftHSM2 token {token_label!r}"
-    try:
-        slots = subprocess.run(["softhsm2-util", "--show-slots"], env=env, check=True,
-                               capture_output=True, text=True).stdout
-        if not any(line.split(":", 1)[-1].strip() == token_label
-                   for line in slots.splitlines() if line.strip().startswith("Label:")):
-            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", token_label,
-                            "--pin", pin, "--so-pin", so_pin],
-                           env=env, check=True, capture_output=True, text=True)
-        certs = [seal]
-        if _pkcs11_child(module, env, token_label, pin, key_label, key_id, certs,
-                         store=False) == "absent":
-            subprocess.run(["softhsm2-util", "--import", str(pki.seal.key_path), "--token",
-                            token_label, "--label", key_label, "--id", key_id, "--pin", pin],
-                           env=env, check=True, capture_output=True, text=True)
-            _pkcs11_child(module, env, token_label, pin, key_label, key_id, certs, store=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        detail = getattr(e, "stderr", "") or str(e)
-        raise SealUnavailable(where, f"import failed: {detail}") from e
-    return SealSettings(kind="pkcs11", pkcs11_module=module, pkcs11_token_label=token_label,
-                        pkcs11_key_label=key_label, pkcs11_pin=pin)
-
-
-_PKCS11_CHILD = """
-import json, sys
-import pkcs11
-from pkcs11 import Attribute, CertificateType, ObjectClass
-job = json.load(sys.stdin)
-token = pkcs11.lib(job["module"]).get_token(token_label=job["token"])
-with token.open(rw=True, user_pin=job["pin"]) as session:
-    found = list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
-                                      Attribute.LABEL: job["certs"][0]["label"]}))
-    if not job["store"]:
-        print("present" if found else "absent")
-        sys.exit(0)
-    for cert in job["certs"]:
-        session.create_object({
-            Attribute.CLASS: ObjectClass.CERTIFICATE,
-            Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-            Attribute.TOKEN: True,
-            Attribute.LABEL: cert["label"],
-            Attribute.ID: bytes.fromhex(cert["id"]),
-            Attribute.SUBJECT: bytes.fromhex(cert["subject"]),
-            Attribute.ISSUER: bytes.fromhex(cert["issuer"]),
-            Attribute.SERIAL_NUMBER: bytes.fromhex(cert["serial"]),
-            Attribute.VALUE: bytes.fromhex(cert["der"]),
-        })
-"""
-
-
-def _pkcs11_child(module: Path, env: dict[str, str], token_label: str, pin: str,
-                  key_label: str, key_id: str, certs: list[asn1_x509.Certificate], *,
-                  store: bool) -> str:
-    """Look for (store=False) or store the seal certificate in the token (as `key_label`)."""
-    # In a child process: SoftHSM2 reads SOFTHSM2_CONF once, when a process first loads it,
-    # and python-pkcs11 never unloads it; this process must stay free to choose its own conf.
-    job = {
-        "module": str(module), "token": token_label, "pin": pin, "store": store,
-        "certs": [{
-            "label": key_label if index == 0 else f"{key_label}-chain-{index}",
-            "id": key_id if index == 0 else f"{key_id}{index:02x}",
-            "subject": cert.subject.dump().hex(),
-            "issuer": cert.issuer.dump().hex(),
-            "serial": cert["tbs_certificate"]["serial_number"].dump().hex(),
-            "der": cert.dump().hex(),
-        } for index, cert in enumerate(certs)],
-    }
-    return subprocess.run([sys.executable, "-c", _PKCS11_CHILD], input=json.dumps(job),
-                          env=env, check=True, capture_output=True, text=True).stdout.strip()

@@ -159,7 +159,7 @@ def test_a_broken_object_is_refused_not_served(client, runtime, indexed):
     page = response.get_data(as_text=True)
     # Not a server error: the auditor is told that the stored object fails its check, and why.
     assert response.status_code == 409, page
-    assert "Integrity check failed" in page and records.pdf_key(zoe) in page
+    assert "Integriteitscontrole mislukt" in page and records.pdf_key(zoe) in page
     assert sha256_hex(b"%PDF something else") in page and zoe in page
     assert "%PDF something else" not in page
     # Recorded as `archive verify` records it: the entry marked, the trail told (and kept,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from flask import Flask
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, ViewportSize, expect
 
 from docservice.config import CHECKOUT
 from docservice.db import unit_of_work
@@ -124,9 +124,10 @@ def wait_for_any_link(live: Live, address: str, prefix: str, timeout: float = 30
 
 def log_in(page: Page, live: Live) -> None:
     page.goto(f"{live.base_url}/login")
-    page.get_by_label("E-mail address").fill(COORDINATOR_LOGIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    # The form in the staff's language: Dutch unless they chose English.
+    page.get_by_label(re.compile("^(E-mailadres|E-mail address)$")).fill(COORDINATOR_LOGIN)
+    page.get_by_label(re.compile("^(Wachtwoord|Password)$")).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("^(Aanmelden|Log in)$")).click()
     expect(page.get_by_text("Frank (coordinator)")).to_be_visible()
 
 
@@ -150,7 +151,7 @@ def tab_to(page: Page, selector: str, *, limit: int = 60) -> None:
 
 
 AXE_SCRIPT = CHECKOUT / "node_modules" / "axe-core" / "axe.min.js"
-SIZES = ({"width": 1280, "height": 800}, {"width": 390, "height": 844})
+SIZES: tuple[ViewportSize, ...] = ({"width": 1280, "height": 800}, {"width": 390, "height": 844})
 # Every rule axe runs by default (WCAG 2.0, 2.1 A and AA, and best practices); what counts is
 # what it rates serious or critical.
 AXE_RUN = """async () => {

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, FilePayload, Page, expect
 
 from tests.e2e.helpers import (
     AXE_SCRIPT,
@@ -142,6 +142,18 @@ def test_a_student_reads_every_page_and_signs_with_the_keyboard_alone(
     student.goto(link)  # the link, once used, says what happened
     expect(student.locator("#link-used")).to_be_visible()
     axe.check(student, "used link (nl)")
+
+    # The company's signatory ("u" in Dutch) declines, with the mouse this time.
+    company = new_context(**DESKTOP).new_page()
+    company.goto(wait_for_link(live, _company(20), "/sign/"))
+    axe.check(company, "sign review, company (nl)")
+    company.locator("#reason").fill("De startdatum klopt niet.")
+    company.locator("#decline button[type=submit]").click()
+    expect(company.locator("#confirm-page")).to_be_visible()
+    axe.check(company, "decline confirmation (nl)")
+    company.locator("#confirm").click()
+    expect(company.locator("#declined")).to_be_visible(timeout=SLOW)
+    axe.check(company, "declined (nl)")
     _no_console_errors(console, "status of 410")
     axe.assert_clean()
 
@@ -205,9 +217,11 @@ def test_every_staff_page_and_a_completed_envelope(
     anonymous = new_context(**DESKTOP).new_page()
     anonymous.goto(f"{live.base_url}/login")
     axe.check(anonymous, "login")
-    anonymous.goto(f"{live.base_url}/no-such-page")
+    response = anonymous.goto(f"{live.base_url}/no-such-page")
+    assert response is not None and response.status == 404
     axe.check(anonymous, "error 404")
-    anonymous.goto(f"{live.base_url}/sign/{'x' * 43}")
+    response = anonymous.goto(f"{live.base_url}/sign/{'x' * 43}")
+    assert response is not None and response.status in (404, 410)
     axe.check(anonymous, "unknown signing link")
 
     placement_id = placement(live, 22, company_signatory_email=_company(22))
@@ -269,8 +283,9 @@ def test_every_staff_page_and_a_completed_envelope(
     axe.check(desk, "archived verification report")
     desk.goto(f"{live.base_url}/verify")
     axe.check(desk, "verify upload")
-    desk.locator("#file").set_input_files(
-        files=[{"name": "signed.pdf", "mimeType": "application/pdf", "buffer": signed_pdf}])
+    upload: FilePayload = {"name": "signed.pdf", "mimeType": "application/pdf",
+                           "buffer": signed_pdf}
+    desk.locator("#file").set_input_files(files=[upload])
     desk.locator("form[enctype] button[type=submit]").click()
     expect(desk.locator("#report")).to_be_visible(timeout=SLOW)
     axe.check(desk, "verification report")
@@ -282,7 +297,8 @@ def test_every_staff_page_and_a_completed_envelope(
     make_user(live.runtime, email=AUDITOR, role="auditor")
     auditor = new_context(**DESKTOP).new_page()
     log_in_as(auditor, live, AUDITOR)
-    auditor.goto(f"{live.base_url}/coordinator/import")
+    response = auditor.goto(f"{live.base_url}/coordinator/import")
+    assert response is not None and response.status == 403
     axe.check(auditor, "error 403")
     _no_console_errors(console, "status of 403", "status of 404")
     axe.assert_clean()

@@ -100,7 +100,7 @@ def test_a_failing_job_is_retried_with_backoff_then_shown_as_failed(
     assert _run(runtime, "test_fail").attempts == 4  # type: ignore[union-attr]
     result = app.test_cli_runner().invoke(main, ["jobs", "status"])
     assert result.exit_code == 0, result.output
-    assert "No failed jobs." in client.get("/coordinator/jobs/").get_data(as_text=True)
+    assert "Geen mislukte taken." in client.get("/coordinator/jobs/").get_data(as_text=True)
 
 
 def test_a_job_whose_worker_is_killed_is_finished_by_another(runtime: Runtime, start_worker,

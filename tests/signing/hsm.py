@@ -9,8 +9,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from docservice.signing.pades import SealSettings, import_seal_into_softhsm
+from docservice.config import SealSettings
 from docservice.signing.pki import Pki
+from docservice.signing.seal import import_seal_into_softhsm
 
 TOKEN = "docservice-test"
 PIN = "4711-seal"

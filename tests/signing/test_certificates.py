@@ -22,8 +22,9 @@ from docservice.signing.certificates import (
     issue_one_shot_certificate,
 )
 from docservice.signing.errors import KeyDiscarded, SigningError
-from docservice.signing.pades import PadesSigner, StampText, run_async
+from docservice.signing.pades import PadesSigner, StampText
 from docservice.signing.pki import Pki
+from docservice.signing.timestamps import run_async
 from tests.signing.conftest import MENTOR, STUDENT
 from tests.signing.samples import contract_pdf, field_name
 

@@ -11,21 +11,12 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from docservice.signing.errors import (
-    SignatureFieldError,
-    SigningConfigurationError,
-    TimestampUnavailable,
-)
-from docservice.signing.pades import (
-    DevTimeStamper,
-    PadesSigner,
-    SealSettings,
-    SigningSettings,
-    StampText,
-    require_production_signing,
-    stamp_safe,
-)
+from docservice.config import SealSettings, SigningSettings, require_production_signing
+from docservice.errors import SigningConfigurationError
+from docservice.signing.errors import SignatureFieldError, TimestampUnavailable
+from docservice.signing.pades import PadesSigner, StampText, stamp_safe
 from docservice.signing.pki import Pki, init_dev_pki
+from docservice.signing.timestamps import DevTimeStamper
 from tests.signing.conftest import COORDINATOR, MENTOR, STUDENT, SignedContract
 from tests.signing.pdfsig import TRUSTED, VALID, pdfsig_report
 from tests.signing.pyhanko_check import check_signatures

@@ -9,14 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from docservice.config import SealSettings, SigningSettings
 from docservice.signing.errors import SealUnavailable
-from docservice.signing.pades import (
-    SOFTHSM2_MODULE,
-    PadesSigner,
-    SealSettings,
-    SigningSettings,
-)
+from docservice.signing.pades import PadesSigner
 from docservice.signing.pki import Pki, init_dev_pki
+from docservice.signing.seal import SOFTHSM2_MODULE
 from tests.signing.conftest import SignedContract
 from tests.signing.hsm import PIN, seal_in_softhsm
 from tests.signing.pdfsig import TRUSTED, VALID, pdfsig_report

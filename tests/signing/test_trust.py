@@ -20,7 +20,6 @@ from docservice.cli import main
 from docservice.signing import trust
 from docservice.signing.trust import (
     INDEX,
-    TRUST_PATH_ENV,
     TrustListRefused,
     TrustStoreInvalid,
     load_file,
@@ -62,10 +61,11 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli(tmp_path: Path, store_dir: Path) -> Iterator[Callable[..., Result]]:
     """`docservice ...` against a throwaway app, with the trust store in `store_dir`."""
-    settings = make_settings(tmp_path / "app", f"sqlite:///{tmp_path / 'app.sqlite3'}")
+    settings = make_settings(tmp_path / "app", f"sqlite:///{tmp_path / 'app.sqlite3'}",
+                             trust_path=store_dir)
     app = create_app({"TESTING": True}, settings=settings)
     runner = app.test_cli_runner()
-    yield lambda *args: runner.invoke(main, list(args), env={TRUST_PATH_ENV: str(store_dir)})
+    yield lambda *args: runner.invoke(main, list(args))
     app.extensions["docservice"].close()
 
 
@@ -83,14 +83,13 @@ def refreshed(served: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     """The store after one `trust refresh` of the four lists and the broken Czech one."""
     folder = tmp_path_factory.mktemp("refreshed") / "trust"
     settings = make_settings(folder.parent / "app",
-                             f"sqlite:///{folder.parent / 'app.sqlite3'}")
+                             f"sqlite:///{folder.parent / 'app.sqlite3'}", trust_path=folder)
     app = create_app({"TESTING": True}, settings=settings)
     try:
         with freeze_time(ISSUED):
             result = app.test_cli_runner().invoke(
                 main, ["trust", "refresh", "--lotl", f"{served}eu-lotl.xml",
-                       *mirrors(served, CZ="CZ_broken-sig.xml")],
-                env={TRUST_PATH_ENV: str(folder)})
+                       *mirrors(served, CZ="CZ_broken-sig.xml")])
     finally:
         app.extensions["docservice"].close()
     return folder, result
@@ -138,11 +137,11 @@ def test_the_refreshed_store_holds_the_belgian_eid_roots_and_their_services(
 def test_trust_list_shows_the_lists_and_the_certificates(
         refreshed: tuple[Path, Result], cli: Callable[..., Result], tmp_path: Path):
     folder, _ = refreshed
-    settings = make_settings(tmp_path / "app2", f"sqlite:///{tmp_path / 'app2.sqlite3'}")
+    settings = make_settings(tmp_path / "app2", f"sqlite:///{tmp_path / 'app2.sqlite3'}",
+                             trust_path=folder)
     app = create_app({"TESTING": True}, settings=settings)
     try:
-        result = app.test_cli_runner().invoke(main, ["trust", "list"],
-                                              env={TRUST_PATH_ENV: str(folder)})
+        result = app.test_cli_runner().invoke(main, ["trust", "list"])
     finally:
         app.extensions["docservice"].close()
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from asn1crypto import tsp
 
-from docservice.signing.pades import DevTimeStamper
+from docservice.signing.timestamps import DevTimeStamper
 
 
 @contextmanager

@@ -69,7 +69,7 @@ def test_upload_form_imports_a_good_file(client, runtime, year):
         follow_redirects=True)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Imported 2 placement(s) from cohort.csv" in page
+    assert "2 plaatsing(en) geïmporteerd uit cohort.csv" in page
     assert "Vermeulen-D&#39;Hondt, Zoë" in page
     assert _count(runtime) == 2
 
@@ -84,7 +84,7 @@ def test_upload_form_lists_every_error_and_stores_nothing(client, runtime, year)
         "csrf_token": token, "file": (io.BytesIO(data), "cohort.csv")})
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Nothing was imported from cohort.csv" in page
+    assert "Niets geïmporteerd uit cohort.csv" in page
     assert "line 3, column student_email: &#39;nope&#39; is not an e-mail address" in page
     assert "line 3, column end_date: 01/01/2025 is outside the internship period" in page
     assert "line 4, column company_number" in page

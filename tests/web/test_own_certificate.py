@@ -23,8 +23,8 @@ from docservice import create_app
 from docservice.db import unit_of_work
 from docservice.models import Envelope, ExternalSignature, Placement, Revision
 from docservice.signing.verify import verify_pdf
-from tests.signing import attacks
-from tests.signing.tamper import add_free_text_annotation
+from tests.signing.verify import attacks
+from tests.signing.verify.tamper import add_free_text_annotation
 from tests.web.helpers import csrf_token
 from tests.web.test_signing_flow import (
     COMPANY,

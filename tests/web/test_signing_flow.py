@@ -169,13 +169,15 @@ def test_company_cannot_sign_before_the_student(client, runtime, inbox, year):
     before = _revisions(runtime)
     page = client.get(f"/sign/{token}")
     assert page.status_code == 200
-    assert "waiting for de student" in page.get_data(as_text=True) or \
-        "wachten op de student" in page.get_data(as_text=True)
+    assert "wachten op de student" in page.get_data(as_text=True)
     token_csrf = csrf_token(client.get("/login").get_data(as_text=True))
     refused = client.post(f"/sign/{token}", data={"csrf_token": token_csrf, "consent": "yes",
                                                   "full_name": "Els Janssens"})
     assert refused.status_code == 409
-    assert "waiting for student to sign first" in refused.get_data(as_text=True)
+    # The company signatory reads Dutch: the refusal names who signs first, in Dutch.
+    refusal = refused.get_data(as_text=True)
+    assert "Nog niet aan de beurt" in refusal
+    assert "eerst moet de student ondertekenen" in refusal
     assert _revisions(runtime) == before
 
 

@@ -75,7 +75,7 @@ def test_link_shows_and_serves_only_that_students_documents(client, runtime, yea
 def test_wrong_link_gets_a_clear_404(client, runtime, year):
     response = client.get("/s/not-a-real-token-at-all")
     assert response.status_code == 404
-    assert "This link does not exist" in response.get_data(as_text=True)
+    assert "Deze link bestaat niet" in response.get_data(as_text=True)
 
 
 def test_expired_and_replaced_links_get_410(client, runtime, year):
@@ -112,7 +112,7 @@ def test_coordinator_emails_the_link_and_the_student_opens_it(client, runtime, i
     response = client.post(f"/coordinator/placements/{placement_id}/student-link",
                            data={"csrf_token": token, "send": "email", "confirm": "1"})
     assert response.status_code == 200
-    assert "The link was e-mailed to student0@student.example.org" in response.get_data(as_text=True)
+    assert "De link werd gemaild naar student0@student.example.org" in response.get_data(as_text=True)
     [message] = inbox.to("student0@student.example.org")
     body = message.get_content()
     assert message["Subject"] == "Je stagedocumenten – Thomas More"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from docservice.db import unit_of_work
 from docservice.models import Placement
-from tests.signing.tamper import append_content_update
+from tests.signing.verify.tamper import append_content_update
 from tests.web.helpers import csrf_token, login, make_user
 from tests.web.test_signing_flow import STUDENT, _open_envelope, _prepare, _sign, _sign_link
 

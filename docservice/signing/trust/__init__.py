@@ -7,7 +7,8 @@ services and their status history; `docservice.signing.qualification` judges sig
 them. `docservice trust refresh` fetches, `docservice trust load FILE.xml` loads a file
 (offline sites), `docservice trust list` shows what is kept.
 
-The store is a folder (default ``<checkout>/signatures/trust``, or ``$DOCSERVICE_TRUST_PATH``)::
+The store is a folder (``Settings.trust_path``: ``$DOCSERVICE_TRUST_PATH``, default
+``<checkout>/signatures/trust``)::
 
     index.json           what is stored (written last): per list its territory, sequence
                          number, issue and next-update dates, source, SHA-256, and whether and
@@ -35,7 +36,6 @@ from docservice.signing.trust.lists import (
 )
 from docservice.signing.trust.model import (
     CA_QC,
-    DEFAULT_TRUST_PATH,
     EU_LOTL_URL,
     FETCH_TIMEOUT,
     GRANTED,
@@ -46,7 +46,6 @@ from docservice.signing.trust.model import (
     LOTL_TERRITORY,
     MAX_LIST_BYTES,
     SERVICES,
-    TRUST_PATH_ENV,
     TSA_QTST,
     Fetch,
     ListInfo,
@@ -60,7 +59,6 @@ from docservice.signing.trust.model import (
     TrustStoreInvalid,
     VerifiedList,
     authority_key,
-    trust_store_path,
 )
 from docservice.signing.trust.store import (
     load_file,
@@ -72,7 +70,6 @@ from docservice.signing.trust.store import (
 
 __all__ = [
     "CA_QC",
-    "DEFAULT_TRUST_PATH",
     "EU_LOTL_URL",
     "FETCH_TIMEOUT",
     "GRANTED",
@@ -83,7 +80,6 @@ __all__ = [
     "LOTL_TERRITORY",
     "MAX_LIST_BYTES",
     "SERVICES",
-    "TRUST_PATH_ENV",
     "TSA_QTST",
     "Fetch",
     "ListInfo",
@@ -104,7 +100,6 @@ __all__ = [
     "refresh",
     "store_lists",
     "stored_tlso_certs",
-    "trust_store_path",
     "verify_lotl",
     "verify_trusted_list",
 ]

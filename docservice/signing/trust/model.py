@@ -1,4 +1,4 @@
-"""The trust store's vocabulary: where it lives, what a stored list, identity and service say
+"""The trust store's vocabulary: what a stored list, identity and service say
 (services as JSON too: the form they are stored in and cross into the verification child)."""
 
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,11 +15,8 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 
-from docservice.config import CHECKOUT
 from docservice.errors import DocserviceError
 
-TRUST_PATH_ENV = "DOCSERVICE_TRUST_PATH"
-DEFAULT_TRUST_PATH = CHECKOUT / "signatures" / "trust"
 EU_LOTL_URL = "https://ec.europa.eu/tools/lotl/eu-lotl.xml"
 LOTL_TERRITORY = "EU"
 INDEX, SERVICES, LISTS, LOCK = "index.json", "services.json", "lists", ".lock"
@@ -263,12 +259,6 @@ class LoadResult:
         """The Belgian eID roots (Belgium Root CA, CA2, ...) among the stored identities."""
         return tuple(e for e in self.entries
                      if re.fullmatch(r"Belgium Root CA\d*", e.common_name) is not None)
-
-
-def trust_store_path(env: Mapping[str, str] | None = None) -> Path:
-    """The trust store folder: ``$DOCSERVICE_TRUST_PATH``, else ``<checkout>/signatures/trust``."""
-    value = (os.environ if env is None else env).get(TRUST_PATH_ENV)
-    return Path(value).expanduser().resolve() if value else DEFAULT_TRUST_PATH
 
 
 def authority_key(authority: Any) -> str:

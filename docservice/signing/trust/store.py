@@ -48,13 +48,12 @@ from docservice.signing.trust.model import (
     VerifiedList,
     _key,
     _moment,
-    trust_store_path,
 )
 
 # --- refresh and load -----------------------------------------------------------------------
 
 
-def refresh(folder: Path | None = None, *, lotl_url: str = EU_LOTL_URL,
+def refresh(folder: Path, *, lotl_url: str = EU_LOTL_URL,
             territories: Iterable[str] | None = None, mirrors: Mapping[str, str] | None = None,
             at: datetime | None = None, fetch: Fetch = fetch_url) -> RefreshResult:
     """Fetch and verify the LOTL, then the lists of `territories` (default: every one it names)
@@ -64,7 +63,6 @@ def refresh(folder: Path | None = None, *, lotl_url: str = EU_LOTL_URL,
     list that cannot be fetched or does not verify is refused and named in the result; the one
     stored for that territory before, if any, is kept.
     """
-    folder = trust_store_path() if folder is None else folder
     at = _moment(at)
     mirrors = {k.upper(): v for k, v in (mirrors or {}).items()}
     lotl = verify_lotl(fetch(lotl_url), source=lotl_url, at=at)
@@ -92,12 +90,11 @@ def refresh(folder: Path | None = None, *, lotl_url: str = EU_LOTL_URL,
                          refused=refused, kept=kept)
 
 
-def load_file(path: Path, folder: Path | None = None, *, unsigned_ok: bool = False,
+def load_file(path: Path, folder: Path, *, unsigned_ok: bool = False,
               at: datetime | None = None) -> LoadResult:
     """Load a list from a file: the LOTL (verified against the Official Journal's
     certificates), or a member state's list (verified against the certificates the stored LOTL
     names for it). One that does not verify is refused, unless `unsigned_ok`."""
-    folder = trust_store_path() if folder is None else folder
     try:
         with path.open("rb") as f:
             xml = f.read(MAX_LIST_BYTES + 1)

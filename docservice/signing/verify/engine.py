@@ -28,7 +28,7 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko_certvalidator import ValidationContext
 
 from docservice.domain import SIGNER_ROLES
-from docservice.signing.verify import visual
+from docservice.signing.verify import rendering, visual
 from docservice.signing.verify.modifications import ModificationChecks
 from docservice.signing.verify.policy import STANDARD, Policy, PolicyChoice, chosen
 from docservice.signing.verify.reader import read_revisions
@@ -159,7 +159,7 @@ class _Drawn:
     """The renderings of the signed revisions ending at `ends`, then of the final file."""
 
     ends: list[int]
-    renderings: list[visual.Rendering]
+    renderings: list[rendering.Rendering]
     problem: str | None  # why nothing could be drawn
 
 
@@ -301,11 +301,11 @@ class _Verification(SignatureChecks, ModificationChecks, SignerChecks):
 
         def draw() -> _Drawn:
             try:
-                return _Drawn(ends, visual.render_many(pdfs, deadline=deadline), None)
-            except visual.VisualTimeout:
+                return _Drawn(ends, rendering.render_many(pdfs, deadline=deadline), None)
+            except rendering.VisualTimeout:
                 return _Drawn(ends, [], f"what viewers show could not be compared within "
                               f"{self.limits.seconds:g} s ({len(pdfs)} revisions to draw)")
-            except visual.RendererUnavailable as e:
+            except rendering.RendererUnavailable as e:
                 return _Drawn(ends, [], f"what viewers show could not be compared ({e})")
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-draw")
@@ -327,8 +327,8 @@ class _Verification(SignatureChecks, ModificationChecks, SignerChecks):
         if failed:  # what that viewer shows cannot be vouched for, whatever it showed before
             document.append(Verdict(INDETERMINATE, SIG_CONSTRAINTS_FAILURE, (
                 "what viewers show could not be compared: " + "; ".join(failed),)))
-        for end, rendering in zip(ends, signed, strict=True):
-            reasons = visual.differences(rendering, final, masks=masks)
+        for end, before in zip(ends, signed, strict=True):
+            reasons = visual.differences(before, final, masks=masks)
             if not reasons:
                 continue
             document.append(Verdict(TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE, tuple(
@@ -340,14 +340,14 @@ class _Verification(SignatureChecks, ModificationChecks, SignerChecks):
                         f"what viewers show is not what this signature signed: {r}"
                         for r in reasons)))
 
-    def _visual_masks(self) -> dict[int, list[visual.Rect]]:
+    def _visual_masks(self) -> dict[int, list[rendering.Rect]]:
         """The rectangles a later revision may paint in: the signature widgets (their
         appearance is judged by the change analysis), and under the standard policy every
         annotation, whose additions that policy judges by what they cover."""
         view = self._final_view()
         signature_widgets = {w for info in view.fields.values() if info.field_type == "/Sig"
                              for w in ([info.ref] if info.widget_of is None else []) + info.widgets}
-        masks: dict[int, list[visual.Rect]] = {}
+        masks: dict[int, list[rendering.Rect]] = {}
         for ref, page in view.annots.items():
             if not self.policy.visual_outside_annotations and ref not in signature_widgets:
                 continue

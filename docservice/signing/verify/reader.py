@@ -13,90 +13,31 @@ hold them before anything is allocated, so a 259-byte file cannot ask for a bill
 The result names each revision's bytes and entries; `problems_after(n)` says what is wrong in
 the updates that follow revision `n` (an update no reader may interpret differently), the rest
 is reported for the revisions a signature covers, where the signer's bytes are what they are.
+Single values and object bodies are read by `pdfobjects`, the sections themselves by
+`xrefsections`; this module follows the chain and accounts for the bytes.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
 
-WHITESPACE = b"\x00\t\n\x0c\r "
-DELIMITERS = b"()<>[]{}/%"
-_WS = re.compile(rb"[\x00\t\n\x0c\r ]*")
-_WS_OR_COMMENTS = re.compile(rb"(?:[\x00\t\n\x0c\r ]+|%[^\r\n]*)*")
+from docservice.signing.verify.pdfobjects import (
+    OBJ_HEADER,
+    WS,
+    WS_OR_COMMENTS,
+    Body,
+    Parser,
+    PdfSyntaxError,
+    decode_stream,
+    read_body,
+)
+from docservice.signing.verify.xrefsections import Entry, Section, read_section, read_xref_stream
+
 _EOF_MARKER = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,12})[\x00\t\n\x0c\r ]+%%EOF")
 _EOL = re.compile(rb"\r\n|\r|\n")
-_OBJ_HEADER = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+obj(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
-_NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
-_INT = re.compile(rb"\d{1,10}")
-_REF_TAIL = re.compile(rb"[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+R(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
-_REGULAR = re.compile(rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]*")
-_SUBSECTION = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,10})[\x00\t\n\x0c\r ]*")
-_TABLE_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?:\r\n| \r| \n|\r|\n| )?")
-_STREAM_START = re.compile(rb"stream(?:\r\n|\n)")
-_ENDSTREAM = re.compile(rb"[\x00\t\n\x0c\r ]*endstream")  # blanks after the data: harmless
 _INT_BODY = re.compile(rb"[\x00\t\n\x0c\r ]*(\d{1,12})[\x00\t\n\x0c\r ]+endobj")
-_ENDOBJ = re.compile(rb"[\x00\t\n\x0c\r ]*endobj")
-
-MAX_DEPTH = 64
-MAX_ENTRIES = 5_000_000  # more objects than any document this service verifies
-MAX_DECODED = 64 * 1024 * 1024
-DEFLATE_MAX_RATIO = 1032  # zlib cannot expand one byte into more than this many
-
-
-class Ref(NamedTuple):
-    """An indirect reference "number generation R"."""
-
-    number: int
-    generation: int
-
-
-class Name(str):
-    """A PDF name, without its slash."""
-
-
-class Keyword(str):
-    """A bare word that is no PDF value (kept so that the reader can go on)."""
-
-
-Value = object  # int | float | bool | None | bytes | Name | Ref | list[Value] | dict[str, Value]
-
-
-class PdfSyntaxError(ValueError):
-    """The bytes at an offset are not the PDF syntax the reader expected there."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One cross-reference entry: in use at an offset, in an object stream, or free."""
-
-    number: int
-    generation: int
-    kind: Literal["in_use", "compressed", "free"]
-    offset: int = 0  # in_use: byte offset; compressed: the object stream's number
-    index: int = 0  # compressed: position in the object stream
-
-
-@dataclass(frozen=True)
-class Section:
-    """One cross-reference section (a table with its trailer, or a stream) as written."""
-
-    offset: int
-    end: int  # after the trailer dictionary or the stream's endobj
-    kind: Literal["table", "stream"]
-    entries: tuple[Entry, ...]
-    trailer: dict[str, Value]
-    stream_number: int | None = None  # the number of a cross-reference stream object
-    body_start: int = 0  # a table's first subsection, after "xref"
-
-    @property
-    def prev(self) -> int | None:
-        """The /Prev offset, if any."""
-        value = self.trailer.get("Prev")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass
@@ -164,342 +105,10 @@ class Layout:
         return [p for r in self.revisions if r.end <= end for p in r.problems]
 
 
-# -- objects ---------------------------------------------------------------------------------
-
-
-class _Parser:
-    """Reads single PDF values from `data`; never follows a reference."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def skip_ws(self, pos: int) -> int:
-        match = _WS_OR_COMMENTS.match(self.data, pos)
-        return match.end() if match else pos
-
-    def value(self, pos: int, depth: int = 0) -> tuple[Value, int]:
-        if depth > MAX_DEPTH:
-            raise PdfSyntaxError("objects nested too deeply")
-        data = self.data
-        pos = self.skip_ws(pos)
-        if pos >= len(data):
-            raise PdfSyntaxError("the file ends inside an object")
-        char = data[pos:pos + 1]
-        if char == b"/":
-            match = _REGULAR.match(data, pos + 1)
-            end = match.end() if match else pos + 1
-            return Name(_unescape_name(data[pos + 1:end])), end
-        if data.startswith(b"<<", pos):
-            return self._dict(pos + 2, depth)
-        if char == b"<":
-            end = data.find(b">", pos)
-            if end < 0:
-                raise PdfSyntaxError("unterminated hex string")
-            digits = bytes(c for c in data[pos + 1:end] if c not in WHITESPACE)
-            try:
-                return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode("ascii")), end + 1
-            except ValueError:
-                raise PdfSyntaxError("a hex string holds other characters") from None
-        if char == b"(":
-            return self._string(pos)
-        if char == b"[":
-            items: list[Value] = []
-            pos += 1
-            while True:
-                pos = self.skip_ws(pos)
-                if data[pos:pos + 1] == b"]":
-                    return items, pos + 1
-                if pos >= len(data):
-                    raise PdfSyntaxError("unterminated array")
-                item, pos = self.value(pos, depth + 1)
-                items.append(item)
-        match = _NUMBER.match(data, pos)
-        if match:
-            text = match.group(0)
-            if b"." not in text:
-                number = int(text)
-                tail = _REF_TAIL.match(data, match.end())
-                if tail and _INT.fullmatch(text):
-                    return Ref(number, int(tail.group(1))), tail.end()
-                return number, match.end()
-            return float(text), match.end()
-        match = _REGULAR.match(data, pos)
-        word = match.group(0) if match else b""
-        if word == b"true":
-            return True, match.end()  # type: ignore[union-attr]
-        if word == b"false":
-            return False, match.end()  # type: ignore[union-attr]
-        if word == b"null":
-            return None, match.end()  # type: ignore[union-attr]
-        if word:  # a stray keyword (an operator, "#INF"): kept as written, as viewers do
-            return Keyword(word.decode("latin-1")), match.end()  # type: ignore[union-attr]
-        raise PdfSyntaxError(f"unexpected {data[pos:pos + 12]!r}")
-
-    def _dict(self, pos: int, depth: int) -> tuple[dict[str, Value], int]:
-        data = self.data
-        result: dict[str, Value] = {}
-        while True:
-            pos = self.skip_ws(pos)
-            if data.startswith(b">>", pos):
-                return result, pos + 2
-            if pos >= len(data):
-                raise PdfSyntaxError("unterminated dictionary")
-            key, pos = self.value(pos, depth + 1)
-            if not isinstance(key, Name):
-                raise PdfSyntaxError("a dictionary key is not a name")
-            item, pos = self.value(pos, depth + 1)
-            result[str(key)] = item
-
-    def _string(self, pos: int) -> tuple[bytes, int]:
-        data = self.data
-        level = 0
-        i = pos
-        out = bytearray()
-        while i < len(data):
-            c = data[i]
-            if c == 0x5C:  # backslash: the next byte is escaped
-                out += data[i:i + 2]
-                i += 2
-                continue
-            if c == 0x28:
-                level += 1
-                if level == 1:
-                    i += 1
-                    continue
-            elif c == 0x29:
-                level -= 1
-                if level == 0:
-                    return bytes(out), i + 1
-            out.append(c)
-            i += 1
-        raise PdfSyntaxError("unterminated string")
-
-
-def _unescape_name(raw: bytes) -> str:
-    def hexchar(m: re.Match[bytes]) -> bytes:
-        return bytes([int(m.group(1), 16)])
-
-    return re.sub(rb"#([0-9A-Fa-f]{2})", hexchar, raw).decode("latin-1")
-
-
-@dataclass(frozen=True)
-class Body:
-    """An indirect object's body as written at an offset: its extent and its value."""
-
-    number: int
-    generation: int
-    start: int
-    end: int  # after "endobj"
-    value: Value
-    stream: tuple[int, int] | None = None  # [start, end) of the raw stream data
-
-
-def read_body(parser: _Parser, offset: int, *,
-              length_of: Callable[[int], int | None] | None = None) -> Body:
-    """The object whose "N G obj" header starts at `offset`, read to its "endobj"."""
-    data = parser.data
-    offset = _WS.match(data, offset).end()  # type: ignore[union-attr]  # off by a blank: tolerated
-    header = _OBJ_HEADER.match(data, offset)
-    if header is None:
-        raise PdfSyntaxError(f"no object header at byte {offset}")
-    value, pos = parser.value(header.end())
-    stream = None
-    after = parser.skip_ws(pos)
-    start = _STREAM_START.match(data, after)
-    if start is not None:
-        if not isinstance(value, dict):
-            raise PdfSyntaxError("stream data follows something other than a dictionary")
-        length = value.get("Length")
-        if isinstance(length, Ref):
-            length = length_of(length.number) if length_of is not None else None
-        if not isinstance(length, int) or isinstance(length, bool) or length < 0 or \
-                start.end() + length > len(data):
-            raise PdfSyntaxError(f"object {header.group(1).decode()}'s stream has no usable "
-                                 "/Length")
-        end_data = start.end() + length
-        closing = _ENDSTREAM.match(data, end_data)
-        if closing is None:
-            raise PdfSyntaxError(f"object {header.group(1).decode()}'s stream data is not "
-                                 "/Length bytes long (endstream is elsewhere)")
-        stream = (start.end(), end_data)
-        pos = closing.end()
-    end = _ENDOBJ.match(data, pos)
-    if end is None or not data.startswith(b"endobj", end.end() - 6):
-        raise PdfSyntaxError(f"object {header.group(1).decode()} does not end with endobj")
-    return Body(int(header.group(1)), int(header.group(2)), offset, end.end(), value, stream)
-
-
-def decode_stream(data: bytes, body: Body, *, expected: int | None = None,
-                  limit: int = MAX_DECODED) -> bytes:
-    """A stream's data, inflated (FlateDecode) and un-predicted, within `limit` bytes."""
-    assert body.stream is not None
-    raw = data[body.stream[0]:body.stream[1]]
-    assert isinstance(body.value, dict)
-    filters = body.value.get("Filter")
-    params = body.value.get("DecodeParms")
-    if isinstance(filters, list):
-        if len(filters) > 1:
-            raise PdfSyntaxError("a chain of stream filters where one is expected")
-        filters = filters[0] if filters else None
-        params = params[0] if isinstance(params, list) and params else params
-    predictor, columns = 1, 1
-    if isinstance(params, dict):
-        predictor = params.get("Predictor", 1) if isinstance(params.get("Predictor"), int) else 1
-        columns = params.get("Columns", 1) if isinstance(params.get("Columns"), int) else 1
-    if filters is None:
-        decoded = raw
-    elif filters == "FlateDecode":
-        bound = limit if expected is None else expected + (expected // max(columns, 1) + 1
-                                                           if predictor >= 10 else 0)
-        if len(raw) * DEFLATE_MAX_RATIO + 1024 < (expected or 0):
-            raise PdfSyntaxError("declares more data than its compressed bytes can hold")
-        inflater = zlib.decompressobj()
-        try:
-            decoded = inflater.decompress(raw, min(bound, limit) + 1)
-        except zlib.error as e:
-            raise PdfSyntaxError(f"its compressed data is damaged ({e})") from None
-        if len(decoded) > min(bound, limit):
-            raise PdfSyntaxError("inflates to more data than it declares")
-    else:
-        raise PdfSyntaxError(f"an unsupported filter ({filters})")
-    if predictor >= 10:
-        decoded = _png_unpredict(decoded, columns)
-    elif predictor not in (1, None):
-        raise PdfSyntaxError(f"an unsupported predictor ({predictor})")
-    return decoded
-
-
-def _png_unpredict(data: bytes, columns: int) -> bytes:
-    if columns <= 0 or columns > 1024:
-        raise PdfSyntaxError("a predictor with an unusable /Columns")
-    row_length = columns + 1
-    if len(data) % row_length:
-        raise PdfSyntaxError("predicted rows do not fill the data")
-    out = bytearray()
-    previous = bytearray(columns)
-    for start in range(0, len(data), row_length):
-        kind = data[start]
-        row = bytearray(data[start + 1:start + row_length])
-        if kind == 2:
-            for i in range(columns):
-                row[i] = (row[i] + previous[i]) & 0xFF
-        elif kind == 1:
-            for i in range(1, columns):
-                row[i] = (row[i] + row[i - 1]) & 0xFF
-        elif kind != 0:
-            raise PdfSyntaxError(f"an unsupported PNG predictor row type {kind}")
-        out += row
-        previous = row
-    return bytes(out)
-
-
-# -- cross-reference sections ----------------------------------------------------------------
-
-
-def _read_table(data: bytes, parser: _Parser, offset: int) -> tuple[Section, list[str]]:
-    problems: list[str] = []
-    if not data.startswith(b"xref", offset):
-        raise PdfSyntaxError(f"no cross-reference table at byte {offset}")
-    pos = parser.skip_ws(offset + 4)
-    entries: list[Entry] = []
-    while not data.startswith(b"trailer", pos):
-        header = _SUBSECTION.match(data, pos)
-        if header is None:
-            raise PdfSyntaxError(f"a cross-reference table at byte {offset} is malformed")
-        first, count = int(header.group(1)), int(header.group(2))
-        pos = header.end()
-        if count * 18 > len(data) - pos or len(entries) + count > MAX_ENTRIES:
-            raise PdfSyntaxError(f"a cross-reference table at byte {offset} declares {count} "
-                                 "entries, more than the file can hold")
-        for number in range(first, first + count):
-            entry = _TABLE_ENTRY.match(data, pos)
-            if entry is None:
-                raise PdfSyntaxError(f"entry {number} of the cross-reference table at byte "
-                                     f"{offset} is malformed")
-            pos = entry.end()
-            value, generation = int(entry.group(1)), int(entry.group(2))
-            entries.append(Entry(number, generation, "in_use" if entry.group(3) == b"n"
-                                 else "free", value))
-        pos = parser.skip_ws(pos)
-    trailer, end = parser.value(pos + 7)
-    if not isinstance(trailer, dict):
-        raise PdfSyntaxError(f"the trailer at byte {pos} is not a dictionary")
-    return Section(offset, end, "table", tuple(entries), trailer,
-                   body_start=parser.skip_ws(offset + 4)), problems
-
-
-def _read_xref_stream(data: bytes, parser: _Parser, offset: int) -> Section:
-    header = _OBJ_HEADER.match(data, offset)
-    if header is None:
-        raise PdfSyntaxError(f"no cross-reference table or stream at byte {offset}")
-    value, _ = parser.value(header.end())
-    if not isinstance(value, dict) or value.get("Type") != "XRef":
-        raise PdfSyntaxError(f"the object at byte {offset} is not a cross-reference stream")
-    widths = value.get("W")
-    size = value.get("Size")
-    if not (isinstance(widths, list) and len(widths) == 3
-            and all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= 8
-                    for w in widths) and widths[1] > 0):
-        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} has an unusable /W")
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_ENTRIES:
-        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} declares /Size "
-                             f"{size}, more than this service reads")
-    index = value.get("Index", [0, size])
-    if not (isinstance(index, list) and len(index) % 2 == 0
-            and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in index)):
-        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} has an unusable "
-                             "/Index")
-    pairs = list(zip(index[0::2], index[1::2], strict=True))
-    total = sum(count for _, count in pairs)
-    row = sum(widths)
-    length = value.get("Length")
-    if not isinstance(length, int) or isinstance(length, bool):
-        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} has no direct /Length")
-    room = length * DEFLATE_MAX_RATIO + 1024 if value.get("Filter") else length
-    if total > MAX_ENTRIES or total * row > min(room, MAX_DECODED):
-        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} declares {total} "
-                             f"entries, but its {length} bytes of data cannot hold them")
-    if any(first + count > size for first, count in pairs):
-        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} lists objects "
-                             "beyond its /Size")
-    body = read_body(parser, offset)
-    decoded = decode_stream(data, body, expected=total * row)
-    if len(decoded) != total * row:
-        raise PdfSyntaxError(f"the cross-reference stream at byte {offset} declares {total} "
-                             f"entries, its data holds {len(decoded) // max(row, 1)}")
-    entries: list[Entry] = []
-    w0, w1, w2 = widths
-    at = 0
-    for first, count in pairs:
-        for number in range(first, first + count):
-            kind = int.from_bytes(decoded[at:at + w0], "big") if w0 else 1
-            f2 = int.from_bytes(decoded[at + w0:at + w0 + w1], "big")
-            f3 = int.from_bytes(decoded[at + w0 + w1:at + row], "big") if w2 else 0
-            at += row
-            if kind == 0:
-                entries.append(Entry(number, f3, "free", f2))
-            elif kind == 1:
-                entries.append(Entry(number, f3, "in_use", f2))
-            elif kind == 2:
-                entries.append(Entry(number, 0, "compressed", f2, f3))
-    return Section(offset, body.end, "stream", tuple(entries), value, int(header.group(1)))
-
-
-def _read_section(data: bytes, parser: _Parser, offset: int) -> tuple[Section, list[str]]:
-    if offset >= len(data):
-        raise PdfSyntaxError(f"startxref points to byte {offset}, beyond the end of the file")
-    offset = _WS.match(data, offset).end()  # type: ignore[union-attr]  # every reader skips it
-    if data.startswith(b"xref", offset):
-        return _read_table(data, parser, offset)
-    return _read_xref_stream(data, parser, offset), []
-
-
-# -- the chain -------------------------------------------------------------------------------
-
 
 def read_revisions(pdf: bytes, *, max_revisions: int = 1000) -> Layout:
     """Follow the cross-reference chain from the last `startxref` and account for every byte."""
-    parser = _Parser(pdf)
+    parser = Parser(pdf)
     markers = [(int(m.group(1)), m.start(), m.end()) for m in _EOF_MARKER.finditer(pdf)]
     if not markers:
         return Layout([], ["the file has no startxref/%%EOF: it is not a complete PDF"], True)
@@ -516,13 +125,13 @@ def read_revisions(pdf: bytes, *, max_revisions: int = 1000) -> Layout:
                 return Layout([], [f"the file has more than {max_revisions} revisions, more "
                                    "than this service verifies"], True)
             seen.add(offset)
-            section, _ = _read_section(pdf, parser, offset)
+            section, _ = read_section(pdf, parser, offset)
             chain.append(section)
             stm = section.trailer.get("XRefStm")
             if section.kind == "table" and isinstance(stm, int) and not isinstance(stm, bool) \
                     and stm < len(pdf):
-                hybrids[section.offset] = _read_xref_stream(
-                    pdf, parser, _WS.match(pdf, stm).end())  # type: ignore[union-attr]
+                hybrids[section.offset] = read_xref_stream(
+                    pdf, parser, WS.match(pdf, stm).end())  # type: ignore[union-attr]
             offset = section.prev
     except PdfSyntaxError as e:
         return Layout([], [f"the cross-reference chain cannot be read strictly: {e}"], True)
@@ -547,7 +156,7 @@ def _is_hybrid_companion(first: Section, second: Section, hybrids: dict[int, Sec
             and second.prev == first.offset)
 
 
-def _layout(pdf: bytes, parser: _Parser, chain: list[Section], hybrids: dict[int, Section],
+def _layout(pdf: bytes, parser: Parser, chain: list[Section], hybrids: dict[int, Section],
             markers: list[tuple[int, int, int]]) -> Layout:
     problems: list[str] = []
     revisions: list[Revision] = []
@@ -577,7 +186,7 @@ def _layout(pdf: bytes, parser: _Parser, chain: list[Section], hybrids: dict[int
                     f"revision {number + 1}'s cross-reference section lies outside its own bytes")
         if number > 0 and sections[0].prev is not None and sections[0].prev >= sections[0].offset:
             revision.problems.append(f"revision {number + 1}'s /Prev does not point backwards")
-        declared = _WS.match(pdf, min(marker[0], len(pdf))).end()  # type: ignore[union-attr]
+        declared = WS.match(pdf, min(marker[0], len(pdf))).end()  # type: ignore[union-attr]
         wanted = chain[1].offset if linearized and number == 0 else sections[-1].offset
         if declared != wanted and not (linearized and number == 0 and declared == sections[0].offset):
             revision.problems.append(f"revision {number + 1}: startxref points to byte "
@@ -595,7 +204,7 @@ def _layout(pdf: bytes, parser: _Parser, chain: list[Section], hybrids: dict[int
                 pointers.append(("/Prev", sections[0].prev, chain[position - 1].offset))
             for what, pointer, target in pointers:
                 if pointer < target and pdf[pointer:target] not in (b"\r", b"\n") and \
-                        _WS.fullmatch(pdf, pointer, target) is not None:
+                        WS.fullmatch(pdf, pointer, target) is not None:
                     revision.problems.append(
                         f"revision {number + 1}: its {what} points to {target - pointer} blank "
                         f"byte(s) before a cross-reference section, not at it (readers skip "
@@ -604,7 +213,7 @@ def _layout(pdf: bytes, parser: _Parser, chain: list[Section], hybrids: dict[int
         revisions.append(revision)
         previous_end = end
     trailing = pdf[previous_end:]
-    if trailing and _WS.fullmatch(trailing) is None:
+    if trailing and WS.fullmatch(trailing) is None:
         problems.append(f"{len(trailing)} bytes after the final %%EOF are not a complete "
                         "incremental update (no cross-reference section and trailer of their own)")
     layout = Layout(revisions, problems)
@@ -670,7 +279,7 @@ def _entries(revision: Revision, sections: list[Section], state: dict[int, Entry
                         if n != 0 and (first or state.get(n) != e)}
 
 
-def _account_for_bytes(pdf: bytes, parser: _Parser, revision: Revision,
+def _account_for_bytes(pdf: bytes, parser: Parser, revision: Revision,
                        sections: list[Section], state: dict[int, Entry]) -> None:
     """Every byte of an incremental update: its listed objects, its sections, one %%EOF."""
     label = f"revision {_label(revision)}"
@@ -718,8 +327,8 @@ def _account_for_bytes(pdf: bytes, parser: _Parser, revision: Revision,
     for start, end, what in pieces:
         if start < cursor:
             revision.problems.append(f"{label}: {what} overlaps other bytes of the update")
-        elif _WS_OR_COMMENTS.fullmatch(pdf, cursor, start) is None:
-            found = _OBJ_HEADER.search(pdf, cursor, start)
+        elif WS_OR_COMMENTS.fullmatch(pdf, cursor, start) is None:
+            found = OBJ_HEADER.search(pdf, cursor, start)
             hint = (f" (an object {found.group(1).decode()} {found.group(2).decode()} that no "
                     "cross-reference entry lists)") if found else ""
             revision.problems.append(f"{label} holds {start - cursor} byte(s) at {cursor} that "
@@ -780,7 +389,7 @@ def _objstm_header(pdf: bytes, body: Body) -> list[int]:
 
 def _direct_int(pdf: bytes, entry: Entry) -> int | None:
     """The value of an in-use object when it is a plain integer (a stream's /Length)."""
-    header = _OBJ_HEADER.match(pdf, _WS.match(pdf, entry.offset).end())  # type: ignore[union-attr]
+    header = OBJ_HEADER.match(pdf, WS.match(pdf, entry.offset).end())  # type: ignore[union-attr]
     if header is None:
         return None
     match = _INT_BODY.match(pdf, header.end())

@@ -16,7 +16,7 @@ from pyhanko.sign.validation.pdf_embedded import (
 from pyhanko.sign.validation.status import DocumentTimestampStatus, PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from docservice.signing.pades import run_async
+from docservice.signing.timestamps import run_async
 from docservice.signing.verify import cmsforms
 from docservice.signing.verify.changes import CATEGORY_ORDER, RevisionChanges
 from docservice.signing.verify.checks import claimed_timestamp, summarise

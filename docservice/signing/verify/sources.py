@@ -24,22 +24,21 @@ def trust_from_settings(settings: Settings, *, pki: Pki | None = None
     the service's own signatures are still checked. An unreadable trust roots file raises
     (SigningConfigurationError): it is a configuration error.
     """
-    from docservice.config import signing_settings
     from docservice.errors import DocserviceError
     from docservice.signing.pades import configured_trust_roots
     from docservice.signing.pki import load_public
-    from docservice.signing.trust import load_trust_store, trust_store_path
+    from docservice.signing.trust import load_trust_store
 
     if pki is not None:
         own_roots, crls = pki.trust_roots, pki.crls
     else:
         own_roots, crls = load_public(settings.pki_path)
     notes: list[str] = []
-    roots = own_roots + configured_trust_roots(signing_settings(settings))
+    roots = own_roots + configured_trust_roots(settings.signatures)
     qualified: frozenset[bytes] = frozenset()
     lists = None
     try:
-        store = load_trust_store(trust_store_path())
+        store = load_trust_store(settings.trust_path)
         roots += tuple(store.roots)
         qualified = frozenset(store.qualified)
         lists = store.trusted_lists

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from asn1crypto import crl as asn1_crl
@@ -285,7 +286,7 @@ def engine_verdict(pdf: bytes, sources: ltv.LtvSources,
     weaker check's.
     """
     try:
-        eu_roots, eu_lists = _eu_trusted_lists()
+        eu_roots, eu_lists = _eu_trusted_lists(sources.trust_path)
         report = verify_pdf(pdf, trust=Trust(roots=tuple(dict.fromkeys(sources.trust_roots
                                                                        + eu_roots)),
                                              crls=tuple(sources.crls), lists=eu_lists),
@@ -303,19 +304,23 @@ def engine_verdict(pdf: bytes, sources: ltv.LtvSources,
                          reasons=tuple(data.get("reasons", [])), report=data, signatures=sigs)
 
 
-_eu_lists: tuple[int, tuple[asn1_x509.Certificate, ...], TrustedLists | None] | None = None
+_eu_lists: tuple[tuple[Path, int], tuple[asn1_x509.Certificate, ...],
+                 TrustedLists | None] | None = None
 
 
-def _eu_trusted_lists() -> tuple[tuple[asn1_x509.Certificate, ...], TrustedLists | None]:
-    """The EU trusted lists' anchors and services (`signing.trust`), re-read when the store
-    changes; none when it is empty or unreadable (logged: the service's own signatures are
-    still verified, and qualifications then say no list was loaded)."""
+def _eu_trusted_lists(folder: Path | None
+                      ) -> tuple[tuple[asn1_x509.Certificate, ...], TrustedLists | None]:
+    """The EU trusted lists' anchors and services (`signing.trust`) stored in `folder`, re-read
+    when the store changes; none when there is no store, or it is empty or unreadable (logged:
+    the service's own signatures are still verified, and qualifications then say no list was
+    loaded)."""
     global _eu_lists
-    from docservice.signing.trust import INDEX, load_trust_store, trust_store_path
+    from docservice.signing.trust import INDEX, load_trust_store
 
-    folder = trust_store_path()
+    if folder is None:
+        return (), None
     index = folder / INDEX
-    key = index.stat().st_mtime_ns if index.exists() else 0
+    key = (folder, index.stat().st_mtime_ns if index.exists() else 0)
     cached = _eu_lists
     if cached is None or cached[0] != key:
         try:

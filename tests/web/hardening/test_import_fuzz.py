@@ -14,7 +14,7 @@ from docservice.models import Placement
 from docservice.services.placements import COLUMNS, import_placements
 from tests.conftest import TEST_ACTOR
 from tests.factories import csv_bytes, row
-from tests.hardening.conftest import FUZZ
+from tests.web.hardening.conftest import FUZZ
 from tests.web.helpers import csrf_token, login, make_user
 
 _SERIAL = itertools.count(1)
@@ -138,7 +138,7 @@ def test_import_form_answers_clearly_and_stores_all_or_nothing(app, runtime, yea
     else:
         assert after == before
         if response.status_code == 422:
-            assert "Nothing was imported" in body and "line " in body and "column " in body
+            assert "Niets geïmporteerd" in body and "line " in body and "column " in body
     assert "<script>" not in body
 
 
@@ -151,7 +151,7 @@ def test_an_oversized_import_is_413_with_a_readable_page(app, client, runtime, y
                                                         "file": (big, "cohort.csv")})
     assert response.status_code == 413
     body = response.get_data(as_text=True)
-    assert "File too large" in body and "5 MB" in body
+    assert "Bestand te groot" in body and "5 MB" in body
     assert "Content-Security-Policy" in response.headers
     assert _placements(runtime) == 0
 

@@ -26,7 +26,7 @@ from pyhanko.sign.signers import PdfTimeStamper
 from docservice.signing.pades import PadesSigner
 from docservice.signing.pki import Pki
 from docservice.signing.verify import Report, Trust, verify_pdf
-from tests.signing import attacks
+from tests.signing.verify import attacks
 from tests.signing.conftest import SignedContract
 
 RECT = (60.0, 600.0, 540.0, 760.0)  # over the first page's text

@@ -14,18 +14,18 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
-from docservice.signing.verify.visual import (
+from docservice.signing.verify.rendering import (
     Rect,
     RendererUnavailable,
     Rendering,
     VisualTimeout,
-    differences,
     render,
     render_many,
 )
+from docservice.signing.verify.visual import differences
 from tests.signing.conftest import SignedContract
 from tests.signing.samples import contract_pdf
-from tests.signing.tamper import append_content_update
+from tests.signing.verify.tamper import append_content_update
 
 #: contract_pdf()'s signature fields, on its last page (index 1), as the document layer places them.
 STUDENT_BOX: Rect = (60, 120, 210, 170)

@@ -22,7 +22,7 @@ import pytest
 
 from docservice.signing.verify import Trust, verify_pdf
 
-REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "realworld"
+REALWORLD = Path(__file__).resolve().parents[3].parent / "shared" / "realworld"
 SECONDS = 10.0
 
 

@@ -19,13 +19,13 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfTimeStamper
 
 from docservice.signing.certificates import issue_one_shot_certificate
-from docservice.signing.pades import DevTimeStamper
 from docservice.signing.pki import (
     DEV_CRL_BASE_URL,
     SIGNER_CA_CRL,
     Pki,
     crl_distribution_points,
 )
+from docservice.signing.timestamps import DevTimeStamper
 from docservice.signing.verify import Expected, Trust, verify_pdf
 from tests.signing.conftest import MENTOR, SignedContract
 from tests.signing.samples import ROLES, field_name

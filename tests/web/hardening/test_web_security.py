@@ -14,7 +14,7 @@ from docservice import create_app
 from docservice.config import CHECKOUT
 from docservice.web.auth import AttemptLimiter, MemoryAttempts, is_local_path
 from tests.desk.test_authorisation import _url
-from tests.hardening.conftest import FUZZ
+from tests.web.hardening.conftest import FUZZ
 from tests.web.helpers import PASSWORD, csrf_token, make_user
 from tests.web.test_signing_flow import _open_envelope, _prepare, _sign_link
 
@@ -47,7 +47,7 @@ def test_every_form_route_refuses_a_post_without_csrf_token(app, client, runtime
         for data in (None, {"csrf_token": "forged"}):
             response = client.open(url, method=method, data=data)
             body = response.get_data(as_text=True)
-            if response.status_code != 400 or "CSRF" not in body or "reload" not in body:
+            if response.status_code != 400 or "CSRF" not in body or "vernieuw de pagina" not in body:
                 refused.append(f"{method} {url} {data} -> {response.status_code}")
     assert not refused, "\n".join(refused)
 
@@ -123,7 +123,7 @@ def test_guessing_link_tokens_is_stopped(app, client):
     assert statuses == [404] * 5
     blocked = client.get("/s/" + "D" * 43, environ_base=guesser)
     assert blocked.status_code == 429
-    assert "Too many" in blocked.get_data(as_text=True)
+    assert "Te veel pogingen" in blocked.get_data(as_text=True)
     token = csrf_token(client.get("/login").get_data(as_text=True))
     post = client.post("/sign/" + "E" * 43, data={"csrf_token": token}, environ_base=guesser)
     assert post.status_code == 429

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from docservice.db import unit_of_work
 from docservice.models import Placement, Revision
-from tests.hardening.conftest import FUZZ
-from tests.signing.test_verify_fuzz import build_pdf
+from tests.signing.verify.test_verify_fuzz import build_pdf
+from tests.web.hardening.conftest import FUZZ
 from tests.web.helpers import csrf_token
 from tests.web.test_signing_flow import STUDENT, _open_envelope, _prepare, _sign_link
 
@@ -173,7 +173,7 @@ def test_oversized_uploads_are_413_with_a_readable_page(app, client, runtime, in
     response = client.post(url, data={"csrf_token": token, field: (io.BytesIO(big), "big.pdf")})
     assert response.status_code == 413
     page = response.get_data(as_text=True)
-    assert "File too large" in page and "Nothing was saved" in page
+    assert "Bestand te groot" in page and "Er werd niets opgeslagen" in page
 
 
 TEXT = st.one_of(st.text(max_size=300), st.sampled_from([

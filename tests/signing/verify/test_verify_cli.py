@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from docservice.cli import main
-from tests.signing import tamper
+from tests.signing.verify import tamper
 from tests.signing.conftest import SignedContract
 
 

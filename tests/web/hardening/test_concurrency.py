@@ -128,7 +128,7 @@ def test_twenty_parallel_signatures_by_the_signer_make_one_revision(pg_app, pg_r
     assert all(s in (409, 410) for s in statuses if s != 200), statuses
     for status, body in results:
         if status == 409:
-            assert "Signed already" in body
+            assert "Al ondertekend" in body
         elif status == 410:
             assert "Deze link werkt niet meer" in body
     assert _count(rt, Revision) == revisions + 1
@@ -156,7 +156,7 @@ def test_twenty_attempts_by_the_next_signer_before_their_turn_are_all_refused(
     assert not [r for r in results if isinstance(r, Exception)]
     assert [status for status, _ in results] == [409] * ATTEMPTS
     for _, body in results:
-        assert "Not your turn yet" in body and "student" in body
+        assert "Nog niet aan de beurt" in body and "eerst moet de student" in body
     assert _count(rt, Revision) == revisions
     assert _count(rt, AuditEvent, AuditEvent.action == "signer.signed") == 0
 

@@ -13,10 +13,11 @@ from pyhanko.sign.validation import add_validation_info
 from pyhanko_certvalidator import ValidationContext
 
 from docservice.signing.certificates import issue_one_shot_certificate
-from docservice.signing.pades import DevTimeStamper, PadesSigner, StampText
+from docservice.signing.pades import PadesSigner, StampText
 from docservice.signing.pki import Pki, init_dev_pki, refresh_crls
+from docservice.signing.timestamps import DevTimeStamper
 from docservice.signing.verify import Expected, Report, Trust, verify_pdf
-from tests.signing import attacks, tamper
+from tests.signing.verify import attacks, tamper
 from tests.signing.conftest import MENTOR, STUDENT, SignedContract
 from tests.signing.samples import ROLES, contract_pdf, field_name
 

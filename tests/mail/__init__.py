@@ -1,0 +1,1 @@
+"""Tests of composing and delivering mail."""

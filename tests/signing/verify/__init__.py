@@ -1,0 +1,1 @@
+"""Tests of the verification engine: reader, changes, visual comparison, policy, sandbox."""
