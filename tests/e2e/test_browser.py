@@ -54,7 +54,7 @@ def _revisions(live: Live) -> int:
 def _open_envelope(page: Page, live: Live, placement_id: int) -> None:
     page.goto(f"{live.base_url}/coordinator/placements/{placement_id}")
     page.locator("#open-envelope").click()
-    expect(page.get_by_role("status")).to_contain_text("Envelope opened", timeout=SLOW)
+    expect(page.get_by_role("status")).to_contain_text("Envelop geopend", timeout=SLOW)
     expect(page.locator("#envelope strong").first).to_have_text("open")
 
 
@@ -125,11 +125,11 @@ def test_coordinator_student_company_and_school_sign_in_a_real_browser(
     coordinator.locator("#approve").click()
     coordinator.locator("#confirm").click()  # the page before names what sealing does
     expect(coordinator.get_by_role("status")).to_contain_text("Goedgekeurd", timeout=SLOW)
-    expect(coordinator.locator("#envelope strong").first).to_have_text("completed")
+    expect(coordinator.locator("#envelope strong").first).to_have_text("volledig ondertekend")
     expect(coordinator.locator("#envelope tbody tr")).to_have_count(3)
     for i in range(3):
         expect(coordinator.locator("#envelope tbody tr").nth(i).locator("td").nth(2)
-               ).to_have_text("signed")
+               ).to_have_text("ondertekend")
     coordinator.screenshot(path=tmp_path / "coordinator-placement.png", full_page=True)
     _assert_png(tmp_path / "coordinator-placement.png")
 

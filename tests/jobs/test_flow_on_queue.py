@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from docservice.jobs.runtime import Runtime
 from docservice.mail.devserver import Inbox
 from docservice.models import ArchiveEntry, JobRun, OutboxMail, Placement
-from tests.desk.conftest import Flow, load_year, placement_row
 from tests.jobs.conftest import wait_for
+from tests.web.desk.conftest import Flow, load_year, placement_row
 
 pytestmark = [pytest.mark.queue, pytest.mark.timeout(120)]
 

@@ -97,7 +97,7 @@ def external_ca(tmp_path_factory: pytest.TempPathFactory) -> ExternalCa:
 @pytest.fixture
 def upload_app(settings, converter, external_ca: ExternalCa, app) -> Iterator[Any]:
     """The app trusting the external CA's root besides its own PKI."""
-    signatures = replace(settings.signatures, trust_roots=external_ca.root_pem)
+    signatures = replace(settings.signatures, trust_roots_file=external_ca.root_pem)
     trusting = create_app({"TESTING": True}, settings=replace(settings, signatures=signatures))
     rt = trusting.extensions["docservice"]
     rt.use_converter(converter)

@@ -17,9 +17,9 @@ from docservice.signing.pades import PadesSigner, StampText
 from docservice.signing.pki import Pki, init_dev_pki, refresh_crls
 from docservice.signing.timestamps import DevTimeStamper
 from docservice.signing.verify import Expected, Report, Trust, verify_pdf
-from tests.signing.verify import attacks, tamper
 from tests.signing.conftest import MENTOR, STUDENT, SignedContract
 from tests.signing.samples import ROLES, contract_pdf, field_name
+from tests.signing.verify import attacks, tamper
 
 SERVICE_FIELDS = {role: field_name(role) for role in ROLES}
 

@@ -26,8 +26,8 @@ from pyhanko.sign.signers import PdfTimeStamper
 from docservice.signing.pades import PadesSigner
 from docservice.signing.pki import Pki
 from docservice.signing.verify import Report, Trust, verify_pdf
-from tests.signing.verify import attacks
 from tests.signing.conftest import SignedContract
+from tests.signing.verify import attacks
 
 RECT = (60.0, 600.0, 540.0, 760.0)  # over the first page's text
 

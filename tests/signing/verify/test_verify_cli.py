@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from docservice.cli import main
-from tests.signing.verify import tamper
 from tests.signing.conftest import SignedContract
+from tests.signing.verify import tamper
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from docservice.signing.pades import PadesSigner
 from docservice.signing.pki import Pki
 from docservice.signing.verify import Trust, verify_pdf
 from docservice.signing.verify.reader import read_revisions
-from tests.signing.verify import attacks
 from tests.signing.conftest import MENTOR, STUDENT, SignedContract
 from tests.signing.samples import contract_pdf, field_name
+from tests.signing.verify import attacks
 
 
 @pytest.fixture()

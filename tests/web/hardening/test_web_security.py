@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from docservice import create_app
 from docservice.config import CHECKOUT
 from docservice.web.auth import AttemptLimiter, MemoryAttempts, is_local_path
-from tests.desk.test_authorisation import _url
+from tests.web.desk.test_authorisation import _url
 from tests.web.hardening.conftest import FUZZ
 from tests.web.helpers import PASSWORD, csrf_token, make_user
 from tests.web.test_signing_flow import _open_envelope, _prepare, _sign_link
@@ -41,7 +41,7 @@ def test_every_form_route_refuses_a_post_without_csrf_token(app, client, runtime
     rules = {r.endpoint: r for r in app.url_map.iter_rules()}
     refused = []
     for method, endpoint in routes:
-        from tests.desk.test_authorisation import Visitor
+        from tests.web.desk.test_authorisation import Visitor
 
         url = _url(rules[endpoint], Visitor("x", sign_token=sign_token), placement_id, 1)
         for data in (None, {"csrf_token": "forged"}):

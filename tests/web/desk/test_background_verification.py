@@ -22,7 +22,7 @@ from docservice.models import (
     VerificationCache,
 )
 from docservice.services import desk_verification
-from tests.desk.conftest import Flow, Year, placement_row
+from tests.web.desk.conftest import Flow, Year, placement_row
 
 PENDING_NL = "verificatie loopt"
 

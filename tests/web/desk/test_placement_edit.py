@@ -17,8 +17,8 @@ from docservice.cli import main
 from docservice.db import unit_of_work
 from docservice.models import AuditEvent, Document, Envelope, Placement
 from docservice.services.placements import placement_values
-from tests.desk.conftest import Flow, Year, placement_row
 from tests.factories import csv_bytes
+from tests.web.desk.conftest import Flow, Year, placement_row
 from tests.web.helpers import csrf_token
 
 STUDENT = "student0@student.example.org"

@@ -7,7 +7,7 @@ import io
 from dataclasses import replace
 from datetime import timedelta
 
-from tests.desk.conftest import Flow, Year, placement_row, row_states, student_numbers
+from tests.web.desk.conftest import Flow, Year, placement_row, row_states, student_numbers
 
 
 def _cohort(flow: Flow, y: Year) -> None:

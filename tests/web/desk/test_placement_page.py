@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from docservice.db import unit_of_work
 from docservice.models import Document, Envelope
-from tests.desk.conftest import Flow, Year, placement_row
+from tests.web.desk.conftest import Flow, Year, placement_row
 from tests.web.helpers import csrf_token
 
 STUDENT_BROWSER = {"REMOTE_ADDR": "192.0.2.7", "HTTP_USER_AGENT": "StudentPhone/2.0 (Android)"}

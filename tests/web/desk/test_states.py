@@ -11,7 +11,7 @@ from sqlalchemy import select
 from docservice.db import unit_of_work
 from docservice.models import Document, Revision
 from docservice.services.desk import State, placement_state
-from tests.desk.conftest import Flow, Year, dashboard_states, placement_row
+from tests.web.desk.conftest import Flow, Year, dashboard_states, placement_row
 
 
 def _numbers(flow: Flow, ids: list[int]) -> list[str]:

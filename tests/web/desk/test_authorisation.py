@@ -19,7 +19,7 @@ from docservice.models import Placement
 from docservice.services import api_tokens, links
 from docservice.web.auth import AttemptLimiter
 from tests.conftest import TEST_ACTOR
-from tests.desk.conftest import Flow, Year, placement_row
+from tests.web.desk.conftest import Flow, Year, placement_row
 from tests.web.helpers import csrf_token, login, make_user
 
 BOGUS_TOKEN = "A" * 43

@@ -11,7 +11,7 @@ from docservice.cli import main
 from docservice.db import unit_of_work
 from docservice.models import ApiToken
 from docservice.services.desk import State
-from tests.desk.conftest import Flow, Year, placement_row
+from tests.web.desk.conftest import Flow, Year, placement_row
 from tests.web.helpers import login, make_user
 
 

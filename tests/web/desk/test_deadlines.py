@@ -12,7 +12,7 @@ from docservice.config import DeskSettings
 from docservice.db import unit_of_work
 from docservice.models import AuditEvent, Reminder
 from docservice.services.deadlines import due_offset
-from tests.desk.conftest import COORDINATOR_MAIL, DOCENT_MAIL, Flow, Year, on, placement_row
+from tests.web.desk.conftest import COORDINATOR_MAIL, DOCENT_MAIL, Flow, Year, on, placement_row
 
 
 def _reminders(flow: Flow) -> int:

@@ -17,21 +17,8 @@ from docservice.mail.devserver import Inbox
 from docservice.services.documents import generate_missing
 from docservice.services.placements import import_placements
 from tests.conftest import TEST_ACTOR
-from tests.e2e.test_browser import (  # noqa: F401 - fixtures are used by name
-    PHONE,
-    SLOW,
-    Console,
-    Live,
-    _assert_png,
-    _log_in,
-    _open_envelope,
-    _sign,
-    _wait_for_link,
-    browser,
-    console,
-    live,
-    new_context,
-)
+from tests.e2e.helpers import PHONE, SLOW, Console, Live, log_in, wait_for_link
+from tests.e2e.test_browser import _assert_png, _open_envelope, _sign
 from tests.factories import csv_bytes, row
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -40,7 +27,7 @@ SIGNATORY = "desk-e2e@firm.example.com"
 
 
 def test_dashboard_shows_complete_after_everyone_signed_in_a_browser(
-        live: Live, new_context: Any, console: Console,  # noqa: F811 - the fixtures above
+        live: Live, new_context: Any, console: Console,
         inbox: Inbox, tmp_path: Path) -> None:
     rt = live.runtime
     student_row = row(7, company_signatory_email=SIGNATORY, company_signatory_name="Dirk Desk",
@@ -54,17 +41,17 @@ def test_dashboard_shows_complete_after_everyone_signed_in_a_browser(
         placement_id, number = placement.id, placement.student_number
 
     coordinator = new_context().new_page()
-    _log_in(coordinator, live)
+    log_in(coordinator, live)
     coordinator.goto(f"{live.base_url}/coordinator/?q={number}")
     row_ = coordinator.locator(f'tr[data-placement="{placement_id}"]')
     expect(row_.locator(".state").first).to_have_text("mag niet starten")  # 2023-2024 is past
     _open_envelope(coordinator, live, placement_id)
 
     student = new_context(**PHONE).new_page()
-    student.goto(_wait_for_link(live, student_row["student_email"], "/sign/"))
+    student.goto(wait_for_link(live, student_row["student_email"], "/sign/"))
     _sign(student, "Zoë Vermeulen-D'Hondt")
     company = new_context().new_page()
-    company.goto(_wait_for_link(live, SIGNATORY, "/sign/"))
+    company.goto(wait_for_link(live, SIGNATORY, "/sign/"))
     _sign(company, "Dirk Desk")
 
     coordinator.goto(f"{live.base_url}/coordinator/desk/placements/{placement_id}")
