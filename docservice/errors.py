@@ -2,9 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gettext
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+
+#: The gettext catalogues (nl, en) that the web face reads too.
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext's extraction looks for
+    """Mark `message` for the catalogue (`make i18n`); it is translated where it is shown."""
+    return message
+
+
+@cache
+def _english() -> gettext.NullTranslations:
+    return gettext.translation("messages", str(TRANSLATIONS), languages=["en"], fallback=True)
+
+
+class Reason:
+    """Why something is refused, as data: a Dutch msgid of the catalogue and its values.
+
+    The web face says it in the page's language (`web.i18n.reason_text`); `str()` says it in
+    English, from the same catalogue, for logs, the CLI and the API.
+    """
+
+    __slots__ = ("msgid", "values")
+
+    def __init__(self, msgid: str, /, **values: object) -> None:
+        self.msgid = msgid
+        self.values: Mapping[str, object] = MappingProxyType(dict(values))
+
+    def translated(self, translate: Callable[[str], str]) -> str:
+        """The reason in the language of `translate` (a gettext function), values filled in."""
+        text = translate(self.msgid)
+        return text % dict(self.values) if self.values else text
+
+    def dutch(self) -> str:
+        """The reason as the msgid says it."""
+        return self.translated(lambda msgid: msgid)
+
+    def __str__(self) -> str:
+        return self.translated(_english().gettext)
+
+    def __repr__(self) -> str:
+        return f"Reason({self.msgid!r}, **{dict(self.values)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Reason) and other.msgid == self.msgid
+                and dict(other.values) == dict(self.values))
+
+    def __hash__(self) -> int:
+        return hash((self.msgid, tuple(sorted((k, str(v)) for k, v in self.values.items()))))
+
+
+def as_reason(reason: Reason | str) -> Reason:
+    """`reason`, or a text said as it is (outside the catalogue: a library's own words)."""
+    return reason if isinstance(reason, Reason) else Reason(reason)
 
 
 class DocserviceError(Exception):
@@ -86,7 +144,7 @@ class RowError:
 
     line: int
     column: str
-    reason: str
+    reason: Reason
 
     def __str__(self) -> str:
         return f"line {self.line}, column {self.column}: {self.reason}"
@@ -132,25 +190,35 @@ class EnvelopeClosed(DocserviceError):
 
 
 class EnvelopeConflict(DocserviceError):
-    """An envelope cannot be opened or changed in its current state."""
+    """An envelope cannot be opened or changed in its current state; `reason` says why."""
+
+    def __init__(self, reason: Reason | str) -> None:
+        self.reason = as_reason(reason)
+        super().__init__(str(self.reason))
 
 
 class InvalidInput(DocserviceError):
     """A form field holds something the service cannot accept; `field` names it."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason: Reason | str) -> None:
         self.field = field
-        self.reason = reason
+        self.reason = as_reason(reason)
+        super().__init__(f"{field}: {self.reason}")
 
 
 class UploadRefused(DocserviceError):
     """Signed documents uploaded by a signer that the service cannot accept, with every reason."""
 
-    def __init__(self, problems: dict[str, list[str]]) -> None:
+    def __init__(self, problems: Mapping[str, Sequence[Reason | str]]) -> None:
+        self.problems = {document: [as_reason(r) for r in reasons]
+                         for document, reasons in problems.items()}
         super().__init__("the signed documents were not accepted: " + "; ".join(
-            f"{document}: {' '.join(reasons)}" for document, reasons in problems.items()))
-        self.problems = problems
+            f"{document}: {' '.join(map(str, reasons))}"
+            for document, reasons in self.problems.items()))
+
+    def in_english(self) -> dict[str, list[str]]:
+        """The problems as text, for the audit trail."""
+        return {document: [str(r) for r in reasons] for document, reasons in self.problems.items()}
 
 
 class ConfirmationRequired(DocserviceError):

@@ -123,7 +123,8 @@ def make_settings(root: Path, database_url: str, **overrides: Any) -> Settings:
         archive_path=root / "archive",
         templates_path=CHECKOUT / "templates",
         converters=2,
-        **{"pki_path": root / "pki", "jobs": "inline", **overrides},
+        **{"pki_path": root / "pki", "trust_path": root / "trust", "jobs": "inline",
+           **overrides},
     ).validated()
 
 

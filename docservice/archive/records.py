@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 
 MANIFEST_FORMAT = "docservice-archive-manifest/1"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -102,39 +103,50 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def _both(dutch: str, english: str) -> Markup:
+    """A heading for every reader of an archived object: the Dutch, then the English, smaller
+    (the report's text is in English, the page's language)."""
+    return Markup('<span lang="nl">{}</span> <span class="en">/ {}</span>').format(dutch, english)
+
+
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 _HTML = _ENV.from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Verification report {{ r.pdf_sha256[:12] }}</title>
+<title>Verificatierapport / Verification report {{ r.pdf_sha256[:12] }}</title>
 <style>body{font:14px/1.4 sans-serif;max-width:60em;margin:2em auto}td,th{border:1px solid #999;
 padding:.2em .4em;text-align:left;vertical-align:top}table{border-collapse:collapse}
-.ok{color:#060}.bad{color:#a00}.mono{font-family:monospace;word-break:break-all}</style></head>
+.ok{color:#060}.bad{color:#a00}.mono{font-family:monospace;word-break:break-all}
+.en{font-size:.7em;font-weight:normal;color:#555}</style></head>
 <body><main>
-<h1>Verification report</h1>
+<h1>{{ both("Verificatierapport", "Verification report") }}</h1>
 <p>Document <span class="mono">{{ r.pdf_sha256 }}</span> ({{ r.size }} bytes),
 verified {{ r.verified_at }}:
 <strong class="{{ 'ok' if r.verdict == 'passed' else 'bad' }}">{{ r.verdict }}</strong>,
 PAdES level {{ r.pades_level or "unknown" }}.</p>
 {% if r.problems %}<ul>{% for p in r.problems %}<li class="bad">{{ p }}</li>{% endfor %}</ul>{% endif %}
-<h2>Signatures</h2>
-<table><tr><th>field</th><th>signer</th><th>signing time</th><th>engine</th>
-<th>qualification</th><th>long-term (AdES LTA)</th></tr>
+<h2>{{ both("Handtekeningen", "Signatures") }}</h2>
+<table><tr><th>{{ both("veld", "field") }}</th><th>{{ both("ondertekenaar", "signer") }}</th>
+<th>{{ both("tijdstip van ondertekening", "signing time") }}</th><th>{{ both("oordeel", "engine") }}</th>
+<th>{{ both("kwalificatie", "qualification") }}</th>
+<th>{{ both("lange termijn (AdES LTA)", "long-term (AdES LTA)") }}</th></tr>
 {% for s in r.signatures %}<tr><td>{{ s.field_name }}</td><td>{{ s.signer or "" }}</td>
 <td>{{ s.timestamp_time or s.claimed_signing_time or "" }}</td>
 <td>{{ s.engine_indication or "" }}</td>
 <td>{% if s.qualification %}<strong>{{ s.qualification.level }}</strong>: {{ s.qualification.reason }}{% endif %}</td>
 <td>{% if s.lta %}{{ s.lta.indication }} {{ s.lta.sub_indication }}{% else %}not run{% endif %}</td></tr>{% endfor %}
 </table>
-<h2>Document timestamps</h2>
-<table><tr><th>time</th><th>authority</th><th>certificate valid until</th><th>algorithms</th></tr>
+<h2>{{ both("Documenttijdstempels", "Document timestamps") }}</h2>
+<table><tr><th>{{ both("tijdstip", "time") }}</th><th>{{ both("tijdstempelautoriteit", "authority") }}</th>
+<th>{{ both("certificaat geldig tot", "certificate valid until") }}</th>
+<th>{{ both("algoritmen", "algorithms") }}</th></tr>
 {% for t in r.document_timestamps %}<tr><td>{{ t.time }}</td><td>{{ t.tsa }}</td>
 <td>{{ t.tsa_expires_at }}</td><td>{{ t.digest_algorithm }}, {{ t.signature_algorithm }}
 {{ t.key_bits }} bits</td></tr>{% endfor %}
 </table>
-<h2>Validation data (DSS)</h2>
+<h2>{{ both("Validatiegegevens (DSS)", "Validation data (DSS)") }}</h2>
 <p>{% if r.dss %}{{ r.dss.certificates }} certificates, {{ r.dss.crls }} CRLs,
 {{ r.dss.ocsps }} OCSP responses{% else %}none{% endif %}</p>
-<h2>Long-term outlook</h2>
+<h2>{{ both("Vooruitzicht op lange termijn", "Long-term outlook") }}</h2>
 {% if r.long_term.method %}
 <p>Validation data needed until {{ r.long_term.at }} ({{ r.long_term.method }}):
 <strong class="{{ 'ok' if r.long_term.passed else 'bad' }}">{{ 'complete' if r.long_term.passed
@@ -145,7 +157,7 @@ else 'incomplete' }}</strong>{% for m in r.long_term.missing %}; {{ m }}{% endfo
 else 'does not pass' }}</strong>{% for s in r.long_term.signatures if not s.passed %};
 {{ s.field_name }}: {{ s.sub_indication }}{% endfor %}.</p>
 {% endif %}
-<h2>Trust</h2>
+<h2>{{ both("Vertrouwen", "Trust") }}</h2>
 <ul>{% for t in r.trust_roots %}<li>{{ t.subject }} <span class="mono">{{ t.sha256 }}</span></li>
 {% endfor %}</ul>
 <p>Verification engine: {{ r.engine.name }}.</p>
@@ -155,4 +167,4 @@ else 'does not pass' }}</strong>{% for s in r.long_term.signatures if not s.pass
 
 def render_report_html(report: Mapping[str, Any]) -> bytes:
     """A readable rendering of a verification report."""
-    return _HTML.render(r=report).encode()
+    return _HTML.render(r=report, both=_both).encode()

@@ -62,8 +62,18 @@ def render_report_pdf(report: Mapping[str, Any]) -> bytes:
     def p(text: Any, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape("" if text is None else str(text)), style)
 
-    def table(header: list[str], rows: list[list[Any]], widths: list[float]) -> Table:
-        data = [[p(h, ParagraphStyle("th", parent=small, fontName=bold)) for h in header]]
+    def both(dutch: str, english: str, style: ParagraphStyle) -> Paragraph:
+        """A heading for every reader of an archived object: the Dutch, then the English in
+        smaller, lighter type."""
+        size = round(style.fontSize * 0.7, 1)
+        return Paragraph(f'{escape(dutch)} <font size="{size}" color="#555555" name="{regular}">'
+                         f"/ {escape(english)}</font>", style)
+
+    th = ParagraphStyle("th", parent=small, fontName=bold)
+
+    def table(header: list[tuple[str, str]], rows: list[list[Any]], widths: list[float]
+              ) -> Table:
+        data: list[list[Any]] = [[both(dutch, english, th) for dutch, english in header]]
         data += [[c if isinstance(c, Paragraph) else p(c, small) for c in row] for row in rows]
         t = Table(data, colWidths=[w * mm for w in widths], repeatRows=1)
         t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
@@ -74,7 +84,7 @@ def render_report_pdf(report: Mapping[str, Any]) -> bytes:
     sha = report.get("pdf_sha256", "")
     passed = report.get("verdict") == "passed"
     story: list[Any] = [
-        p("Verification report", h1),
+        both("Verificatierapport", "Verification report", h1),
         p(f"Document SHA-256 {sha} ({report.get('size')} bytes)"),
         p(f"Verified {report.get('verified_at')}: {report.get('verdict')}, PAdES level "
           f"{report.get('pades_level') or 'unknown'}."),
@@ -82,28 +92,32 @@ def render_report_pdf(report: Mapping[str, Any]) -> bytes:
     story[-1].style = ParagraphStyle("verdict", parent=body, fontName=bold,
                                      textColor=colors.HexColor("#006600" if passed else "#aa0000"))
     story += [p(f"• {problem}") for problem in report.get("problems", [])]
-    story.append(p("Signatures", h2))
+    story.append(both("Handtekeningen", "Signatures", h2))
     story.append(table(
-        ["field", "signer", "signing time", "engine", "qualification", "long-term (AdES LTA)"],
+        [("veld", "field"), ("ondertekenaar", "signer"),
+         ("tijdstip van ondertekening", "signing time"), ("oordeel", "engine"),
+         ("kwalificatie", "qualification"),
+         ("lange termijn (AdES LTA)", "long-term (AdES LTA)")],
         [[s.get("field_name"), s.get("signer"),
           s.get("timestamp_time") or s.get("claimed_signing_time"), s.get("engine_indication"),
           _qualification(s), (f"{s['lta'].get('indication')} {s['lta'].get('sub_indication')}"
                               if s.get("lta") else "not run")]
          for s in report.get("signatures", [])],
         [26, 30, 28, 24, 54, 18]))
-    story.append(p("Document timestamps", h2))
+    story.append(both("Documenttijdstempels", "Document timestamps", h2))
     story.append(table(
-        ["time", "authority", "certificate valid until", "algorithms"],
+        [("tijdstip", "time"), ("tijdstempelautoriteit", "authority"),
+         ("certificaat geldig tot", "certificate valid until"), ("algoritmen", "algorithms")],
         [[t.get("time"), t.get("tsa"), t.get("tsa_expires_at"),
           f"{t.get('digest_algorithm')}, {t.get('signature_algorithm')} {t.get('key_bits')} bits"]
          for t in report.get("document_timestamps", [])],
         [38, 62, 38, 44]))
     dss = report.get("dss")
-    story.append(p("Validation data (DSS)", h2))
+    story.append(both("Validatiegegevens (DSS)", "Validation data (DSS)", h2))
     story.append(p(f"{dss.get('certificates')} certificates, {dss.get('crls')} CRLs, "
                    f"{dss.get('ocsps')} OCSP responses" if dss else "none"))
     long_term = report.get("long_term") or {}
-    story.append(p("Long-term outlook", h2))
+    story.append(both("Vooruitzicht op lange termijn", "Long-term outlook", h2))
     if long_term.get("method"):
         story.append(p(f"Validation data needed until {long_term.get('at')} "
                        f"({long_term.get('method')}): "
@@ -112,7 +126,7 @@ def render_report_pdf(report: Mapping[str, Any]) -> bytes:
     else:
         story.append(p(f"Simulated validation on {long_term.get('at')}: "
                        + ("passes" if long_term.get("passed") else "does not pass") + "."))
-    story.append(p("Trust", h2))
+    story.append(both("Vertrouwen", "Trust", h2))
     story += [p(f"{t.get('subject')}  {t.get('sha256')}", small)
               for t in report.get("trust_roots", [])]
     story.append(Spacer(1, 4 * mm))
@@ -122,7 +136,7 @@ def render_report_pdf(report: Mapping[str, Any]) -> bytes:
     out = io.BytesIO()
     document = SimpleDocTemplate(
         out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-        bottomMargin=15 * mm, title=f"Verification report {sha[:12]}",
+        bottomMargin=15 * mm, title=f"Verificatierapport / Verification report {sha[:12]}",
         subject=report_subject(sha), author="docservice", creator="docservice",
         keywords=f"sha256={sha}", invariant=True)
     document.build(story)

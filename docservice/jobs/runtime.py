@@ -7,7 +7,6 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ from docservice.db import Database
 from docservice.mail.delivery import Mailer, make_sender
 
 if TYPE_CHECKING:
-    from asn1crypto import crl as asn1_crl
     from dramatiq.brokers.redis import RedisBroker
 
     from docservice.documents.convert import ConverterPool
@@ -51,7 +49,7 @@ class Runtime:
 
         # The desk's verifier, with the service's trust (read first: it sets trust_notes).
         self.verifier = Verifier(lambda: (self.trust, self.trust_notes))
-        from docservice.services.desk import StatusCache
+        from docservice.services.desk_status import StatusCache
 
         # The desk's cohort statuses, kept for this process until the database changes.
         self.desk_statuses = StatusCache()
@@ -125,15 +123,17 @@ class Runtime:
         CA as status responder; kept while the signer's PKI and its CRLs stay current."""
         from docservice.signing import ltv
         from docservice.signing.pades import load_trust_roots
-        from docservice.signing.pki import Pki, refresh_crls
+        from docservice.signing.pki import Pki, crls_expire_before, refresh_crls
 
         now = now or datetime.now(UTC)
+        soon = now + timedelta(hours=1)  # CRLs that expire within the hour count as stale
         signer = self.signer
         pki = signer.pki
         cached = self._ltv_sources
-        if cached is not None and cached[0] == id(pki) and not _crls_stale(cached[1].crls, now):
+        if (cached is not None and cached[0] == id(pki)
+                and not crls_expire_before(cached[1].crls, soon)):
             return cached[1]
-        if _crls_stale(pki.crls, now) and self.settings.env != "production":
+        if crls_expire_before(pki.crls, soon) and self.settings.env != "production":
             # The development CRLs live a week: a long-running process re-issues them.
             refresh_crls(pki.folder, now=now)
             pki_now = Pki.load(pki.folder)
@@ -276,12 +276,6 @@ def keep_files_private(settings: Settings) -> None:
     if database is not None and database.exists():
         with contextlib.suppress(OSError):
             database.chmod(0o600)
-
-
-def _crls_stale(crls: Iterable[asn1_crl.CertificateList], now: datetime) -> bool:
-    """Whether any of `crls` expires within the hour."""
-    return any(c["tbs_cert_list"]["next_update"].native <= now + timedelta(hours=1)
-               for c in crls)
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -64,9 +64,9 @@ class ApiToken(Base):
 class VerificationCache(Base):
     """What verifying the PDF with this SHA-256 said, so unchanged bytes are verified once.
 
-    `engine` names the verifier: a verdict of the interim checker is not reused once the
-    stricter engine is available. Verdicts that did not pass are verified again after a while
-    (a CRL or the TSA may have been unavailable); passed ones are kept.
+    `engine` names the verifier that gave the verdict: a verdict of another engine is not
+    reused. Verdicts that did not pass are verified again after a while (a CRL or the TSA may
+    have been unavailable); passed ones are kept.
     """
 
     __tablename__ = "desk_verifications"

@@ -17,7 +17,7 @@ from docservice.archive.package import PackagedDocument, build_package
 from docservice.archive.store import ArchiveStore
 from docservice.db import keep_on_rollback
 from docservice.domain import BRUSSELS, sha256_hex
-from docservice.errors import DocserviceError, InvalidInput, NotFound
+from docservice.errors import N_, DocserviceError, InvalidInput, NotFound, Reason
 from docservice.models import ArchiveEntry, ArchiveTerm, AuditEvent
 from docservice.services.text import words
 from docservice.signing.ltv import LtvSources
@@ -110,7 +110,8 @@ def search(session: Session, criteria: SearchCriteria, *, limit: int = 50,
     sha = criteria.sha256.strip().lower()
     if sha:
         if not all(c in "0123456789abcdef" for c in sha) or not 8 <= len(sha) <= 64:
-            raise InvalidInput("sha256", "give at least 8 hexadecimal digits of a SHA-256")
+            raise InvalidInput("sha256", Reason(
+                N_("geef minstens 8 hexadecimale cijfers van een SHA-256")))
         if len(sha) == 64:
             query = query.where((ArchiveEntry.sha256 == sha) | (ArchiveEntry.source_sha256 == sha))
         else:
@@ -214,7 +215,8 @@ def export_package(session: Session, shas: Sequence[str], *, store: ArchiveStore
     now = (now or datetime.now(UTC)).astimezone(UTC)
     entries = [entry_by_sha(session, sha) for sha in dict.fromkeys(s.lower() for s in shas)]
     if not entries:
-        raise InvalidInput("documents", "choose at least one archived document to export")
+        raise InvalidInput("documents", Reason(
+            N_("kies minstens één gearchiveerd document om te exporteren")))
     documents = []
     for entry in entries:
         files: dict[str, bytes] = {}

@@ -6,8 +6,7 @@ once — never sends the same reminder twice; the loser of a race fails on the u
 rolls back before any mail leaves (mail goes out only after the commit).
 
 When a run was missed, only the most recent due offset is sent (never a burst of catch-up
-reminders). The desk's other actions on a placement live here too: send a reminder now,
-revoke a link, and cancel and regenerate an envelope.
+reminders). The desk's other actions on one placement are in `services/desk_actions.py`.
 """
 
 from __future__ import annotations
@@ -23,13 +22,10 @@ from sqlalchemy.orm import Session, selectinload
 from docservice.archive import audit
 from docservice.archive.blobs import FilesystemBlobStore
 from docservice.config import DeskSettings, Settings
-from docservice.documents.generate import PdfConverter, generate_document
 from docservice.domain import today_in_brussels
-from docservice.errors import EnvelopeConflict, InvalidInput, NotFound
 from docservice.mail.compose import PlacementAtRisk, WaitingApproval
 from docservice.mail.delivery import Sender
 from docservice.models import (
-    AccessLink,
     Document,
     Envelope,
     EnvelopeStatus,
@@ -37,12 +33,17 @@ from docservice.models import (
     Reminder,
     SignatureRequest,
 )
-from docservice.services import desk, desk_verification, envelopes, links, notifications
-from docservice.services import documents as documents_service
-from docservice.services.desk import DeskFilter, PlacementStatus, State, StatusCache
+from docservice.services import (
+    desk_details,
+    desk_status,
+    desk_verification,
+    links,
+    notifications,
+)
+from docservice.services.desk import DeskFilter, PlacementStatus, State
+from docservice.services.desk_status import StatusCache
 from docservice.services.desk_verification import Verifier
 from docservice.services.envelopes import SIGN, link_expiry
-from docservice.services.text import checked_text
 
 CONTRACT_DEADLINE = "contract_deadline"
 START_DATE = "start_date"
@@ -175,17 +176,17 @@ def check_deadlines(session: Session, *, now: datetime, settings: DeskSettings, 
     """
     today = today_in_brussels(now)
     report = CheckReport(today=today, dry_run=dry_run)
-    active = [s for s in desk.load_statuses(session, DeskFilter(year=year), now=now,
+    active = [s for s in desk_status.load_statuses(session, DeskFilter(year=year), now=now,
                                             settings=settings, cache=cache)
               if s.end_date >= today]
     # The PDFs decide what is signed: check the stored files and verify what is new first.
-    revisions = desk.current_revisions(session, [s.placement_id for s in active])
+    revisions = desk_details.current_revisions(session, [s.placement_id for s in active])
     report.verification = desk_verification.refresh(
         session, [r.sha256 for r in revisions], verifier=verifier, blobs=blobs,
         now=now, rehash=rehash)
     if report.verification.verified or report.verification.files_rehashed:
         ids = {s.placement_id for s in active}
-        active = [s for s in desk.load_statuses(session, DeskFilter(year=year), now=now,
+        active = [s for s in desk_status.load_statuses(session, DeskFilter(year=year), now=now,
                                                 settings=settings, cache=cache)
                   if s.placement_id in ids]
     report.placements = len(active)
@@ -287,7 +288,7 @@ def _requests_of(session: Session, envelope_ids: list[int]
     return found
 
 
-def _sign_url(session: Session, request: SignatureRequest, *, now: datetime, actor: audit.Actor,
+def sign_url(session: Session, request: SignatureRequest, *, now: datetime, actor: audit.Actor,
               settings: Settings) -> tuple[str, datetime | None]:
     """A working link for `request`'s signer; a new one, as only hashes of links are kept."""
     placement = request.envelope.placement
@@ -385,127 +386,3 @@ def _digest_line(status: PlacementStatus, settings: Settings) -> PlacementAtRisk
         days_to_start=status.days_to_start, stage=status.stage.value,
         docent=status.docent_name,
         url=settings.public_url(f"/coordinator/desk/placements/{status.placement_id}"))
-
-
-# --- the coordinator's actions on one placement -----------------------------------------------
-
-
-def remind_now(session: Session, placement: Placement, *, now: datetime, actor: audit.Actor,
-               mailer: Sender, settings: Settings) -> SignatureRequest:
-    """Remind the signer whose turn it is, now, with a fresh link (the old one stops working)."""
-    envelope = placement.envelope
-    request = envelope.next_request if envelope is not None else None
-    if envelope is None or envelope.status != EnvelopeStatus.OPEN.value or request is None:
-        raise EnvelopeConflict("nobody's turn to sign: no reminder sent")
-    url, expires = _sign_url(session, request, now=now, actor=actor, settings=settings)
-    year = placement.academic_year
-    today = today_in_brussels(now)
-    due = [(CONTRACT_DEADLINE, year.contract_deadline, (year.contract_deadline - today).days),
-           (START_DATE, placement.start_date, (placement.start_date - today).days)]
-    notifications.send_reminder(session, request, url=url, expires_at=expires, mailer=mailer,
-                                due=[d for d in due if d[2] >= 0])
-    session.add(Reminder(
-        key=f"manual:e{envelope.id}:{request.role}:{now.isoformat()}",
-        placement_id=placement.id, envelope_id=envelope.id, kind="manual", role=request.role,
-        recipient=request.signer_email, sent_at=now, actor=actor.name))
-    session.flush()
-    audit.record(session, "reminder.sent", actor, placement_id=placement.id,
-                 envelope_id=envelope.id, role=request.role, email=request.signer_email,
-                 manual=True)
-    return request
-
-
-LINK_KINDS = ("student", "company", "personal")
-
-
-def revoke_link(session: Session, placement: Placement, kind: str, *, now: datetime,
-                actor: audit.Actor) -> int:
-    """Stop the live links of a signer (student, company) or the student's personal link."""
-    if kind not in LINK_KINDS:
-        raise NotFound("link")
-    query = select(AccessLink).where(AccessLink.placement_id == placement.id,
-                                     AccessLink.revoked_at.is_(None))
-    if kind == "personal":
-        query = query.where(AccessLink.purpose == links.STUDENT)
-    else:
-        envelope = placement.envelope
-        if envelope is None:
-            raise EnvelopeConflict("no envelope: there is no signing link to revoke")
-        query = query.where(AccessLink.signature_request_id == envelope.request_for(kind).id)
-    revoked = list(session.scalars(query))
-    for link in revoked:
-        link.revoke(now)
-    session.flush()
-    audit.record(session, "link.revoked", actor, placement_id=placement.id, link=kind,
-                 link_ids=[link.id for link in revoked])
-    return len(revoked)
-
-
-def clean_reason(reason: str) -> str:
-    """The reason for replacing an envelope, on one line; InvalidInput when there is none."""
-    reason = " ".join(checked_text("reason", reason, multiline=True).split())
-    if not reason:
-        raise InvalidInput("reason", "say why the envelope is replaced (it goes in the history)")
-    return reason
-
-
-def remake_documents(session: Session, placement: Placement, *, now: datetime,
-                     actor: audit.Actor, converter: PdfConverter, blobs: FilesystemBlobStore,
-                     settings: Settings) -> list[str]:
-    """Mark the placement's current documents superseded and make the required ones again from
-    its data (LibreOffice); the superseded documents' references."""
-    superseded = []
-    for document in placement.current_documents():
-        document.superseded_at = now
-        superseded.append(document.reference)
-    session.flush()
-    session.expire(placement, ["documents", "envelopes"])
-    jobs = documents_service.plan_generation([placement], settings.templates_path)
-    for job in jobs:
-        made = generate_document(job.template, job.context, converter,
-                                 reference=job.reference, pdfa=settings.pdfa)
-        blobs.put(made.docx)  # write-once blobs first: a rollback leaves only orphans
-        blobs.put(made.pdf)
-        documents_service._store(session, job.placement_id, made, actor)
-    session.expire(placement, ["documents", "envelopes"])
-    return superseded
-
-
-def cancel_and_regenerate(session: Session, placement: Placement, *, reason: str,
-                          now: datetime, actor: audit.Actor, converter: PdfConverter,
-                          blobs: FilesystemBlobStore, mailer: Sender, settings: Settings,
-                          reopen: bool = True) -> Envelope | None:
-    """Supersede the envelope (kept, never deleted), make the documents again, invite anew.
-
-    For placement data that was wrong: the old envelope is cancelled and its documents marked
-    superseded; nobody can sign them any more. A completed envelope is a signed contract and is
-    not replaced this way. Without `reopen` no new envelope is opened (None): the coordinator
-    opens it from the placement's page when ready.
-    """
-    reason = clean_reason(reason)
-    old = placement.envelope
-    if old is None:
-        raise EnvelopeConflict("there is no envelope to replace")
-    old.cancel(now=now)
-    envelopes.revoke_links(session, old, now)
-    remake_documents(session, placement, now=now, actor=actor, converter=converter,
-                     blobs=blobs, settings=settings)
-    new = (envelopes.open_envelope(session, placement, now=now, actor=actor, mailer=mailer,
-                                   settings=settings)
-           if reopen else None)
-    audit.record(session, "envelope.superseded", actor, placement_id=placement.id,
-                 envelope_id=old.id, superseded_by=new.id if new else None, reason=reason)
-    return new
-
-
-def reminders_of(session: Session, placement_id: int) -> list[Reminder]:
-    """Every reminder, escalation and mark recorded for a placement, oldest first."""
-    return list(session.scalars(select(Reminder).where(Reminder.placement_id == placement_id)
-                                .order_by(Reminder.sent_at, Reminder.id)))
-
-
-def placement_or_404(session: Session, placement_id: int) -> Placement:
-    placement = session.get(Placement, placement_id)
-    if placement is None:
-        raise NotFound("placement")
-    return placement

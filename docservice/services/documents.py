@@ -110,14 +110,15 @@ def generate_missing(session: Session, *, converter: PdfConverter, blobs: Filesy
                 assert failures is not None
                 failures.append(made)
             else:
-                documents.append(_store(session, job.placement_id, made, actor))
+                documents.append(store_document(session, job.placement_id, made, actor))
             if progress:
                 progress(1)
     return documents
 
 
-def _store(session: Session, placement_id: int, made: GeneratedDocument,
-           actor: audit.Actor) -> Document:
+def store_document(session: Session, placement_id: int, made: GeneratedDocument,
+                   actor: audit.Actor) -> Document:
+    """Record a generated document and its first revision (its blobs are stored already)."""
     pdf_sha = sha256_hex(made.pdf)
     document = Document(
         placement_id=placement_id, kind=made.template.kind.value,

@@ -15,11 +15,13 @@ from docservice.config import Settings
 from docservice.db import after_commit
 from docservice.domain import BRUSSELS, signature_field_name
 from docservice.errors import (
+    N_,
     AlreadySigned,
     EnvelopeClosed,
     EnvelopeConflict,
     InvalidInput,
     NotFound,
+    Reason,
 )
 from docservice.mail.delivery import Sender
 from docservice.models import (
@@ -35,12 +37,14 @@ from docservice.models import (
 )
 from docservice.observability.metrics import SIGNATURES
 from docservice.services import desk_verification, links, notifications
-from docservice.services.placements import parse_email, placements_query
+from docservice.services.placements import CellError, parse_email, placements_query
 from docservice.services.text import checked_text, fold
 from docservice.signing.certificates import SignerIdentity
 from docservice.signing.pades import PadesSigner
 
 SIGN = "sign"
+#: Why a typed name is refused when it is not the signer's (the web says it to "je" or "u").
+NAME_MISMATCH = N_("typ uw volledige naam zoals hij hier staat: %(name)s")
 
 #: Queues a job by name after the commit (the runtime's `enqueue`).
 Enqueue = Callable[..., None]
@@ -61,13 +65,14 @@ def open_envelope(session: Session, placement: Placement, *, now: datetime,
     """Put the placement's documents in an envelope and invite the student."""
     current = placement.envelope
     if current is not None:
-        raise EnvelopeConflict(
-            f"{placement.student_full_name} has an envelope already ({current.status})")
+        raise EnvelopeConflict(Reason(
+            N_("%(name)s heeft al een envelop (%(state)s)"), name=placement.student_full_name,
+            state=current.status))
     missing = placement.missing_kinds()
     if missing:
-        raise EnvelopeConflict(
-            f"{placement.student_full_name}: generate the documents first "
-            f"(missing: {', '.join(k.value for k in missing)})")
+        raise EnvelopeConflict(Reason(
+            N_("%(name)s: maak eerst de documenten (ontbrekend: %(missing)s)"),
+            name=placement.student_full_name, missing=", ".join(k.value for k in missing)))
     envelope = Envelope.open_for(placement, opened_by=actor.name, now=now)
     session.add(envelope)
     session.flush()
@@ -124,10 +129,11 @@ def sign(session: Session, request: SignatureRequest, *, typed_name: str, consen
     if request.role != "school":
         typed_name = checked_text("full_name", typed_name)
         if not consent:
-            raise InvalidInput("consent", "tick the box to confirm that you sign these documents")
+            raise InvalidInput("consent", Reason(
+                N_("vink het vakje aan om te bevestigen dat u deze documenten ondertekent")))
         if not same_name(typed_name, request.signer_name):
-            raise InvalidInput("full_name",
-                               f"type your full name as it appears: {request.signer_name}")
+            raise InvalidInput("full_name", Reason(
+                NAME_MISMATCH, name=request.signer_name))
     request.claim(now=now)
     envelope = request.envelope
     documents = [d for d in envelope.documents if d.superseded_at is None]
@@ -212,9 +218,10 @@ def checked_decline_reason(reason: str) -> str:
     """The reason for declining, stripped, or InvalidInput naming what is wrong with it."""
     reason = checked_text("reason", reason, multiline=True).strip()
     if not reason:
-        raise InvalidInput("reason", "say why you decline, so the coordinator can act on it")
+        raise InvalidInput("reason", Reason(
+            N_("zeg waarom u weigert, zodat de coördinator er iets mee kan doen")))
     if len(reason) > 2000:
-        raise InvalidInput("reason", "keep the reason under 2000 characters")
+        raise InvalidInput("reason", Reason(N_("houd de reden onder 2000 tekens")))
     return reason
 
 
@@ -260,11 +267,12 @@ def change_company_signatory(session: Session, envelope: Envelope, *, name: str,
         raise AlreadySigned("company", request.signed_at)
     name = " ".join(checked_text("name", name).split())
     if not name or len(name) > 200:
-        raise InvalidInput("name", "give the signatory's full name (at most 200 characters)")
+        raise InvalidInput("name", Reason(
+            N_("geef de volledige naam van de ondertekenaar (hoogstens 200 tekens)")))
     try:
         email = parse_email(email.strip())
-    except ValueError as e:
-        raise InvalidInput("email", str(e)) from e
+    except CellError as e:
+        raise InvalidInput("email", e.reason) from e
     before = (request.signer_name, request.signer_email)
     request.signer_name, request.signer_email = name, email
     placement = envelope.placement

@@ -20,7 +20,7 @@ from docservice.archive import audit
 from docservice.archive.blobs import FilesystemBlobStore
 from docservice.config import Settings
 from docservice.domain import SIGNATURE_FIELD_NAMES, signature_field_name
-from docservice.errors import EnvelopeConflict, InvalidInput, NotFound, UploadRefused
+from docservice.errors import N_, EnvelopeConflict, InvalidInput, NotFound, Reason, UploadRefused
 from docservice.mail.delivery import Sender
 from docservice.models import (
     Document,
@@ -68,7 +68,7 @@ def _expected(request: SignatureRequest) -> Expected:
 class _Checked:
     """The verdict on one uploaded document."""
 
-    reasons: list[str]
+    reasons: list[Reason]
     signer_name: str = ""
     certificate_subject: str = ""
     qualified: bool = False
@@ -91,20 +91,23 @@ def _check(request: SignatureRequest, document: Document, upload: bytes, *,
     """Whether `upload` is `document` as handed out plus this signer's signature, and whose."""
     handed_out = blobs.get(document.current_revision.sha256)
     if not upload.startswith(b"%PDF"):
-        return _Checked(["this is not a PDF file."])
+        return _Checked([Reason(N_("dit is geen PDF-bestand."))])
     if len(upload) <= len(handed_out) or not upload.startswith(handed_out):
-        return _Checked(["this is not the document handed out with one signature added: sign "
-                         "the PDF you download from this page, without saving it in another "
-                         "way first."])
+        return _Checked([Reason(N_(
+            "dit is niet het uitgereikte document met één handtekening erbij: onderteken de "
+            "PDF die u op deze pagina downloadt, zonder hem eerst op een andere manier op te "
+            "slaan."))])
     report = verify_untrusted(upload, trust=trust, policy="strict",
                               expected=_expected(request), memory_mb=settings.verify_memory_mb,
                               seconds=settings.verify_seconds)
     field = signature_field_name(request.role)
     signatures = [s for s in report.signatures if s.kind == "signature"]
     last = signatures[-1] if signatures else None
-    reasons = [] if report.passed else list(report.reasons)
+    # The verification's own reasons are technical English: said as they are.
+    reasons = [] if report.passed else [Reason(r) for r in report.reasons]
     if last is None or last.field_name != field:
-        reasons.append(f"the new signature must be in the field {field}.")
+        reasons.append(Reason(N_("de nieuwe handtekening moet in het veld %(field)s staan."),
+                              field=field))
     if reasons or last is None:
         return _Checked(reasons)
     return _Checked([], last.signer_name or "", last.certificate_subject or "", last.qualified,
@@ -122,9 +125,10 @@ def sign_with_own_certificate(session: Session, request: SignatureRequest,
     documents = [d for d in envelope.documents if d.superseded_at is None]
     missing = [d.reference for d in documents if d.id not in uploads]
     if missing:
-        raise InvalidInput("files", "upload every document of the envelope, signed: missing "
-                           + ", ".join(missing))
-    problems: dict[str, list[str]] = {}
+        raise InvalidInput("files", Reason(
+            N_("laad elk document van de envelop ondertekend op: ontbrekend: %(missing)s"),
+            missing=", ".join(missing)))
+    problems: dict[str, list[Reason]] = {}
     found: dict[int, _Checked] = {}
     for document in documents:
         checked = _check(request, document, uploads[document.id], blobs=blobs, trust=trust,
@@ -134,24 +138,28 @@ def sign_with_own_certificate(session: Session, request: SignatureRequest,
         else:
             found[document.id] = checked
     if problems:
+        refused = UploadRefused(problems)
         # The request is refused and rolled back: the refusal's record must outlive that.
         audit.record_refusal(session, "signer.upload_refused", actor,
                              placement_id=envelope.placement_id, envelope_id=envelope.id,
-                             role=request.role, problems=problems)
-        raise UploadRefused(problems)
+                             role=request.role, problems=refused.in_english())
+        raise refused
     # One upload, one signer: the name and certificate recorded must be those of every file.
     first = found[documents[0].id]
-    others = {d.reference: [f"signed with another certificate ({found[d.id].certificate_subject}) "
-                            f"than {documents[0].reference} ({first.certificate_subject}): sign "
-                            "every document with the same certificate."]
+    others = {d.reference: [Reason(
+        N_("ondertekend met een ander certificaat (%(subject)s) dan %(first)s "
+           "(%(first_subject)s): onderteken elk document met hetzelfde certificaat."),
+        subject=found[d.id].certificate_subject, first=documents[0].reference,
+        first_subject=first.certificate_subject)]
               for d in documents[1:]
               if (found[d.id].signer_name, found[d.id].certificate_subject)
               != (first.signer_name, first.certificate_subject)}
     if others:
+        refused = UploadRefused(others)
         audit.record_refusal(session, "signer.upload_refused", actor,
                              placement_id=envelope.placement_id, envelope_id=envelope.id,
-                             role=request.role, problems=others)
-        raise UploadRefused(others)
+                             role=request.role, problems=refused.in_english())
+        raise refused
     names = {checked.signer_name for checked in found.values()}
     signer_name = first.signer_name
     upload_id = uuid.uuid4().hex
@@ -255,18 +263,22 @@ def decide(session: Session, envelope: Envelope, *, upload_id: str, accept: bool
         raise NotFound(f"upload {upload_id[:32]}")
     if any(item.status != AWAITING for item in pending):
         state = next(i.status for i in pending if i.status != AWAITING).replace("_", " ")
-        raise EnvelopeConflict(f"upload {upload_id} is {state}: only an upload waiting for a "
-                               "decision can be accepted or refused")
+        raise EnvelopeConflict(Reason(
+            N_("upload %(upload)s is %(state)s: alleen een upload die op een beslissing wacht, "
+               "kan aanvaard of geweigerd worden"), upload=upload_id, state=state))
     if len({(i.signer_name, i.certificate_subject) for i in pending}) > 1:
-        raise EnvelopeConflict(f"upload {upload_id} holds signatures of more than one "
-                               "certificate: refuse it and ask the signer to sign again")
+        raise EnvelopeConflict(Reason(
+            N_("upload %(upload)s bevat handtekeningen van meer dan één certificaat: weiger "
+               "hem en vraag de ondertekenaar opnieuw te ondertekenen"), upload=upload_id))
     request = pending[0].signature_request
     decided = session.execute(update(ExternalSignature).where(
         ExternalSignature.upload_id == upload_id, ExternalSignature.status == AWAITING,
     ).values(status="accepted" if accept else "rejected", decided_at=now, decided_by=actor.name)
         .execution_options(synchronize_session=False))
     if int(decided.rowcount) != len(pending):  # type: ignore[attr-defined]
-        raise EnvelopeConflict(f"upload {upload_id} was decided or replaced meanwhile")
+        raise EnvelopeConflict(Reason(
+            N_("over upload %(upload)s werd intussen beslist, of hij werd vervangen"),
+            upload=upload_id))
     for item in pending:
         session.refresh(item)
     files = {item.document.reference: item.sha256 for item in pending}
@@ -282,8 +294,9 @@ def decide(session: Session, envelope: Envelope, *, upload_id: str, accept: bool
     for document in documents:
         uploaded = by_document.get(document.id)
         if uploaded is None or uploaded.base_sha256 != document.current_revision.sha256:
-            raise EnvelopeConflict(f"{document.reference} changed since the upload: ask the "
-                                   "signer to sign the current version")
+            raise EnvelopeConflict(Reason(
+                N_("%(document)s is gewijzigd sinds de upload: vraag de ondertekenaar de "
+                   "huidige versie te ondertekenen"), document=document.reference))
     request.claim(now=now)
     # Name, certificate and bytes: all from this one upload.
     request.signed_name = pending[0].signer_name

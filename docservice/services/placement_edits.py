@@ -21,10 +21,17 @@ from docservice.archive import audit
 from docservice.archive.blobs import FilesystemBlobStore
 from docservice.config import Settings
 from docservice.documents.generate import PdfConverter
-from docservice.errors import ConfirmationRequired, EnvelopeConflict, ImportRejected, RowError
+from docservice.errors import (
+    N_,
+    ConfirmationRequired,
+    EnvelopeConflict,
+    ImportRejected,
+    Reason,
+    RowError,
+)
 from docservice.mail.delivery import Sender
 from docservice.models import AcademicYear, Envelope, EnvelopeStatus, Placement, RequestStatus
-from docservice.services import deadlines, own_signatures
+from docservice.services import desk_actions, own_signatures
 from docservice.services import placements as placements_service
 
 
@@ -88,9 +95,10 @@ def confirmation_token(lost: list[LostSignature]) -> str:
 def _refuse_signed_agreement(placement: Placement) -> None:
     envelope = placement.envelope
     if envelope is not None and envelope.status == EnvelopeStatus.COMPLETED.value:
-        raise EnvelopeConflict(
-            f"{placement.student_full_name}: the agreement is signed by everyone; a signed "
-            "agreement is not changed (make a new agreement for changed terms)")
+        raise EnvelopeConflict(Reason(
+            N_("%(name)s: de overeenkomst is door iedereen ondertekend; een ondertekende "
+               "overeenkomst wordt niet gewijzigd (maak een nieuwe overeenkomst voor gewijzigde "
+               "voorwaarden)"), name=placement.student_full_name))
 
 
 def plan_edit(session: Session, placement: Placement, form: Mapping[str, str]) -> EditPlan:
@@ -104,9 +112,8 @@ def plan_edit(session: Session, placement: Placement, form: Mapping[str, str]) -
             Placement.student_number == row["student_number"], Placement.id != placement.id,
         )).first()
         if other is not None:
-            raise ImportRejected([RowError(
-                0, "student_number", f"{row['student_number']} has a placement in "
-                f"{placement.academic_year.code} already")])
+            raise ImportRejected([RowError(0, "student_number", placements_service.already_placed(
+                row["student_number"], placement.academic_year.code))])
     changes = placements_service.changes_between(placement, row)
     return EditPlan(placement, changes, signatures_at_stake(session, placement) if changes else [])
 
@@ -133,7 +140,7 @@ def apply_edit(session: Session, plan: EditPlan, *, confirmed: str | None, now: 
     changed = ", ".join(plan.changes)
     if envelope is not None:
         was_open = envelope.status == EnvelopeStatus.OPEN.value
-        deadlines.cancel_and_regenerate(
+        desk_actions.cancel_and_regenerate(
             session, placement, reason=f"placement data corrected ({changed})",
             now=now, actor=actor, reopen=was_open, converter=converter, blobs=blobs,
             mailer=mailer, settings=settings)
@@ -141,7 +148,7 @@ def apply_edit(session: Session, plan: EditPlan, *, confirmed: str | None, now: 
                            "envelope_reopened" if was_open else "envelope_cancelled")
     if not placement.current_documents():
         return EditOutcome(plan.changes, "none")
-    superseded = deadlines.remake_documents(session, placement, now=now, actor=actor,
+    superseded = desk_actions.remake_documents(session, placement, now=now, actor=actor,
                                             converter=converter, blobs=blobs, settings=settings)
     audit.record(session, "documents.regenerated", actor, placement_id=placement.id,
                  superseded=superseded, reason=f"placement data corrected ({changed})")
@@ -153,11 +160,11 @@ def replace_envelope(session: Session, placement: Placement, *, reason: str,
                      converter: PdfConverter, blobs: FilesystemBlobStore, mailer: Sender,
                      settings: Settings) -> Envelope | None:
     """Cancel and regenerate, once the signatures it voids were confirmed (see apply_edit)."""
-    reason = deadlines.clean_reason(reason)
+    reason = desk_actions.clean_reason(reason)
     lost = signatures_at_stake(session, placement)
     if lost and confirmed != confirmation_token(lost):
         raise ConfirmationRequired(lost, confirmation_token(lost))
-    return deadlines.cancel_and_regenerate(session, placement, reason=reason, now=now,
+    return desk_actions.cancel_and_regenerate(session, placement, reason=reason, now=now,
                                            actor=actor, converter=converter, blobs=blobs,
                                            mailer=mailer, settings=settings)
 
@@ -207,20 +214,20 @@ def _plan_row(session: Session, line: int, row: dict[str, Any],
         Placement.academic_year_id == year.id,
         Placement.student_number == row["student_number"])).first()
     if placement is None:
-        return RowError(line, "student_number",
-                        f"{row['student_number']} has no placement in {year.code} to update "
-                        "(import new placements without --update)")
+        return RowError(line, "student_number", Reason(
+            N_("%(number)s heeft geen plaatsing in %(year)s om bij te werken (importeer nieuwe "
+               "plaatsingen zonder --update)"), number=row["student_number"], year=year.code))
     changes = placements_service.changes_between(placement, row)
     if changes:
         try:
             _refuse_signed_agreement(placement)
         except EnvelopeConflict as e:
-            return RowError(line, "-", str(e))
+            return RowError(line, "-", e.reason)
         lost = signatures_at_stake(session, placement)
         if lost:
-            return RowError(
-                line, "-", f"changing {', '.join(changes)} voids signatures "
-                f"({'; '.join(map(str, lost))}): correct this placement on its page, which "
-                "asks before they are lost")
+            return RowError(line, "-", Reason(
+                N_("%(fields)s wijzigen maakt handtekeningen ongeldig (%(lost)s): verbeter deze "
+                   "plaatsing op haar pagina, die eerst om bevestiging vraagt"),
+                fields=", ".join(changes), lost="; ".join(map(str, lost))))
     plans.append((line, EditPlan(placement, changes)))
     return None

@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from docservice.archive import audit
-from docservice.errors import ImportRejected, RowError
+from docservice.errors import N_, ImportRejected, Reason, RowError
 from docservice.models import AcademicYear, Placement
 from docservice.services.text import forbidden_character
 
@@ -44,8 +44,12 @@ _TRUE = {"yes", "ja", "y", "j", "true", "1"}
 _FALSE = {"no", "nee", "n", "false", "0"}
 
 
-class _CellError(ValueError):
-    """A cell's value is wrong; the message says why."""
+class CellError(ValueError):
+    """A cell's value is wrong; `reason` says why."""
+
+    def __init__(self, msgid: str, text: str) -> None:
+        self.reason = Reason(msgid, value=repr(text))
+        super().__init__(str(self.reason))
 
 
 def parse_date(text: str) -> date:
@@ -55,7 +59,7 @@ def parse_date(text: str) -> date:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             pass
-    raise _CellError(f"{text!r} is not a date (use 2024-02-12 or 12/02/2024)")
+    raise CellError(N_("%(value)s is geen datum (schrijf 2024-02-12 of 12/02/2024)"), text)
 
 
 def parse_bool(text: str) -> bool:
@@ -65,13 +69,13 @@ def parse_bool(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise _CellError(f"{text!r} is not yes/no (ja/nee)")
+    raise CellError(N_("%(value)s is geen ja/nee (yes/no)"), text)
 
 
 def parse_email(text: str) -> str:
     """An e-mail address fit to put in a To: header."""
     if len(text) > 254 or not _EMAIL.match(text):
-        raise _CellError(f"{text!r} is not an e-mail address")
+        raise CellError(N_("%(value)s is geen e-mailadres"), text)
     return text
 
 
@@ -79,30 +83,32 @@ def normalize_enterprise_number(text: str) -> str:
     """A Belgian enterprise number checked by its mod-97 digits, as 0123.456.789."""
     digits = re.sub(r"[\s.]", "", text.upper().removeprefix("BE").strip())
     if not digits.isdigit() or len(digits) not in (9, 10):
-        raise _CellError(f"{text!r} is not an enterprise number (0123.456.789)")
+        raise CellError(N_("%(value)s is geen ondernemingsnummer (0123.456.789)"), text)
     digits = digits.zfill(10)
     if digits[0] not in "01":
-        raise _CellError(f"{text!r} is not an enterprise number: it must start with 0 or 1")
+        raise CellError(N_("%(value)s is geen ondernemingsnummer: het begint met 0 of 1"),
+                         text)
     if 97 - int(digits[:8]) % 97 != int(digits[8:]):
-        raise _CellError(f"{text!r} fails the enterprise number's check digits (mod 97)")
+        raise CellError(N_("%(value)s klopt niet met de controlecijfers van een "
+                            "ondernemingsnummer (mod 97)"), text)
     return f"{digits[:4]}.{digits[4:7]}.{digits[7:]}"
 
 
 def _student_number(text: str) -> str:
     if not _STUDENT_NUMBER.match(text):
-        raise _CellError(f"{text!r} is not a student number (e.g. r0123456)")
+        raise CellError(N_("%(value)s is geen studentennummer (bv. r0123456)"), text)
     return text.lower()
 
 
 def _phone(text: str) -> str:
     if not _PHONE.match(text):
-        raise _CellError(f"{text!r} is not a phone number")
+        raise CellError(N_("%(value)s is geen telefoonnummer"), text)
     return text
 
 
 def _language(text: str) -> str:
     if text.lower() not in ("nl", "en"):
-        raise _CellError(f"{text!r} is not a language we have templates in (nl, en)")
+        raise CellError(N_("%(value)s is geen taal waarin we sjablonen hebben (nl, en)"), text)
     return text.lower()
 
 
@@ -135,7 +141,12 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ImportRejected([RowError(1, "-", f"the file is not UTF-8 text ({e.reason})")]) from e
+        raise ImportRejected([RowError(1, "-", Reason(
+            N_("het bestand is geen UTF-8-tekst (%(detail)s)"), detail=e.reason))]) from e
+
+
+def _unreadable(e: csv.Error) -> Reason:
+    return Reason(N_("onleesbare CSV: %(detail)s"), detail=str(e))
 
 
 def _reader(text: str) -> csv.DictReader[str]:
@@ -174,14 +185,15 @@ def read_rows(session: Session, data: bytes, *,
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as e:
-        raise ImportRejected([RowError(1, "-", f"unreadable CSV: {e}")]) from e
+        raise ImportRejected([RowError(1, "-", _unreadable(e))]) from e
     reader.fieldnames = header
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in COLUMNS]
-    errors += [RowError(1, c, "required column is missing") for c in missing]
-    errors += [RowError(1, c or "(empty)", "unknown column") for c in unknown]
+    errors += [RowError(1, c, Reason(N_("verplichte kolom ontbreekt"))) for c in missing]
+    errors += [RowError(1, c or "(empty)", Reason(N_("onbekende kolom"))) for c in unknown]
     duplicates = {c for c in header if header.count(c) > 1}
-    errors += [RowError(1, c, "column appears more than once") for c in sorted(duplicates)]
+    errors += [RowError(1, c, Reason(N_("kolom komt meer dan eens voor")))
+               for c in sorted(duplicates)]
     if errors:
         raise ImportRejected(errors)
 
@@ -194,9 +206,10 @@ def read_rows(session: Session, data: bytes, *,
             embedded = sum(v.count("\n") for v in raw.values() if isinstance(v, str))
             line_of_row = reader.line_num - embedded
             if len(rows) >= MAX_ROWS:
-                raise ImportRejected([RowError(line_of_row, "-", f"more than {MAX_ROWS} rows")])
+                raise ImportRejected([RowError(line_of_row, "-", Reason(
+                    N_("meer dan %(count)s rijen"), count=MAX_ROWS))])
             if None in raw:
-                errors.append(RowError(line_of_row, "-", "more cells than columns"))
+                errors.append(RowError(line_of_row, "-", Reason(N_("meer cellen dan kolommen"))))
                 continue
             if all(not (v or "").strip() for v in raw.values()):
                 continue  # a blank line in the sheet
@@ -206,15 +219,16 @@ def read_rows(session: Session, data: bytes, *,
                 continue
             key = (row["academic_year"].code, row["student_number"])
             if key in seen:
-                errors.append(RowError(line_of_row, "student_number",
-                                       f"{key[1]} appears already on line {seen[key]}"))
+                errors.append(RowError(line_of_row, "student_number", Reason(
+                    N_("%(number)s staat al op regel %(line)s"), number=key[1],
+                    line=seen[key])))
             seen[key] = line_of_row
             rows.append((line_of_row, row))
     except csv.Error as e:
-        errors.append(RowError(reader.line_num, "-", f"unreadable CSV: {e}"))
+        errors.append(RowError(reader.line_num, "-", _unreadable(e)))
     errors += check(rows)
     if not rows and not errors:
-        errors.append(RowError(2, "-", "the file has no placements"))
+        errors.append(RowError(2, "-", Reason(N_("het bestand bevat geen plaatsingen"))))
     if errors:
         raise ImportRejected(errors)
     return rows
@@ -248,25 +262,29 @@ def _parse_row(line: int, raw: Mapping[str, str | None],
             continue
         if not text:
             if column in REQUIRED_COLUMNS:
-                errors.append(RowError(line, column, "is empty"))
+                errors.append(RowError(line, column, Reason(N_("is leeg"))))
             row[column] = None
             continue
         limit = MAX_LENGTH.get(column, DEFAULT_MAX_LENGTH)
         if len(text) > limit:
-            errors.append(RowError(line, column, f"is longer than {limit} characters"))
+            errors.append(RowError(line, column, Reason(
+                N_("is langer dan %(limit)s tekens"), limit=limit)))
             continue
         try:
             row[column] = _PARSERS.get(column, str)(text)
-        except _CellError as e:
-            errors.append(RowError(line, column, str(e)))
+        except CellError as e:
+            errors.append(RowError(line, column, e.reason))
     code = row.get("academic_year")
     if code is None:
         return row, errors
     year = years.get(code)
     if year is None:
-        known = ", ".join(sorted(years)) or "none loaded"
-        return row, [*errors, RowError(line, "academic_year",
-                                       f"unknown academic year {code!r} (known: {known})")]
+        known = ", ".join(sorted(years))
+        reason = (Reason(N_("onbekend academiejaar %(code)s (gekend: %(known)s)"),
+                         code=repr(code), known=known) if known else
+                  Reason(N_("onbekend academiejaar %(code)s (geen enkel geladen)"),
+                         code=repr(code)))
+        return row, [*errors, RowError(line, "academic_year", reason)]
     row["academic_year"] = year
     row["language"] = row.get("language") or "nl"
     # Check what parsed against the year too, so that one upload shows every error.
@@ -279,29 +297,25 @@ def _check_against_year(line: int, row: dict[str, Any], year: AcademicYear) -> l
     period = f"{year.period_start:%d/%m/%Y} – {year.period_end:%d/%m/%Y}"
     start, end = row.get("start_date"), row.get("end_date")
     if start and end and end < start:
-        errors.append(RowError(line, "end_date", "is before start_date"))
+        errors.append(RowError(line, "end_date", Reason(N_("ligt vóór start_date"))))
     for column in ("start_date", "end_date"):
         if row.get(column) is None:
             continue
         if not year.period_start <= row[column] <= year.period_end:
-            errors.append(RowError(
-                line, column,
-                f"{row[column]:%d/%m/%Y} is outside the internship period of {year.code} ({period})",
-            ))
+            errors.append(RowError(line, column, Reason(
+                N_("%(day)s ligt buiten de stageperiode van %(year)s (%(period)s)"),
+                day=f"{row[column]:%d/%m/%Y}", year=year.code, period=period)))
     if row.get("thesis_at_company"):
         permitted = row.get("thesis_permission_date")
         deadline = f"{year.thesis_permission_deadline:%d/%m/%Y}"
         if permitted is None:
-            errors.append(RowError(
-                line, "thesis_at_company",
-                f"thesis at the company needs permission recorded (thesis_permission_date) "
-                f"by {deadline}",
-            ))
+            errors.append(RowError(line, "thesis_at_company", Reason(
+                N_("een bachelorproef bij het bedrijf vraagt een toestemming "
+                   "(thesis_permission_date) uiterlijk op %(deadline)s"), deadline=deadline)))
         elif permitted > year.thesis_permission_deadline:
-            errors.append(RowError(
-                line, "thesis_permission_date",
-                f"permission of {permitted:%d/%m/%Y} came after the deadline of {deadline}",
-            ))
+            errors.append(RowError(line, "thesis_permission_date", Reason(
+                N_("de toestemming van %(day)s kwam na de deadline van %(deadline)s"),
+                day=f"{permitted:%d/%m/%Y}", deadline=deadline)))
     return errors
 
 
@@ -313,11 +327,15 @@ def _already_imported(session: Session, rows: Iterable[tuple[int, dict[str, Any]
             Placement.student_number == row["student_number"],
         )).first()
         if exists is not None:
-            errors.append(RowError(
-                line, "student_number",
-                f"{row['student_number']} has a placement in {row['academic_year'].code} already",
-            ))
+            errors.append(RowError(line, "student_number", already_placed(
+                row["student_number"], row["academic_year"].code)))
     return errors
+
+
+def already_placed(student_number: str, year: str) -> Reason:
+    """Why a row cannot be a new placement: the student has one in `year`."""
+    return Reason(N_("%(number)s heeft al een plaatsing in %(year)s"), number=student_number,
+                  year=year)
 
 
 def placements_query(year: str | None = None, *,

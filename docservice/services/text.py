@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from docservice.errors import InvalidInput
+from docservice.errors import N_, InvalidInput, Reason
 
 #: Unicode's Bidi_Control characters: they reorder what a reader sees, so that a name, a
 #: reason or a file name would show something else than what is stored (U+202E shows
@@ -20,7 +20,7 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                           "\u2066\u2067\u2068\u2069")
 
 
-def forbidden_character(text: str, *, multiline: bool = False) -> str | None:
+def forbidden_character(text: str, *, multiline: bool = False) -> Reason | None:
     """Why `text` cannot be stored as a name or free text, or None.
 
     Refused: C0 and C1 control characters (a tab and line feeds only in `multiline` text),
@@ -33,12 +33,14 @@ def forbidden_character(text: str, *, multiline: bool = False) -> str | None:
             continue
         if char in "\r\n" or unicodedata.category(char) in ("Zl", "Zp") \
                 or char in "\x0b\x0c\x1c\x1d\x1e\x85":
-            return f"contains a line break (U+{ord(char):04X}): keep it on one line"
+            return Reason(N_("bevat een regeleinde (%(char)s): houd het op één regel"),
+                          char=f"U+{ord(char):04X}")
         if unicodedata.category(char) == "Cc" and not (char == "\t" and multiline):
-            return f"contains a control character (U+{ord(char):04X})"
+            return Reason(N_("bevat een stuurteken (%(char)s)"), char=f"U+{ord(char):04X}")
         if char in BIDI_CONTROLS:
-            return (f"contains a text direction control (U+{ord(char):04X}), which would "
-                    "show the text in another order than it is stored")
+            return Reason(N_("bevat een teken dat de schrijfrichting stuurt (%(char)s), "
+                             "waardoor de tekst in een andere volgorde getoond wordt dan hij "
+                             "bewaard is"), char=f"U+{ord(char):04X}")
     return None
 
 

@@ -157,14 +157,11 @@ class Pki:
         """The certificates a validator of our signatures must trust."""
         return (self.root,)
 
-    @property
-    def root_pem_path(self) -> Path:
-        """The root certificate as PEM, for tools that read files (certutil, pdfsig)."""
-        return self.folder / ROOT_CERT
 
-    def crls_expire_before(self, moment: datetime) -> bool:
-        """Whether any CRL's next update falls before `moment` (then run `refresh_crls`)."""
-        return any(c["tbs_cert_list"]["next_update"].native < moment for c in self.crls)
+
+def crls_expire_before(crls: Iterable[asn1_crl.CertificateList], moment: datetime) -> bool:
+    """Whether any of `crls` has its next update before `moment` (then run `refresh_crls`)."""
+    return any(c["tbs_cert_list"]["next_update"].native < moment for c in crls)
 
 
 def load_public(folder: Path) -> tuple[tuple[asn1_x509.Certificate, ...],

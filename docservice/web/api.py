@@ -15,8 +15,9 @@ from werkzeug.exceptions import HTTPException
 
 from docservice.domain import SIGNER_ROLES
 from docservice.errors import DocserviceError, NotFound
-from docservice.services import api_tokens, desk
-from docservice.services.desk import DeskFilter, DocumentLine, PlacementStatus, State
+from docservice.services import api_tokens, desk, desk_details, desk_status
+from docservice.services.desk import DeskFilter, PlacementStatus, State
+from docservice.services.desk_details import DocumentLine
 from docservice.web import csrf, db_session, public_url_for, runtime
 from docservice.web.desk import desk_settings
 from docservice.web.params import MAX_ID, parse_int
@@ -162,7 +163,7 @@ def placements() -> Any:
                      company=request.args.get("company") or None,
                      docent=request.args.get("docent") or None,
                      query=request.args.get("q") or None, sort=sort)
-    statuses = desk.load_statuses(db_session(), flt, now=_now(), settings=desk_settings(),
+    statuses = desk_status.load_statuses(db_session(), flt, now=_now(), settings=desk_settings(),
                                   cache=runtime().desk_statuses)
     per_page = _int_arg("per_page", 100, 1, MAX_PER_PAGE)
     pages = max(1, math.ceil(len(statuses) / per_page))
@@ -175,11 +176,11 @@ def placements() -> Any:
 @bp.get("/placements/<int:placement_id>")
 def placement(placement_id: int) -> Any:
     """One placement with its documents and what verifying their PDFs said."""
-    status = desk.placement_status(db_session(), placement_id, now=_now(),
+    status = desk_status.placement_status(db_session(), placement_id, now=_now(),
                                    settings=desk_settings())
     if status is None:
         raise NotFound("placement")
-    details = desk.load_details(db_session(), [status])
+    details = desk_details.load_details(db_session(), [status])
     return placement_json(status, details.of(placement_id))
 
 

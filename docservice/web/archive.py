@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from docservice.archive import audit
-from docservice.errors import InvalidInput
+from docservice.errors import N_, InvalidInput, Reason
 from docservice.models import ArchiveEntry, DocumentKind
 from docservice.services import archive_search
 from docservice.web import db_session, request_actor, runtime
@@ -38,7 +38,7 @@ def _date(name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as e:
-        raise InvalidInput(name, "give a date as YYYY-MM-DD") from e
+        raise InvalidInput(name, Reason(N_("geef een datum als JJJJ-MM-DD"))) from e
 
 
 def _criteria() -> archive_search.SearchCriteria:
@@ -58,7 +58,7 @@ def search() -> Any:
     criteria = _criteria()
     page = parse_int(request.args.get("page") or "1", low=1, high=MAX_ID // 50)
     if page is None:
-        raise InvalidInput("page", "give a page number")
+        raise InvalidInput("page", Reason(N_("geef een paginanummer")))
     result = None
     if not criteria.empty:
         result = archive_search.search(session, criteria, limit=50, offset=(page - 1) * 50)

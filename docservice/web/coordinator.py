@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from docservice.errors import ImportRejected, InvalidInput, NotFound
+from docservice.errors import N_, ImportRejected, InvalidInput, NotFound, Reason
 from docservice.models import Placement
 from docservice.services import documents as documents_service
 from docservice.services import envelopes, links, notifications, own_signatures
@@ -85,7 +85,7 @@ def import_placements() -> Any:
     except ImportRejected as e:
         return render_template("coordinator/import.html", columns=placements_service.COLUMNS,
                                required=placements_service.REQUIRED_COLUMNS,
-                               errors=[str(x) for x in e.errors],
+                               errors=[i18n.row_error_text(x) for x in e.errors],
                                filename=upload.filename), 422
     flash(_("%(count)s plaatsing(en) geïmporteerd uit %(filename)s.",
             count=len(result.placements), filename=upload.filename))
@@ -279,8 +279,8 @@ def decide_external_signature(placement_id: int, decision: str) -> Any:
         raise NotFound("decision")
     upload_id = request.form.get("upload", "").strip()
     if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
-        raise InvalidInput("upload", "name the upload to accept or refuse (its id is shown "
-                           "beside it)")
+        raise InvalidInput("upload", Reason(
+            N_("noem de upload die u aanvaardt of weigert (zijn id staat ernaast)")))
     envelope = envelopes.envelope_of_placement(db_session(), placement_id)
     rt = runtime()
     own_signatures.decide(db_session(), envelope, upload_id=upload_id,

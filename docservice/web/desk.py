@@ -28,10 +28,19 @@ from docservice.archive import audit
 from docservice.config import DeskSettings
 from docservice.domain import today_in_brussels
 from docservice.errors import ConfirmationRequired, ImportRejected, NotFound
-from docservice.models import AccessLink, AuditEvent, Document, EnvelopeStatus, Placement
+from docservice.models import (
+    AccessLink,
+    AuditEvent,
+    Document,
+    EnvelopeStatus,
+    Placement,
+    SignatureRequest,
+)
 from docservice.services import (
-    deadlines,
     desk,
+    desk_actions,
+    desk_details,
+    desk_status,
     desk_verification,
     own_signatures,
     placement_edits,
@@ -85,7 +94,7 @@ def _texts() -> dict[str, Any]:
 
 def _filter() -> tuple[DeskFilter, int]:
     args = request.args
-    years = desk.year_codes(db_session())
+    years = desk_details.year_codes(db_session())
     year = args.get("year")
     if year is None or (year and year not in years):
         year = years[0] if years else None
@@ -111,7 +120,7 @@ def _filter_args(flt: DeskFilter) -> dict[str, str]:
 
 
 def _statuses(flt: DeskFilter) -> tuple[list[PlacementStatus], dict[str, int]]:
-    everything = desk.load_statuses(db_session(), replace(flt, state=None), now=_now(),
+    everything = desk_status.load_statuses(db_session(), replace(flt, state=None), now=_now(),
                                     settings=desk_settings(), cache=runtime().desk_statuses)
     counts = desk.count_states(everything)
     shown = [s for s in everything if s.matches(flt.state)] if flt.state else everything
@@ -125,7 +134,7 @@ def _fresh(rows: list[PlacementStatus]) -> tuple[list[PlacementStatus], set[str]
     way the PDF is left pending (the second value: their SHA-256s), not verified here.
     """
     session, rt, settings = db_session(), runtime(), desk_settings()
-    shas = [r.sha256 for r in desk.current_revisions(session, [s.placement_id for s in rows])]
+    shas = [r.sha256 for r in desk_details.current_revisions(session, [s.placement_id for s in rows])]
     grace = settings.verify_grace_seconds
     stats = desk_verification.refresh(
         session, shas, verifier=rt.verifier, blobs=rt.blobs, now=_now(),
@@ -133,7 +142,7 @@ def _fresh(rows: list[PlacementStatus]) -> tuple[list[PlacementStatus], set[str]
         wait_for_queued=timedelta(seconds=grace) if grace > 0 else None)
     if not (stats.verified or stats.files_rehashed):
         return rows, stats.queued_shas
-    again = {s.placement_id: s for s in desk.load_statuses(
+    again = {s.placement_id: s for s in desk_status.load_statuses(
         session, DeskFilter(placement_ids=tuple(s.placement_id for s in rows)),
         now=_now(), settings=settings)}
     return [again.get(s.placement_id, s) for s in rows], stats.queued_shas
@@ -149,12 +158,11 @@ def dashboard_page() -> Any:
     rows, _pending = _fresh(statuses[(page - 1) * size: page * size])
     session = db_session()
     return render_template(
-        "coordinator/dashboard.html", rows=rows, details=desk.load_details(session, rows),
+        "coordinator/dashboard.html", rows=rows, details=desk_details.load_details(session, rows),
         total=len(statuses), counts=counts, page=page, pages=pages, flt=flt,
-        args=_filter_args(flt), years=desk.year_codes(session),
-        docents=desk.distinct_docents(session, flt.year), states=list(State),
-        sorts=desk.SORTS, engine=desk_verification.ENGINE,
-        today=today_in_brussels(_now()), **_texts())
+        args=_filter_args(flt), years=desk_details.year_codes(session),
+        docents=desk_details.distinct_docents(session, flt.year), states=list(State),
+        sorts=desk.SORTS, today=today_in_brussels(_now()), **_texts())
 
 
 @bp.get("/print")
@@ -165,7 +173,7 @@ def print_view() -> Any:
     statuses, counts = _statuses(flt)
     rows, _pending = _fresh(statuses)
     return render_template("coordinator/desk_print.html", rows=rows,
-                           details=desk.load_details(db_session(), rows),
+                           details=desk_details.load_details(db_session(), rows),
                            flt=flt, counts=counts, now=_now(), **_texts())
 
 
@@ -240,7 +248,7 @@ def set_language(code: str) -> Any:
 
 
 def _status_or_404(placement_id: int) -> PlacementStatus:
-    status = desk.placement_status(db_session(), placement_id, now=_now(),
+    status = desk_status.placement_status(db_session(), placement_id, now=_now(),
                                    settings=desk_settings())
     if status is None:
         raise NotFound("placement")
@@ -254,7 +262,7 @@ def placement(placement_id: int) -> Any:
     session = db_session()
     status = _status_or_404(placement_id)
     [status], pending = _fresh([status])
-    record = deadlines.placement_or_404(session, placement_id)
+    record = desk_actions.placement_or_404(session, placement_id)
     history = list(session.scalars(select(AuditEvent).where(
         AuditEvent.placement_id == placement_id).order_by(AuditEvent.id)))
     live_links = list(session.scalars(select(AccessLink).where(
@@ -266,13 +274,12 @@ def placement(placement_id: int) -> Any:
     return render_template(
         "coordinator/desk_placement.html", status=status, placement=record,
         envelope=record.envelope, older=older,
-        details=desk.load_details(session, [status]).of(placement_id),
-        history=history, reminders=deadlines.reminders_of(session, placement_id),
+        details=desk_details.load_details(session, [status]).of(placement_id),
+        history=history, reminders=desk_actions.reminders_of(session, placement_id),
         live_for=live_for, can_act=_can_act(), pending=pending,
         awaiting=(own_signatures.waiting_uploads(session, record.envelope) if record.envelope
                   else []),
-        full_report="verify.document_report" in current_app.view_functions,
-        engine=desk_verification.ENGINE, **_texts())
+        full_report="verify.document_report" in current_app.view_functions, **_texts())
 
 
 @bp.get("/placements/<int:placement_id>/documents/<int:document_id>/verification")
@@ -286,17 +293,17 @@ def verification(placement_id: int, document_id: int) -> Any:
     status = _status_or_404(placement_id)
     desk_verification.refresh(session, [document.current_revision.sha256],
                               verifier=runtime().verifier, blobs=runtime().blobs, now=_now())
-    lines = [d for d in desk.load_details(session, [status]).of(placement_id)
+    lines = [d for d in desk_details.load_details(session, [status]).of(placement_id)
              if d.document_id == document_id]
     # A superseded document is not on the desk any more, but its verdict can still be read.
-    line = lines[0] if lines else desk.document_line(session, document)
+    line = lines[0] if lines else desk_details.document_line(session, document)
     if request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json":
         return _verification_json(document, line)
     return render_template("coordinator/desk_verification.html", status=status,
                            document=document, line=line, **_texts())
 
 
-def _verification_json(document: Document, line: desk.DocumentLine | None) -> Any:
+def _verification_json(document: Document, line: desk_details.DocumentLine | None) -> Any:
     verdict = line.verdict if line else None
     return {
         "document": document.reference, "kind": document.kind,
@@ -314,13 +321,42 @@ def _verification_json(document: Document, line: desk.DocumentLine | None) -> An
 @bp.post("/placements/<int:placement_id>/remind")
 @require_role(*ACTORS)
 def remind(placement_id: int) -> Any:
-    """Send the signer whose turn it is a reminder now, with a fresh link."""
+    """Send the signer whose turn it is a reminder now, with a fresh link; first a page that
+    names who gets it and that their earlier link stops working (the POST with confirm=1)."""
     session = db_session()
-    record = deadlines.placement_or_404(session, placement_id)
-    signer = deadlines.remind_now(session, record, now=_now(), actor=_actor(),
+    record = desk_actions.placement_or_404(session, placement_id)
+    envelope = record.envelope
+    turn = (envelope.next_request if envelope is not None
+            and envelope.status == EnvelopeStatus.OPEN.value else None)
+    if turn is not None and request.form.get("confirm") != "1":
+        return _remind_confirmation(record, turn)
+    # Nobody's turn: the service refuses, and says so.
+    signer = desk_actions.remind_now(session, record, now=_now(), actor=_actor(),
                                   mailer=runtime().mail, settings=runtime().settings)
     flash(_("Herinnering verstuurd naar %(email)s.", email=signer.signer_email))
     return redirect(url_for(".placement", placement_id=placement_id))
+
+
+def _remind_confirmation(placement: Placement, signer: SignatureRequest) -> Any:
+    """The first step of "send a reminder now": who gets the mail, and what happens to the
+    link they had (`desk_actions.remind_now` issues a new one; the school gets the desk's page)."""
+    values = {"name": signer.signer_name, "role": i18n.label("role", signer.role),
+              "email": signer.signer_email}
+    if signer.role == "school":
+        consequence = _("%(email)s (%(name)s, %(role)s) krijgt nu een herinnering per e-mail, "
+                        "met een link naar deze plaatsing om goed te keuren.", **values)
+    else:
+        consequence = _("%(email)s (%(name)s, %(role)s) krijgt nu een herinnering per e-mail, "
+                        "met een nieuwe link om te ondertekenen. De link die %(name)s eerder "
+                        "kreeg, werkt daarna niet meer.", **values)
+    return render_template(
+        "confirm.html", title=_("Bevestig: nu een herinnering sturen: %(student)s",
+                                student=placement.student_full_name),
+        consequence=[consequence], items=[], fields={},
+        action=url_for(".remind", placement_id=placement.id),
+        button=_("Ja, stuur de herinnering nu"),
+        back_url=url_for(".placement", placement_id=placement.id),
+        back_label=_("Niet doen, terug naar de plaatsing"))
 
 
 @bp.post("/placements/<int:placement_id>/links/<kind>/revoke")
@@ -328,8 +364,8 @@ def remind(placement_id: int) -> Any:
 def revoke(placement_id: int, kind: str) -> Any:
     """Stop a signer's link (or the student's personal link) from working."""
     session = db_session()
-    record = deadlines.placement_or_404(session, placement_id)
-    count = deadlines.revoke_link(session, record, kind, now=_now(), actor=_actor())
+    record = desk_actions.placement_or_404(session, placement_id)
+    count = desk_actions.revoke_link(session, record, kind, now=_now(), actor=_actor())
     flash(_("De link van %(role)s werkt niet meer (%(n)s ingetrokken).",
             role=i18n.label("role", kind), n=count))
     return redirect(url_for(".placement", placement_id=placement_id))
@@ -341,7 +377,7 @@ def regenerate(placement_id: int) -> Any:
     """Supersede the envelope (kept), make the documents again and invite the student anew;
     where signatures exist, first a page that names them and asks to confirm."""
     session = db_session()
-    record = deadlines.placement_or_404(session, placement_id)
+    record = desk_actions.placement_or_404(session, placement_id)
     reason = request.form.get("reason", "")
     try:
         rt = runtime()
@@ -402,7 +438,7 @@ def edit(placement_id: int) -> Any:
     lost, and only its confirmation cancels the envelope and makes the documents again.
     """
     session = db_session()
-    record = deadlines.placement_or_404(session, placement_id)
+    record = desk_actions.placement_or_404(session, placement_id)
     if request.method == "GET":
         return _edit_page(record, placements_service.placement_values(record), {})
     values = {c: request.form.get(c, "") for c in placements_service.EDITABLE_COLUMNS}
@@ -411,7 +447,7 @@ def edit(placement_id: int) -> Any:
     except ImportRejected as e:
         errors: dict[str, str] = {}
         for error in e.errors:
-            errors.setdefault(error.column, error.reason)
+            errors.setdefault(error.column, i18n.reason_text(error.reason))
         return _edit_page(record, values, errors, 422)
     try:
         rt = runtime()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
-from flask_babel import force_locale, gettext
+from flask_babel import LazyString, force_locale, gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -128,8 +128,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ImportRejected)
     def import_rejected(e: ImportRejected) -> tuple[str, int]:
-        return _page(422, _("Import geweigerd"), "%(errors)s",
-                     errors="; ".join(str(x) for x in e.errors))
+        return _page(422, _("Import geweigerd"), "%(errors)s", errors=LazyString(
+            lambda: "; ".join(i18n.row_error_text(x) for x in e.errors)))
 
     @app.errorhandler(OutOfOrder)
     def out_of_order(e: OutOfOrder) -> tuple[str, int]:
@@ -154,11 +154,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(EnvelopeConflict)
     def envelope_conflict(e: EnvelopeConflict) -> tuple[str, int]:
-        return _page(409, _("Dat kan nu niet"), "%(detail)s", detail=str(e))
+        return _page(409, _("Dat kan nu niet"), "%(detail)s",
+                     detail=LazyString(i18n.reason_text, e.reason))
 
     @app.errorhandler(InvalidInput)
     def invalid_input(e: InvalidInput) -> tuple[str, int]:
-        return _page(422, _("Controleer wat u invulde"), "%(detail)s", detail=str(e))
+        return _page(422, _("Controleer wat u invulde"), "%(detail)s",
+                     detail=LazyString(i18n.invalid_input_text, e))
 
     @app.errorhandler(DocserviceError)
     def domain_error(e: DocserviceError) -> tuple[str, int]:

@@ -17,6 +17,8 @@ from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, LazyString, gettext, refresh
 
 from docservice.domain import BRUSSELS
+from docservice.errors import N_ as N_  # the catalogue's marker, for the web face's modules
+from docservice.errors import InvalidInput, Reason, RowError, as_reason
 
 LANGUAGES = ("nl", "en")
 DEFAULT = "nl"
@@ -30,11 +32,6 @@ MOMENT_FORMAT = "dd/MM/y HH:mm zzz"
 CLOCK_FORMAT = "dd/MM/y HH:mm"
 
 babel = Babel()
-
-
-def N_(message: str) -> str:  # noqa: N802 - the name gettext's extraction looks for
-    """Mark `message` for the catalogue; it is translated where it is shown."""
-    return message
 
 
 #: Names of the domain's codes (states, roles, events, fields...), by group: the msgid of each.
@@ -206,6 +203,23 @@ def lazy_label(group: str, code: str, fallback: str | None = None) -> LazyString
     if code not in LABELS[group]:
         return code if fallback is None else fallback
     return LazyString(label, group, code)
+
+
+def reason_text(reason: Reason | str) -> str:
+    """A service's reason (`errors.Reason`) in this page's language, its values filled in."""
+    return as_reason(reason).translated(lambda msgid: str(gettext(msgid)))
+
+
+def row_error_text(error: RowError) -> str:
+    """One refused cell of an import or the edit form: where, and why (`reason_text`)."""
+    # Column "-": the row as a whole (said as the CLI says it, "column -").
+    return str(gettext("regel %(line)s, kolom %(column)s: %(reason)s", line=error.line,
+                       column=error.column, reason=reason_text(error.reason)))
+
+
+def invalid_input_text(error: InvalidInput) -> str:
+    """A refused form field: its name (`label("field")`) and why."""
+    return f"{label('field', error.field)}: {reason_text(error.reason)}"
 
 
 def current_language() -> str:

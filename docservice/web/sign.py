@@ -103,8 +103,9 @@ def review(token: str) -> Any:
 def _field_error(signature_request: SignatureRequest, error: InvalidInput) -> str:
     """What to say beside the field, in the signer's language (the service's words otherwise)."""
     if error.field not in ("consent", "full_name") or (
-            error.field == "full_name" and "as it appears" not in error.reason):
-        return error.reason  # e.g. a control character: the service's own words name it
+            error.field == "full_name" and error.reason.msgid != envelopes.NAME_MISMATCH):
+        # e.g. a control character: the service's own words name it
+        return i18n.reason_text(error.reason)
     return _say(signature_request, FIELD_ERRORS[error.field], name=signature_request.signer_name)
 
 
@@ -147,10 +148,13 @@ def upload(token: str) -> Any:
             signer=rt.signer, blobs=rt.blobs, trust=rt.trust, mailer=rt.mail,
             settings=rt.settings, enqueue=rt.enqueue)
     except InvalidInput as e:
-        return _page(signature_request, token, 422, upload_problems={"": [e.reason]})
+        return _page(signature_request, token, 422,
+                     upload_problems={"": [i18n.reason_text(e.reason)]})
     except UploadRefused as e:
         # The refusal is recorded in the audit trail: keep that, store nothing else.
-        return _page(signature_request, token, 422, upload_problems=e.problems)
+        return _page(signature_request, token, 422, upload_problems={
+            document: [i18n.reason_text(r) for r in reasons]
+            for document, reasons in e.problems.items()})
     return render_template("sign/done.html", req=signature_request, envelope=outcome.envelope,
                            lang=signature_request.language,
                            awaiting_confirmation=outcome.awaiting_confirmation,
@@ -160,7 +164,7 @@ def upload(token: str) -> Any:
 def _decline_error(signature_request: SignatureRequest, reason: str, error: InvalidInput) -> str:
     if not reason.strip():
         return _say(signature_request, FIELD_ERRORS["reason"])
-    return error.reason
+    return i18n.reason_text(error.reason)
 
 
 @bp.post("/<token>/decline")

@@ -59,7 +59,17 @@ def test_the_etsi_and_pdf_reports_are_archived_and_name_the_qualification(runtim
     assert rendered.startswith(b"%PDF")
     assert read_subject(rendered) == report_subject(sha)
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered)).pages)
-    assert "Verification report" in text and sha in text.replace("\n", "")
+    assert sha in text.replace("\n", "")
+    # Written once for every reader: Dutch headings, each with its English after it.
+    headings = (("Verificatierapport", "Verification report"), ("Handtekeningen", "Signatures"),
+                ("Documenttijdstempels", "Document timestamps"),
+                ("Validatiegegevens (DSS)", "Validation data (DSS)"),
+                ("Vooruitzicht op lange termijn", "Long-term outlook"), ("Vertrouwen", "Trust"))
+    for dutch, english in headings:
+        assert f"{dutch} / {english}" in text, (dutch, english)
+    html = store.get(records.report_html_key(sha)).decode()
+    for dutch, english in headings:
+        assert f'<span lang="nl">{dutch}</span> <span class="en">/ {english}</span>' in html
     assert "AdESeal" in text
     # Locked like the rest, and re-verified by `archive verify`.
     for key in records.report_keys(sha):

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from docservice import create_app
 from docservice.cli.demo import demo_year
 from docservice.config import CHECKOUT, Settings
-from docservice.services.desk import today_in_brussels
+from docservice.domain import today_in_brussels
 from docservice.signing.pki import Pki
 from docservice.signing.verify import Trust, verify_pdf
 from tests.web.helpers import csrf_token

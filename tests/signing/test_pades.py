@@ -15,7 +15,7 @@ from docservice.config import SealSettings, SigningSettings, require_production_
 from docservice.errors import SigningConfigurationError
 from docservice.signing.errors import SignatureFieldError, TimestampUnavailable
 from docservice.signing.pades import PadesSigner, StampText, stamp_safe
-from docservice.signing.pki import Pki, init_dev_pki
+from docservice.signing.pki import ROOT_CERT, Pki, init_dev_pki
 from docservice.signing.timestamps import DevTimeStamper
 from tests.signing.conftest import COORDINATOR, MENTOR, STUDENT, SignedContract
 from tests.signing.pdfsig import TRUSTED, VALID, pdfsig_report
@@ -106,7 +106,7 @@ def test_signing_time_is_shown_in_brussels_time(pades: PadesSigner, pki: Pki) ->
 def test_pdfsig_agrees(signed_contract: SignedContract, pki: Pki, tmp_path: Path) -> None:
     path = tmp_path / "signed.pdf"
     path.write_bytes(signed_contract.by_school)
-    report = pdfsig_report(path, pki.root_pem_path, tmp_path)
+    report = pdfsig_report(path, pki.folder / ROOT_CERT, tmp_path)
     assert [r["Signature Field Name"] for r in report] == [field_name(r) for r in ROLES]
     for entry in report:
         assert entry["Signature Validation"] == VALID

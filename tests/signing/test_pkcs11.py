@@ -12,10 +12,9 @@ import pytest
 from docservice.config import SealSettings, SigningSettings
 from docservice.signing.errors import SealUnavailable
 from docservice.signing.pades import PadesSigner
-from docservice.signing.pki import Pki, init_dev_pki
-from docservice.signing.seal import SOFTHSM2_MODULE
+from docservice.signing.pki import ROOT_CERT, Pki, init_dev_pki
 from tests.signing.conftest import SignedContract
-from tests.signing.hsm import PIN, seal_in_softhsm
+from tests.signing.hsm import PIN, SOFTHSM2_MODULE, seal_in_softhsm
 from tests.signing.pdfsig import TRUSTED, VALID, pdfsig_report
 from tests.signing.pyhanko_check import check_signatures
 from tests.signing.samples import field_name, stamp_lines
@@ -69,7 +68,7 @@ def test_the_seal_from_the_hsm_validates_like_the_pkcs12_one(
 
     path = tmp_path / "sealed-by-hsm.pdf"
     path.write_bytes(sealed)
-    report = pdfsig_report(path, pki.root_pem_path, tmp_path)
+    report = pdfsig_report(path, pki.folder / ROOT_CERT, tmp_path)
     assert len(report) == 3
     assert all(r["Signature Validation"] == VALID for r in report)
     assert all(r["Certificate Validation"] == TRUSTED for r in report)

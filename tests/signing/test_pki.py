@@ -25,6 +25,7 @@ from docservice.signing.pki import (
     SIGNER_CA_KEY,
     TSA_CERT,
     Pki,
+    crls_expire_before,
     init_dev_pki,
     refresh_crls,
 )
@@ -132,8 +133,8 @@ def test_crls_are_empty_signed_and_current(pki: Pki, pki_dir: Path) -> None:
         assert len(crl) == 0
         assert crl.next_update_utc is not None
         assert timedelta(days=2) < crl.next_update_utc - now < timedelta(days=8)
-    assert not pki.crls_expire_before(now + timedelta(days=2))
-    assert pki.crls_expire_before(now + timedelta(days=30))
+    assert not crls_expire_before(pki.crls, now + timedelta(days=2))
+    assert crls_expire_before(pki.crls, now + timedelta(days=30))
 
 
 def test_refresh_crls_only_when_stale_or_forced(tmp_path: Path) -> None:

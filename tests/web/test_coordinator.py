@@ -85,10 +85,23 @@ def test_upload_form_lists_every_error_and_stores_nothing(client, runtime, year)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Niets geïmporteerd uit cohort.csv" in page
+    # Every error in the page's language (Dutch), naming the row, the column and the value.
+    assert "regel 3, kolom student_email: &#39;nope&#39; is geen e-mailadres" in page
+    assert "regel 3, kolom end_date: 01/01/2025 ligt buiten de stageperiode" in page
+    assert "regel 4, kolom company_number: &#39;1&#39; is geen ondernemingsnummer" in page
+    assert "is not" not in page
+    assert "<script>" not in page
+    assert _count(runtime) == 0
+
+    client.get("/coordinator/?lang=en")  # the same errors on an English page
+    response = client.post("/coordinator/import", data={
+        "csrf_token": token, "file": (io.BytesIO(data), "cohort.csv")})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
     assert "line 3, column student_email: &#39;nope&#39; is not an e-mail address" in page
     assert "line 3, column end_date: 01/01/2025 is outside the internship period" in page
-    assert "line 4, column company_number" in page
-    assert "<script>" not in page
+    assert "line 4, column company_number: &#39;1&#39; is not an enterprise number" in page
+    assert "is geen" not in page
     assert _count(runtime) == 0
 
 

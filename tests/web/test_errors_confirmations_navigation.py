@@ -266,7 +266,8 @@ def test_the_reminder_mail_has_no_runs_of_blank_lines(client, runtime, inbox, ye
     _open_envelope(client, placement_id)
     page = f"/coordinator/desk/placements/{placement_id}"
     token = csrf_token(client.get(page).get_data(as_text=True))
-    assert client.post(f"{page}/remind", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{page}/remind", data={"csrf_token": token,
+                                               "confirm": "1"}).status_code == 302
     reminder = inbox.to(STUDENT)[-1]
     assert reminder["Subject"].startswith("Herinnering")
     assert "\n\n\n" not in reminder.get_content()

@@ -146,3 +146,58 @@ def test_dates_and_moments_in_brussels_time_with_the_zone(app, language: str, wi
         assert i18n.format_day(date(2024, 2, 12)) == "12/02/2024"
         assert i18n.format_moment(datetime(2023, 12, 15, 13, 5)) == winter  # naive is UTC
         assert i18n.label("state", "draft") == ("ontwerp" if language == "nl" else "draft")
+
+
+def _field_error(page: str, field: str) -> str:
+    """The text beside `field` on a signing page (its aria-describedby target)."""
+    assert f'id="{field}" ' in page and f'aria-describedby="{field}-error"' in page, page[:3000]
+    found = re.search(rf'id="{field}-error" role="alert">(.*?)</p>', page, flags=re.S)
+    assert found, page[:3000]
+    return found.group(1)
+
+
+def test_a_dutch_signing_form_says_why_a_name_is_refused_in_dutch_beside_the_field(
+        client, runtime, inbox, year):
+    placement_id = _prepare(client, runtime)
+    _open_envelope(client, placement_id)
+    link = _sign_link(inbox, STUDENT)
+    wrong = _text(_sign(client, link, "Zoe Peters"))
+    assert _field_error(wrong, "full_name") == (
+        "Typ je volledige naam zoals hij hier staat: Zoë Vermeulen-D'Hondt")
+    # A reason of the service's own (a text direction control): in Dutch too, naming it.
+    hidden = _text(_sign(client, link, "Zoë Vermeulen-D'Hondt\u202e"))
+    reason = _field_error(hidden, "full_name")
+    assert "bevat een teken dat de schrijfrichting stuurt (U+202E)" in reason
+    assert not _foreign(hidden, "nl"), _foreign(hidden, "nl")
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_role_in_the_header_is_in_the_page_language(client, runtime, language: str):
+    make_user(runtime)
+    login(client)
+    page = _text(client.get(f"/archive/?lang={language}"))
+    role = "coördinator" if language == "nl" else "coordinator"
+    assert re.search(rf"\(\s*{role}\s*\)", page), page[:3000]
+    if language == "nl":
+        assert "(coordinator)" not in page
+
+
+def test_every_staff_page_has_a_language_switch_that_keeps_the_page(client, runtime, year):
+    make_user(runtime)
+    login(client)
+    for path in ("/archive/?student=zzz", "/verify", "/coordinator/jobs/", "/coordinator/import",
+                 "/coordinator/"):
+        page = _text(client.get(path))
+        switches = re.findall(r'<a id="lang-switch" href="([^"]+)"[^>]*>([^<]+)</a>', page)
+        assert len(switches) == 1, (path, switches)
+        [(href, text)] = switches
+        assert text == "English", path
+    # On the archive page: to English and back to the same page, with its query.
+    page = _text(client.get("/archive/?student=zzz"))
+    [href] = re.findall(r'<a id="lang-switch" href="([^"]+)"', page)
+    response = client.get(href)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/archive/?student=zzz")
+    english = _text(client.get(response.headers["Location"]))
+    assert '<html lang="en">' in english and "Nederlands" in english
+    assert not _foreign(english, "en"), _foreign(english, "en")

@@ -217,7 +217,7 @@ def test_wrong_field_stale_revision_extra_changes_and_untrusted_ca_are_refused(
     wrong_field = _sign_all(current, tmp_path / "a" if (tmp_path / "a").mkdir() is None else tmp_path,
                             lambda s, t: _sign_with_pyhanko_cli(s, t, "Signature_school", key, cert,
                                                                 external_ca.root_pem))
-    refused(wrong_field, "Signature_company")
+    refused(wrong_field, "de nieuwe handtekening moet in het veld Signature_company staan")
 
     # Signing the document as it was before the student signed: a stale revision.
     with unit_of_work(rt.db) as session:
@@ -225,7 +225,8 @@ def test_wrong_field_stale_revision_extra_changes_and_untrusted_ca_are_refused(
         stale = {d.id: rt.blobs.get(d.revisions[0].sha256) for d in envelope.documents}
     (tmp_path / "b").mkdir()
     refused(_sign_all(stale, tmp_path / "b", lambda s, t: _sign_with_pyhanko_cli(
-        s, t, "Signature_company", key, cert, external_ca.root_pem)), "not the document handed out")
+        s, t, "Signature_company", key, cert, external_ca.root_pem)),
+        "dit is niet het uitgereikte document met één handtekening erbij")  # the signer's Dutch
 
     (tmp_path / "c").mkdir()
     good = _sign_all(current, tmp_path / "c", lambda s, t: _sign_with_pyhanko_cli(
@@ -298,7 +299,7 @@ def test_a_newer_upload_supersedes_and_acceptance_names_one_upload(
              **{i: signed["Piet Peeters"][i] for i in rest}}
     response = _upload(client, link, mixed)
     assert response.status_code == 422
-    assert "same certificate" in response.get_data(as_text=True)
+    assert "onderteken elk document met hetzelfde certificaat" in response.get_data(as_text=True)
 
     with unit_of_work(rt.db) as session:
         rows = session.scalars(select(ExternalSignature).order_by(ExternalSignature.id)).all()

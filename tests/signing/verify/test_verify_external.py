@@ -21,6 +21,7 @@ from pyhanko.sign.signers import PdfTimeStamper
 from docservice.signing.certificates import issue_one_shot_certificate
 from docservice.signing.pki import (
     DEV_CRL_BASE_URL,
+    ROOT_CERT,
     SIGNER_CA_CRL,
     Pki,
     crl_distribution_points,
@@ -52,7 +53,8 @@ def test_a_signature_made_with_pyhankos_cli_is_accepted(
         (tmp_path / "cert.pem").write_bytes(key.certificate_x509.public_bytes(
             serialization.Encoding.PEM))
     (tmp_path / "chain.pem").write_bytes(
-        pki.signer_ca_x509.public_bytes(serialization.Encoding.PEM) + pki.root_pem_path.read_bytes())
+        pki.signer_ca_x509.public_bytes(serialization.Encoding.PEM)
+        + (pki.folder / ROOT_CERT).read_bytes())
     (tmp_path / "in.pdf").write_bytes(signed_contract.by_student)
     with serve_tsa(DevTimeStamper(pki)) as (url, _):
         subprocess.run([str(PYHANKO), "sign", "addsig", "--field", field_name("company"),

@@ -228,8 +228,10 @@ def test_invalid_input_is_refused_naming_the_field_and_keeping_what_was_typed(
     assert response.status_code == 422, html[:2000]
     assert re.search(r'id="f-start_date" name="start_date" aria-invalid="true" '
                      r'aria-describedby="err-start_date"', html)
-    assert 'id="err-start_date"' in html and "is not a date" in html
-    assert 'aria-describedby="err-mentor_phone"' in html and "is not a phone number" in html
+    # Beside each field, in the page's language (Dutch), naming the value.
+    assert 'id="err-start_date"' in html and "&#39;31/02/2024&#39; is geen datum" in html
+    assert 'aria-describedby="err-mentor_phone"' in html
+    assert "&#39;call me&#39; is geen telefoonnummer" in html
     assert 'value="31/02/2024"' in html and 'value="call me"' in html
     assert 'value="Janssens &amp; Zonen NV"' in html  # the valid change is kept too
     assert 'aria-invalid="true" aria-describedby="err-company_name"' not in html

@@ -36,8 +36,17 @@ def test_history_reminder_revoke_and_regenerate(flow: Flow, desk_year: Year):
     flow.sign(p, "student", **STUDENT_BROWSER)
     company_link = flow.link(company)
 
-    # Send a reminder now: the company gets a fresh link, the invitation's stops working.
-    flow.post(f"{page}/remind", page=page, **COORDINATOR_BROWSER)
+    # Send a reminder now: first a page that names who gets it and that the link they have
+    # stops working; it sends nothing and the link still works.
+    asked = flow.post(f"{page}/remind", page=page, expect=200, **COORDINATOR_BROWSER)
+    html = asked.get_data(as_text=True)
+    assert 'id="confirm-page"' in html and 'name="confirm" value="1"' in html
+    assert company in html and "krijgt nu een herinnering per e-mail" in html
+    assert "werkt daarna niet meer" in html
+    assert len(flow.inbox.to(company)) == 1  # the invitation only
+    assert flow.client.get(company_link).status_code == 200
+    # Confirmed: the company gets a fresh link, the invitation's stops working.
+    flow.post(f"{page}/remind", page=page, data={"confirm": "1"}, **COORDINATOR_BROWSER)
     [_, reminder] = flow.inbox.to(company)
     assert reminder["Subject"].startswith("Herinnering: stagedocumenten van")
     assert flow.client.get(company_link).status_code == 410

@@ -138,7 +138,8 @@ def test_import_form_answers_clearly_and_stores_all_or_nothing(app, runtime, yea
     else:
         assert after == before
         if response.status_code == 422:
-            assert "Niets geïmporteerd" in body and "line " in body and "column " in body
+            # Each error names its line and column, in the page's language (Dutch).
+            assert "Niets geïmporteerd" in body and "regel " in body and "kolom " in body
     assert "<script>" not in body
 
 
