@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: E402
 
-from docservice.signing.verify import rendering  # noqa: E402
+from docservice.signing.verify import renderers  # noqa: E402
 from docservice.signing.verify.rendering import Rect, render, render_many  # noqa: E402
 from docservice.signing.verify.visual import differences  # noqa: E402
 
@@ -100,10 +100,10 @@ def main() -> None:
         hidden.write_bytes(final.replace(b"/OutputIntents", b"/OutputIntentX"))
         for dpi in args.dpi:
             commands = {
-                "pdftoppm (as the file is)": rendering._command(rendering.POPPLER, path, dpi, 100),
-                "pdftoppm (OutputIntents hidden)": rendering._command(rendering.POPPLER, hidden,
+                "pdftoppm (as the file is)": renderers.command(renderers.POPPLER, path, dpi, 100),
+                "pdftoppm (OutputIntents hidden)": renderers.command(renderers.POPPLER, hidden,
                                                                          dpi, 100),
-                "mutool draw": rendering._command(rendering.MUPDF, path, dpi, 100),
+                "mutool draw": renderers.command(renderers.MUPDF, path, dpi, 100),
             }
             print(f"\ndpi {dpi:g}")
             for name, argv in commands.items():

@@ -51,6 +51,7 @@ from docservice.services.archive_status import (
     set_state,
 )
 from docservice.signing import ltv
+from docservice.signing.verify.engine import drawing_signed_revisions_ahead
 from docservice.signing.verify.verdict import verify_bytes
 
 if TYPE_CHECKING:
@@ -218,13 +219,17 @@ def _prepare(rt: Runtime, facts: _Facts, source: bytes, *, settings: ArchiveSett
     """Steps 2-4: complete (or renew), verify, write the objects, read the PDF back."""
     sources = rt.ltv_sources(now=now)
     until = retention_until(facts.end_date, settings.retention_years)
-    if renew_from is None:
-        pdf = ltv.complete_to_lta(source, sources, now=now)
-    else:
-        pdf = ltv.renew(source, sources, now=now)
-    facts_of_pdf = ltv.lta_facts(pdf, sources.trust_roots)
-    report = verify_bytes(pdf, sources, long_term_at=until, now=now, deep=False,
-                          lta=facts_of_pdf, signers=facts.signers)
+    # The engine draws every signed revision and the result: those drawings (child processes)
+    # start now, beside the completion and the validation, not after them.
+    with drawing_signed_revisions_ahead(source) as drawing:
+        if renew_from is None:
+            pdf = ltv.complete_to_lta(source, sources, now=now)
+        else:
+            pdf = ltv.renew(source, sources, now=now)
+        drawing.draw([pdf])
+        facts_of_pdf = ltv.lta_facts(pdf, sources.trust_roots)
+        report = verify_bytes(pdf, sources, long_term_at=until, now=now, deep=False,
+                              lta=facts_of_pdf, signers=facts.signers)
     if not report.passed:
         raise ArchiveRefused(report.problems)
     report_json = report.to_json()

@@ -11,9 +11,11 @@ report, within a time budget.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -28,7 +30,7 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko_certvalidator import ValidationContext
 
 from docservice.domain import SIGNER_ROLES
-from docservice.signing.verify import rendering, visual
+from docservice.signing.verify import renderers, rendering, visual
 from docservice.signing.verify.modifications import ModificationChecks
 from docservice.signing.verify.policy import STANDARD, Policy, PolicyChoice, chosen
 from docservice.signing.verify.reader import read_revisions
@@ -60,7 +62,7 @@ from docservice.signing.verify.views import View, reachable, rect_of
 
 # Trust, Expected, Limits and the errors are the engine's inputs and outcomes: named here too.
 __all__ = ["Expected", "Limits", "Trust", "UnreadablePdf", "UnreadableStructure",
-           "VerificationTimeout", "verify_pdf"]
+           "VerificationTimeout", "drawing_signed_revisions_ahead", "verify_pdf"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,27 @@ def verify_pdf(pdf: bytes, *, trust: Trust, policy: PolicyChoice = "auto",
         logger.warning("verification of %s failed", sha256, exc_info=True)
         return _failed(sha256, len(pdf), named,
                        [f"the file's structure cannot be read ({type(e).__name__}: {e})"])
+
+
+#: A signature's /ByteRange as pyhanko writes it: its last two numbers end the signed revision.
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]")
+#: Signed revisions drawn ahead at most (the service's documents have three or four).
+_MAX_AHEAD = 16
+
+
+@contextmanager
+def drawing_signed_revisions_ahead(pdf: bytes) -> Iterator[rendering.DrawingAhead]:
+    """Draw now, in the background, what `verify_pdf` of a file that extends `pdf` by
+    incremental updates will draw of it: each revision a signature in `pdf` covers.
+
+    For a caller with work to do before it verifies (the archive completes the document
+    first). Only a head start: `verify_pdf` takes a rendering only of the very same bytes, and
+    draws itself whatever this guessed wrong (`rendering.drawing_ahead`).
+    """
+    ends = sorted({int(m[3]) + int(m[4]) for m in _BYTE_RANGE.finditer(pdf)})
+    with rendering.drawing_ahead([pdf[:end] for end in ends
+                                  if 0 < end <= len(pdf)][-_MAX_AHEAD:]) as ahead:
+        yield ahead
 
 
 _LIBRARIES = ("pyhanko", "pyhanko_certvalidator", "pypdf")  # what reads the stranger's file
@@ -302,15 +325,16 @@ class _Verification(SignatureChecks, ModificationChecks, SignerChecks):
         def draw() -> _Drawn:
             try:
                 return _Drawn(ends, rendering.render_many(pdfs, deadline=deadline), None)
-            except rendering.VisualTimeout:
+            except renderers.VisualTimeout:
                 return _Drawn(ends, [], f"what viewers show could not be compared within "
                               f"{self.limits.seconds:g} s ({len(pdfs)} revisions to draw)")
-            except rendering.RendererUnavailable as e:
+            except renderers.RendererUnavailable as e:
                 return _Drawn(ends, [], f"what viewers show could not be compared ({e})")
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-draw")
         try:
-            return pool.submit(draw)
+            # In this context: renderings drawn ahead (rendering.drawing_ahead) are taken.
+            return pool.submit(contextvars.copy_context().run, draw)
         finally:
             pool.shutdown(wait=False)  # the call goes on; run() waits for its result
 

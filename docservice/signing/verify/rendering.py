@@ -3,31 +3,41 @@
 Both renderers run in parallel in a private temporary folder, within a deadline and an output
 budget; a renderer that fails on a file is recorded in its `RendererRun`, never raised. The
 page boxes (and the output intents' digest) are read from the PDF meanwhile. `visual.py`
-compares two renderings.
+compares two renderings. Within `drawing_ahead`, files can be drawn before anyone asks for them
+(the archive draws the signed revisions while it completes the document).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import os
-import selectors
-import subprocess
 import tempfile
+import threading
 import time
-from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pypdf import PdfReader
 
-from docservice.signing.errors import SigningError
+from docservice.signing.verify.renderers import (
+    MUPDF,
+    POPPLER,
+    Job,
+    RendererRun,
+    RendererUnavailable,
+    Runner,
+    StopSignal,
+    VisualTimeout,
+    command,
+    private_file,
+)
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in the page's default user space
 
@@ -39,11 +49,6 @@ DEFAULT_MAX_PAGES = 100
 #: Bytes of images one renderer may produce for one file before it is stopped (A4 at 36 dpi is
 #: 126 KB a page): a hostile page size must not fill the memory.
 DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024
-_MAX_MESSAGES = 5
-_MAX_STDERR = 64 * 1024
-_READ_CHUNK = 256 * 1024
-_PIPE_SIZE = 1024 * 1024
-_NOISE = ("warning: ICC support is not available",)
 # poppler turns a catalog's single OutputIntent into its display profile again for every page,
 # reversing the profile's tone curves each time: ~120 ms a page for LibreOffice's PDF/A sRGB
 # profile, 13 times the rest of the rendering. Renamed in poppler's copy (same length, so every
@@ -53,68 +58,6 @@ _NOISE = ("warning: ICC support is not available",)
 _OUTPUT_INTENTS = b"/OutputIntents"
 _OUTPUT_INTENTS_HIDDEN = b"/OutputIntentX"
 
-POPPLER = "poppler"
-MUPDF = "MuPDF"
-
-
-class VisualTimeout(SigningError):
-    """Rendering the pages went past the deadline (the renderers were stopped)."""
-
-    def __init__(self, seconds_over: float) -> None:
-        super().__init__(f"rendering the pages went {seconds_over:.2f} s past the deadline")
-        self.seconds_over = seconds_over
-
-
-class RendererUnavailable(SigningError):
-    """A renderer cannot be started (not installed): the comparison cannot be made at all."""
-
-    def __init__(self, program: str, reason: str) -> None:
-        super().__init__(f"renderer {program}: {reason}")
-        self.program = program
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Bitmap:
-    """One rendered page: `channels` bytes a pixel (1 = gray), rows top to bottom."""
-
-    width: int
-    height: int
-    channels: int
-    pixels: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class RendererRun:
-    """What one renderer made of one PDF: its pages in order, and whether it complained."""
-
-    renderer: str  # POPPLER or MUPDF
-    pages: tuple[Bitmap, ...]
-    exit_code: int  # the process's; negative = killed by a signal
-    messages: tuple[str, ...] = ()  # its first error lines, noise removed
-    complete: bool = True  # False: its output stops in the middle of a page
-    too_large: bool = False  # stopped for producing more than the output budget
-
-    @property
-    def failed(self) -> bool:
-        """Whether the renderer did not render the whole file cleanly."""
-        return self.exit_code != 0 or not self.complete or self.too_large or not self.pages
-
-    def failure(self) -> str:
-        """What went wrong, in a few words ("" when nothing did)."""
-        if not self.failed:
-            return ""
-        if self.too_large:
-            what = "stopped: too large to render"
-        elif not self.complete:
-            what = "output cut short"
-        elif self.exit_code < 0:
-            what = f"killed by signal {-self.exit_code}"
-        elif self.exit_code:
-            what = f"exit status {self.exit_code}"
-        else:
-            what = "no pages"
-        return f"{what}: {self.messages[0]}" if self.messages else what
 
 
 @dataclass(frozen=True)
@@ -173,27 +116,53 @@ def render_many(pdfs: Sequence[bytes], *, dpi: float = DEFAULT_DPI, deadline: fl
                 parallel: int | None = None) -> list[Rendering]:
     """`render` of each PDF, with up to `parallel` renderer processes running at once (default:
     one per core, at least two) and the page boxes read meanwhile; identical PDFs (a document
-    timestamp that covers the whole file) are rendered once."""
+    timestamp that covers the whole file) are rendered once, and so are PDFs already being drawn
+    ahead (`drawing_ahead`) with the same settings: their renderings are waited for."""
+    unique = list(dict.fromkeys(pdfs))
+    ahead = _AHEAD.get()
+    settings = (dpi, max_pages, max_output)
+    borrowed = {pdf: future for pdf in unique
+                if ahead is not None and (future := ahead.drawing(pdf, settings)) is not None}
+    missing = [pdf for pdf in unique if pdf not in borrowed]
+    drawn = dict(zip(missing, _render_unique(missing, dpi=dpi, deadline=deadline,
+                                             max_pages=max_pages, max_output=max_output,
+                                             parallel=parallel), strict=True)) if missing else {}
+    for pdf, future in borrowed.items():
+        try:
+            drawn[pdf] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout as e:
+            raise VisualTimeout(time.monotonic() - deadline) from e
+        except RendererUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - stopped, or past the deadline it was started with
+            drawn[pdf] = _render_unique([pdf], dpi=dpi, deadline=deadline, max_pages=max_pages,
+                                        max_output=max_output, parallel=parallel)[0]
+    return [drawn[pdf] for pdf in pdfs]
+
+
+def _render_unique(unique: Sequence[bytes], *, dpi: float, deadline: float, max_pages: int,
+                   max_output: int, parallel: int | None,
+                   stop: StopSignal | None = None) -> list[Rendering]:
+    """`render` of each of these distinct PDFs; `stop` ends the drawing early (`Stopped`)."""
     parallel = max(1, parallel or max(2, os.cpu_count() or 2))
-    position = {pdf: index for index, pdf in enumerate(dict.fromkeys(pdfs))}
-    unique = list(position)
     # Not a `with`: its exit would wait for a hostile page tree past the deadline.
     boxes_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="visual-boxes")
     try:
         with tempfile.TemporaryDirectory(prefix="docservice-visual-") as tmp:
             folder = Path(tmp)  # mkdtemp makes it 0700
-            jobs: list[_Job] = []
+            jobs: list[Job] = []
             for index, pdf in enumerate(unique):
-                original = _private_file(folder / f"{index}.pdf", pdf)
+                original = private_file(folder / f"{index}.pdf", pdf)
                 poppler_path = original
                 if _OUTPUT_INTENTS in pdf:
-                    poppler_path = _private_file(
+                    poppler_path = private_file(
                         folder / f"{index}-poppler.pdf",
                         pdf.replace(_OUTPUT_INTENTS, _OUTPUT_INTENTS_HIDDEN))
-                jobs.append(_Job(index, POPPLER, _command(POPPLER, poppler_path, dpi, max_pages)))
-                jobs.append(_Job(index, MUPDF, _command(MUPDF, original, dpi, max_pages)))
+                jobs.append(Job(index, POPPLER, command(POPPLER, poppler_path, dpi, max_pages)))
+                jobs.append(Job(index, MUPDF, command(MUPDF, original, dpi, max_pages)))
             boxes = boxes_reader.submit(lambda: [_read_boxes(pdf) for pdf in unique])
-            runner = _Runner(jobs, parallel=parallel, deadline=deadline, max_output=max_output)
+            runner = Runner(jobs, parallel=parallel, deadline=deadline, max_output=max_output,
+                             stop=stop)
             try:
                 runner.finish()
             finally:
@@ -205,187 +174,95 @@ def render_many(pdfs: Sequence[bytes], *, dpi: float = DEFAULT_DPI, deadline: fl
     finally:
         boxes_reader.shutdown(wait=False, cancel_futures=True)
     runs = {(job.index, job.renderer): job.result() for job in jobs}
-    renderings = [Rendering(dpi=dpi, poppler=runs[index, POPPLER], mupdf=runs[index, MUPDF],
-                            boxes=read[index][0], boxes_problem=read[index][2],
-                            output_intents=read[index][1],
-                            max_pages=max_pages)
-                  for index in range(len(unique))]
-    return [renderings[position[pdf]] for pdf in pdfs]
+    return [Rendering(dpi=dpi, poppler=runs[index, POPPLER], mupdf=runs[index, MUPDF],
+                      boxes=read[index][0], boxes_problem=read[index][2],
+                      output_intents=read[index][1], max_pages=max_pages)
+            for index in range(len(unique))]
 
 
-
-def _private_file(path: Path, data: bytes) -> Path:
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        out.write(data)
-    return path
+#: What makes two renderings of the same bytes the same: dpi, max_pages, max_output.
+_Settings = tuple[float, int, int]
+_DEFAULTS: _Settings = (DEFAULT_DPI, DEFAULT_MAX_PAGES, DEFAULT_MAX_OUTPUT)
 
 
-def _command(renderer: str, path: Path, dpi: float, max_pages: int) -> list[str]:
-    resolution = f"{dpi:g}"
-    if renderer == POPPLER:
-        return ["pdftoppm", "-r", resolution, "-gray", "-cropbox", "-f", "1",
-                "-l", str(max_pages), str(path)]
-    return ["mutool", "draw", "-q", "-r", resolution, "-c", "gray", "-F", "pgm", "-o", "-",
-            str(path), f"1-{max_pages}"]
+class DrawingAhead:
+    """Files being drawn in the background before anyone asks for them.
 
+    Within `drawing_ahead`, `render_many` takes the rendering of the very same bytes at the same
+    settings from here instead of drawing them again: both renderers still draw every file, only
+    earlier (rendering the same bytes is deterministic). One that failed here is drawn again.
+    """
 
-@dataclass(eq=False)
-class _Job:
-    index: int
-    renderer: str
-    argv: list[str]
-    process: subprocess.Popen[bytes] | None = None
-    out: bytearray = field(default_factory=bytearray)
-    err: bytearray = field(default_factory=bytearray)
-    open_streams: int = 0
-    over_budget: bool = False
-    exit_code: int | None = None
+    def __init__(self, *, seconds: float) -> None:
+        self._seconds = seconds
+        self._pending: dict[tuple[bytes, _Settings], Future[Rendering]] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stop = StopSignal()
+        self._pid = os.getpid()  # a forked child has none of these drawings' threads
 
-    def result(self) -> RendererRun:
-        pages, complete = _parse_pnm_stream(bytes(self.out))
-        lines = [line.strip() for line in self.err.decode("utf-8", "replace").splitlines()]
-        lines = [line for line in lines if line and not line.startswith(_NOISE)]
-        # Errors before warnings: the first message is the one a reason quotes.
-        lines.sort(key=lambda line: "error" not in line.lower())
-        messages = tuple(dict.fromkeys(lines))[:_MAX_MESSAGES]
-        return RendererRun(renderer=self.renderer, pages=tuple(pages),
-                           exit_code=-9 if self.exit_code is None else self.exit_code,
-                           messages=messages, complete=complete, too_large=self.over_budget)
+    def draw(self, pdfs: Sequence[bytes]) -> None:
+        """Start drawing `pdfs` (at the default settings) in a thread of their own."""
+        with self._lock:
+            futures: dict[bytes, Future[Rendering]] = {
+                pdf: Future() for pdf in dict.fromkeys(pdfs) if (pdf, _DEFAULTS) not in
+                self._pending}
+            self._pending.update({(pdf, _DEFAULTS): f for pdf, f in futures.items()})
+            if not futures:
+                return
+            thread = threading.Thread(target=self._draw, name="visual-ahead", daemon=True,
+                                      args=(futures, time.monotonic() + self._seconds))
+            self._threads.append(thread)
+        thread.start()
 
-
-class _Runner:
-    """Runs renderer processes, at most `parallel` at once, reading their pipes until each ends."""
-
-    def __init__(self, jobs: list[_Job], *, parallel: int, deadline: float,
-                 max_output: int) -> None:
-        self.waiting = deque(jobs)
-        self.running: list[_Job] = []
-        self.parallel = parallel
-        self.deadline = deadline
-        self.max_output = max_output
-        self.selector = selectors.DefaultSelector()
-
-    def start_some(self) -> None:
-        while self.waiting and len(self.running) < self.parallel:
-            job = self.waiting.popleft()
-            try:
-                job.process = subprocess.Popen(
-                    job.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, cwd="/", env=_renderer_env())
-            except OSError as e:
-                raise RendererUnavailable(job.argv[0], str(e)) from e
-            self.running.append(job)
-            for stream in (job.process.stdout, job.process.stderr):
-                assert stream is not None
-                os.set_blocking(stream.fileno(), False)
-                with contextlib.suppress(AttributeError, OSError):  # Linux: a 1 MB pipe, so a
-                    # renderer rarely waits for us to read while the boxes are being read
-                    fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-                self.selector.register(stream, selectors.EVENT_READ, job)
-                job.open_streams += 1
-
-    def finish(self) -> None:
-        while self.running or self.waiting:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise VisualTimeout(-remaining)
-            self.start_some()
-            for key, _ in self.selector.select(remaining):
-                self._read(key.fileobj, key.data)  # type: ignore[arg-type]
-
-    def _read(self, stream: IO[bytes], job: _Job) -> None:
-        try:
-            chunk = os.read(stream.fileno(), _READ_CHUNK)
-        except BlockingIOError:
-            return
-        assert job.process is not None
-        if chunk and stream is job.process.stdout:
-            job.out += chunk
-            if len(job.out) > self.max_output:
-                job.over_budget = True
-                job.process.kill()
-                self._close(stream, job)
-        elif chunk:
-            if len(job.err) < _MAX_STDERR:
-                job.err += chunk[:_MAX_STDERR - len(job.err)]
-        else:
-            self._close(stream, job)
-
-    def _close(self, stream: IO[bytes], job: _Job) -> None:
-        self.selector.unregister(stream)
-        stream.close()
-        job.open_streams -= 1
-        if job.open_streams == 0:
-            assert job.process is not None
-            try:
-                job.exit_code = job.process.wait(max(0.0, self.deadline - time.monotonic()))
-            except subprocess.TimeoutExpired as e:
-                raise VisualTimeout(time.monotonic() - self.deadline) from e
-            self.running.remove(job)
-
-    def kill_all(self) -> None:
-        """Stop whatever still runs (after a timeout or an error) and release the pipes."""
-        for job in self.running:
-            assert job.process is not None
-            if job.process.poll() is None:
-                job.process.kill()
-            job.process.wait()
-        for key in list(self.selector.get_map().values()):
-            self.selector.unregister(key.fileobj)
-            key.fileobj.close()  # type: ignore[union-attr]
-        self.selector.close()
-
-
-def _renderer_env() -> dict[str, str]:
-    # Same fonts and locale whoever calls us; HOME for fontconfig's cache.
-    keep = ("PATH", "HOME", "FONTCONFIG_FILE", "FONTCONFIG_PATH", "XDG_CACHE_HOME")
-    env = {name: os.environ[name] for name in keep if name in os.environ}
-    env["LC_ALL"] = "C"
-    return env
-
-
-def _parse_pnm_stream(data: bytes) -> tuple[list[Bitmap], bool]:
-    """The PGM/PPM (P5/P6, 8-bit) images written one after another; False if the stream was cut
-    short or holds something else."""
-    pages: list[Bitmap] = []
-    at = 0
-    while at < len(data):
-        header = _pnm_header(data, at)
-        if header is None:
-            return pages, False
-        width, height, channels, start = header
-        end = start + width * height * channels
-        if end > len(data):
-            return pages, False
-        pages.append(Bitmap(width, height, channels, data[start:end]))
-        at = end
-    return pages, True
-
-
-def _pnm_header(data: bytes, at: int) -> tuple[int, int, int, int] | None:
-    magic = data[at:at + 2]
-    if magic not in (b"P5", b"P6"):
-        return None
-    at += 2
-    values: list[int] = []
-    while len(values) < 3:
-        while at < len(data) and data[at:at + 1].isspace():
-            at += 1
-        if data[at:at + 1] == b"#":
-            newline = data.find(b"\n", at)
-            if newline < 0:
-                return None
-            at = newline + 1
-            continue
-        start = at
-        while at < len(data) and data[at:at + 1].isdigit():
-            at += 1
-        if start == at or at - start > 9:
+    def drawing(self, pdf: bytes, settings: _Settings) -> Future[Rendering] | None:
+        """The rendering of `pdf` at `settings` being drawn here, if it is."""
+        if os.getpid() != self._pid:
             return None
-        values.append(int(data[start:at]))
-    if at >= len(data) or not data[at:at + 1].isspace() or values[2] != 255:
-        return None
-    return values[0], values[1], 1 if magic == b"P5" else 3, at + 1
+        with self._lock:
+            return self._pending.get((pdf, settings))
+
+    def _draw(self, futures: dict[bytes, Future[Rendering]], deadline: float) -> None:
+        pdfs = list(futures)
+        try:
+            drawn = _render_unique(pdfs, dpi=_DEFAULTS[0], deadline=deadline,
+                                   max_pages=_DEFAULTS[1], max_output=_DEFAULTS[2],
+                                   parallel=None, stop=self._stop)
+        except Exception as e:  # noqa: BLE001 - handed to whoever waits for these renderings
+            for future in futures.values():
+                future.set_exception(e)
+            return
+        for pdf, rendering in zip(pdfs, drawn, strict=True):
+            futures[pdf].set_result(rendering)
+
+    def close(self) -> None:
+        """Stop what is still being drawn (its renderers killed) and wait for that."""
+        self._stop.set()
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()
+        self._stop.close()
+
+
+_AHEAD: ContextVar[DrawingAhead | None] = ContextVar("drawing_ahead", default=None)
+
+
+@contextlib.contextmanager
+def drawing_ahead(pdfs: Sequence[bytes] = (), *, seconds: float = 30.0
+                  ) -> Iterator[DrawingAhead]:
+    """Draw `pdfs` in the background now (more with `.draw`); `render_many` calls within the
+    block (in this context: a thread started in it needs `contextvars.copy_context`) take those
+    renderings. Each drawing stops `seconds` after it starts; whatever runs at the end of the
+    block is stopped."""
+    ahead = DrawingAhead(seconds=seconds)
+    token = _AHEAD.set(ahead)
+    try:
+        ahead.draw(pdfs)
+        yield ahead
+    finally:
+        _AHEAD.reset(token)
+        ahead.close()
 
 
 def _read_boxes(pdf: bytes) -> tuple[tuple[PageBoxes, ...] | None, str, str | None]:

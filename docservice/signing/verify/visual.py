@@ -20,14 +20,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from docservice.signing.verify.rendering import (
-    MUPDF,
-    POPPLER,
-    Bitmap,
-    PageBoxes,
-    Rect,
-    Rendering,
-)
+from docservice.signing.verify.renderers import MUPDF, POPPLER, Bitmap
+from docservice.signing.verify.rendering import PageBoxes, Rect, Rendering
 
 #: Widgets' rectangles widened by this many pixels, for anti-aliasing and rounding at their edges.
 MASK_MARGIN_PX = 2

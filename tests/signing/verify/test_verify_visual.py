@@ -12,13 +12,22 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+from pyhanko.sign.validation import add_validation_info
+from pyhanko_certvalidator import ValidationContext
 
+from docservice.signing.pki import Pki
+from docservice.signing.verify import Trust, rendering, verify_pdf
+from docservice.signing.verify.engine import drawing_signed_revisions_ahead
+from docservice.signing.verify.renderers import RendererUnavailable, VisualTimeout
 from docservice.signing.verify.rendering import (
+    DEFAULT_DPI,
+    DEFAULT_MAX_OUTPUT,
+    DEFAULT_MAX_PAGES,
     Rect,
-    RendererUnavailable,
     Rendering,
-    VisualTimeout,
+    drawing_ahead,
     render,
     render_many,
 )
@@ -235,3 +244,99 @@ def test_a_missing_renderer_is_an_error_not_an_empty_comparison(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RendererUnavailable, match="pdftoppm"):
         rendered(contract_pdf())
+
+
+# -- drawing ahead: the same drawings, started earlier ------------------------------------------
+
+DEFAULTS = (DEFAULT_DPI, DEFAULT_MAX_PAGES, DEFAULT_MAX_OUTPUT)
+
+
+def drawn_here(monkeypatch: pytest.MonkeyPatch) -> list[list[bytes]]:
+    """The PDFs each call draws from now on (ahead or not), in the order the calls start."""
+    calls: list[list[bytes]] = []
+    real = rendering._render_unique
+
+    def recording(unique: list[bytes], **options: object) -> list[Rendering]:
+        calls.append(list(unique))
+        return real(unique, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rendering, "_render_unique", recording)
+    return calls
+
+
+def test_a_file_drawn_ahead_is_taken_not_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    signed = contract_pdf()
+    final = append_content_update(signed)
+    expected = render_many([signed, final], deadline=time.monotonic() + 20)
+    calls = drawn_here(monkeypatch)
+    with drawing_ahead([signed]):
+        views = render_many([signed, final], deadline=time.monotonic() + 20)
+    assert calls == [[signed], [final]]
+    assert views == expected
+    assert differences(*views, masks={}) == differences(*expected, masks={})
+
+
+def test_a_drawing_ahead_at_other_settings_or_outside_the_block_is_not_taken(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pdf = contract_pdf()
+    calls = drawn_here(monkeypatch)
+    with drawing_ahead([pdf]) as ahead:
+        assert ahead.drawing(pdf, DEFAULTS) is not None
+        assert ahead.drawing(pdf, (72.0, DEFAULT_MAX_PAGES, DEFAULT_MAX_OUTPUT)) is None
+        render(pdf, dpi=72.0, deadline=time.monotonic() + 20)
+    render(pdf, deadline=time.monotonic() + 20)
+    assert calls == [[pdf], [pdf], [pdf]]
+
+
+def test_a_drawing_ahead_that_failed_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    pdf = contract_pdf()
+    with drawing_ahead([pdf], seconds=-1.0):  # past its deadline before it starts
+        view = render(pdf, deadline=time.monotonic() + 20)
+    assert view.problems == []
+    assert view == render(pdf, deadline=time.monotonic() + 20)
+
+
+def test_leaving_the_block_stops_what_is_drawn_ahead_and_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    long_document = contract_pdf(pages=100)  # ~0.4 s to render
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    started = time.monotonic()
+    with drawing_ahead([long_document]) as ahead:
+        future = ahead.drawing(long_document, DEFAULTS)
+        time.sleep(0.05)
+    assert time.monotonic() - started < 0.3
+    assert future is not None and future.done() and future.exception() is not None
+    assert list(tmp_path.iterdir()) == []
+    renderers = [pid for pid in Path("/proc").iterdir() if pid.name.isdigit()
+                 and _parent(pid) == os.getpid() and _command(pid) in ("pdftoppm", "mutool")]
+    assert renderers == []
+
+
+def _parent(pid: Path) -> int | None:
+    try:
+        return int((pid / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _command(pid: Path) -> str:
+    try:
+        return (pid / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def test_the_signed_revisions_are_drawn_ahead_and_the_engine_draws_only_the_rest(
+        signed_contract: SignedContract, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    trust = Trust(roots=pki.trust_roots, crls=pki.crls)
+    reader = PdfFileReader(io.BytesIO(signed_contract.by_school), strict=False)
+    final = add_validation_info(reader.embedded_signatures[-1], ValidationContext(
+        trust_roots=list(pki.trust_roots), crls=list(pki.crls), allow_fetching=False)).getvalue()
+    expected = verify_pdf(final, trust=trust)
+    calls = drawn_here(monkeypatch)
+    with drawing_signed_revisions_ahead(signed_contract.by_school) as ahead:
+        assert ahead.drawing(signed_contract.unsigned, DEFAULTS) is None
+        report = verify_pdf(final, trust=trust)
+    assert calls == [signed_contract.revisions[1:], [final]]
+    assert report.passed and expected.passed, report.reasons
+    assert report.warnings == expected.warnings
