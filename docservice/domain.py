@@ -40,6 +40,11 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def hash_token(token: str) -> str:
+    """What the database keeps of a secret token (links, API tokens): its SHA-256."""
+    return sha256_hex(token.encode())
+
+
 class DocumentKind(str, enum.Enum):
     """The documents an internship may need."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from docservice.domain import BRUSSELS
+from docservice.domain import BRUSSELS, LANGUAGES
 
 #: A date a reminder is about: (anchor, date, days left); anchor is contract_deadline or
 #: start_date.
@@ -160,7 +160,7 @@ def completed(facts: EnvelopeFacts) -> Composed:
 def copies(facts: EnvelopeFacts, *, url: str, expires_at: datetime,
            documents: Sequence[DocumentRef]) -> Composed:
     """To one party: the link to their copies of the archived documents."""
-    language = facts.language if facts.language in ("nl", "en") else "nl"
+    language = facts.language if facts.language in LANGUAGES else "nl"
     return render("copies", language, _envelope_values(facts)
                   | dict(url=url, expires=expires_at, documents=documents))
 

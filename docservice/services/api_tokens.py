@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
@@ -10,17 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
+from docservice.domain import hash_token
 from docservice.errors import DocserviceError, NotFound
 from docservice.models import ApiToken, Role, User
 
 PREFIX = "dsk_"
 #: Who may hold a token: the API lists placements, as the coordinator's desk does.
 TOKEN_ROLES = (Role.COORDINATOR.value, Role.ADMIN.value)
-
-
-def hash_token(token: str) -> str:
-    """What the database keeps of a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_token(session: Session, email: str, *, name: str, now: datetime,

@@ -21,7 +21,6 @@ leave them pending for that long rather than verify them during a request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -36,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from docservice.db import after_commit
-from docservice.domain import SIGNER_ROLES
+from docservice.domain import SIGNER_ROLES, sha256_hex
 from docservice.models import (
     Base,
     QueuedVerification,
@@ -162,7 +161,7 @@ class Verifier:
 
     def verify(self, pdf: bytes) -> PdfVerdict:
         """The verdict on `pdf`; never raises: an engine error is the verdict ENGINE_ERROR."""
-        sha = hashlib.sha256(pdf).hexdigest()
+        sha = sha256_hex(pdf)
         try:
             return self._verify(pdf, sha)
         except Exception as e:  # noqa: BLE001 - a failing engine is a verdict, not a crash
@@ -360,7 +359,7 @@ def refresh(session: Session, shas: Iterable[str], *, verifier: Verifier, blobs:
             continue
         if data is None:
             data = _read(blobs, sha)
-        if data is None or hashlib.sha256(data).hexdigest() != digest:
+        if data is None or sha256_hex(data) != digest:
             stats.skipped += 1  # changed again since it was hashed: the next check sees it
             continue
         verdict = verifier.verify(data)
@@ -381,7 +380,7 @@ def _check_file(session: Session, blobs: BlobReader, sha: str, previous: StoredF
     path = _blob_path(blobs, sha)
     if path is None:  # a store without paths: read the bytes each time
         stored = _read_via_store(blobs, sha)
-        return (hashlib.sha256(stored).hexdigest() if stored is not None else MISSING), stored
+        return (sha256_hex(stored) if stored is not None else MISSING), stored
     try:
         st = os.stat(path)
         size, mtime = st.st_size, st.st_mtime_ns
@@ -397,7 +396,7 @@ def _check_file(session: Session, blobs: BlobReader, sha: str, previous: StoredF
     except OSError:
         data, digest = None, MISSING
     else:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256_hex(data)
     if previous is None or (previous.found_sha256, previous.size, previous.mtime_ns) != (
             digest, size, mtime):
         _upsert(session, StoredFileCheck, {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from docservice.archive import audit
+from docservice.domain import LANGUAGES, hash_token
 from docservice.errors import LinkExpired, LinkInvalid
 from docservice.models import (
     AccessLink,
@@ -23,11 +23,6 @@ from docservice.models import (
 STUDENT = "student"
 SIGN = "sign"
 COPY = "copy"  # a party's link to the archived, fully signed documents
-
-
-def hash_token(token: str) -> str:
-    """What the database keeps of a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_link(session: Session, placement: Placement, *, purpose: str, now: datetime,
@@ -150,7 +145,7 @@ def link_fate(session: Session, link: AccessLink, *, now: datetime) -> LinkFate:
     year = placement.academic_year
     language = request.language if request is not None else placement.language
     base: dict[str, Any] = {
-        "language": language if language in ("nl", "en") else "nl", "purpose": link.purpose,
+        "language": language if language in LANGUAGES else "nl", "purpose": link.purpose,
         "coordinator_name": year.coordinator_name, "coordinator_email": year.coordinator_email}
     if link.purpose == SIGN and request is not None:
         envelope = request.envelope

@@ -14,6 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from docservice.archive import audit
+from docservice.domain import LANGUAGES
 from docservice.errors import N_, ImportRejected, Reason, RowError
 from docservice.models import AcademicYear, Placement
 from docservice.services.text import forbidden_character
@@ -107,7 +108,7 @@ def _phone(text: str) -> str:
 
 
 def _language(text: str) -> str:
-    if text.lower() not in ("nl", "en"):
+    if text.lower() not in LANGUAGES:
         raise CellError(N_("%(value)s is geen taal waarin we sjablonen hebben (nl, en)"), text)
     return text.lower()
 

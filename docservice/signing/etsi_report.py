@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from asn1crypto import cms
 
+from docservice.domain import sha256_hex
+
 if TYPE_CHECKING:
     from xsdata.formats.dataclass.context import XmlContext
 
@@ -149,7 +151,7 @@ def _quality_uri(level: str) -> str:
 
 def _object_id(kind: str, der: bytes) -> str:
     # As pyhanko names validation objects (vo-<type>-<SHA-256>), so its reports and ours agree.
-    return f"vo-{kind}-{hashlib.sha256(der).hexdigest()}"
+    return f"vo-{kind}-{sha256_hex(der)}"
 
 
 def _add_object(objects: dict[str, Any], kind: str, value: Any, signer_info: Any = None, *,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import urllib.error
 import urllib.request
 import warnings
@@ -14,6 +13,7 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 
+from docservice.domain import sha256_hex
 from docservice.signing.trust.model import (
     _TERRITORY,
     _USAGES,
@@ -190,7 +190,7 @@ def _info(raw: Any, source: str, xml: bytes, *, verified: bool, signed_by: str |
                     sequence_number=int(scheme.tslsequence_number),
                     issued_at=_utc(scheme.list_issue_date_time.to_datetime()),
                     next_update=_utc(next_update.to_datetime()) if next_update else None,
-                    source=source, sha256=hashlib.sha256(xml).hexdigest(), verified=verified,
+                    source=source, sha256=sha256_hex(xml), verified=verified,
                     signed_by=signed_by, checked_at=at)
 
 

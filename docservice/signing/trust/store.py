@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -16,6 +15,7 @@ from typing import Any
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 
+from docservice.domain import sha256_hex
 from docservice.signing.trust.lists import (
     _is_lotl,
     _raw,
@@ -122,7 +122,7 @@ def stored_tlso_certs(folder: Path, territory: str) -> list[asn1_x509.Certificat
     if not lotl or not lotl["signature"]["verified"] or not path.is_file():
         return []
     xml = path.read_bytes()
-    if hashlib.sha256(xml).hexdigest() != lotl["sha256"]:
+    if sha256_hex(xml) != lotl["sha256"]:
         raise TrustStoreInvalid(folder, f"{LISTS}/{path.name} is not the LOTL index.json names")
     # Verified when it was stored; its pointers are read from the signed content again.
     lotl_list = verify_lotl(xml, source=path.name, at=datetime.fromisoformat(
@@ -263,7 +263,7 @@ def _read_stored_certificate(folder: Path, sha256: str) -> bytes:
         _, _, der = asn1_pem.unarmor(path.read_bytes())
     except (OSError, ValueError) as e:
         raise TrustStoreInvalid(folder, f"{path.name} is missing or unreadable: {e}") from e
-    if hashlib.sha256(der).hexdigest() != sha256:
+    if sha256_hex(der) != sha256:
         raise TrustStoreInvalid(folder, f"{path.name} does not hold the certificate its name "
                                         "says (altered?); refresh the trusted lists")
     return bytes(der)

@@ -12,7 +12,6 @@ report, within a time budget.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import io
 import logging
 import re
@@ -29,7 +28,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko_certvalidator import ValidationContext
 
-from docservice.domain import SIGNER_ROLES
+from docservice.domain import SIGNER_ROLES, sha256_hex
 from docservice.signing.verify import renderers, rendering, visual
 from docservice.signing.verify.modifications import ModificationChecks
 from docservice.signing.verify.policy import STANDARD, Policy, PolicyChoice, chosen
@@ -76,7 +75,7 @@ def verify_pdf(pdf: bytes, *, trust: Trust, policy: PolicyChoice = "auto",
     its three signature fields) and when `expected` is given, standard otherwise.
     """
     limits = limits or Limits()
-    sha256 = hashlib.sha256(pdf).hexdigest()
+    sha256 = sha256_hex(pdf)
     # What the report names when the file cannot be read far enough to know whose it is.
     named = chosen(policy, service=expected is not None)
     try:

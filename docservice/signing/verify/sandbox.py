@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import ctypes
-import hashlib
 import logging
 import logging.handlers
 import multiprocessing
@@ -42,6 +41,7 @@ from typing import Any
 
 from asn1crypto.core import Asn1Value
 
+from docservice.domain import sha256_hex
 from docservice.signing.verify.engine import verify_pdf
 from docservice.signing.verify.policy import PolicyChoice, chosen
 from docservice.signing.verify.report import (
@@ -122,7 +122,7 @@ def run_untrusted(pdf: bytes, *, trust: Trust, policy: PolicyChoice = "auto",
         for end in pipe or ():
             end.close()
         logger.exception("no process could be started to verify %s",
-                         hashlib.sha256(pdf).hexdigest())
+                         sha256_hex(pdf))
         return SandboxRun(_not_started(pdf, policy, expected, e), time.monotonic() - start,
                           "not started", None, None)
     try:
@@ -303,7 +303,7 @@ def _judge(result: _Result | None, timed_out: bool, exitcode: int | None, pdf: b
                else f"signal {signal.Signals(-exitcode).name}" if exitcode < 0
                else f"exit status {exitcode}")
         logger.warning("the process verifying %s stopped (%s)",
-                       hashlib.sha256(pdf).hexdigest(), how)
+                       sha256_hex(pdf), how)
         return "died", _too_large(pdf, policy, expected,
                                   f"the verifying process stopped ({how})")
     report = result.report
@@ -320,7 +320,7 @@ def _too_large(pdf: bytes, policy: PolicyChoice, expected: Expected | None, why:
     reason = f"{TOO_LARGE} ({_ENGLISH}: {why})"
     return Report(indication=TOTAL_FAILED, sub_indication=FORMAT_FAILURE,
                   reasons=tuple(dict.fromkeys((reason, *more))),
-                  sha256=hashlib.sha256(pdf).hexdigest(), revisions=0,
+                  sha256=sha256_hex(pdf), revisions=0,
                   policy=_policy_name(policy, expected), size=len(pdf))
 
 
@@ -330,7 +330,7 @@ def _not_started(pdf: bytes, policy: PolicyChoice, expected: Expected | None,
                   reasons=(f"the file could not be verified now: no process to verify it in "
                            f"could be started ({type(error).__name__}: {error}); try again "
                            "later",),
-                  sha256=hashlib.sha256(pdf).hexdigest(), revisions=0,
+                  sha256=sha256_hex(pdf), revisions=0,
                   policy=_policy_name(policy, expected), size=len(pdf))
 
 
