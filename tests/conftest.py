@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -147,27 +148,42 @@ def migrated(database_url: str) -> str:
     return database_url
 
 
+def mail_to_test_server(smtp_session: tuple[Inbox, int]) -> MailSettings:
+    """Mail to the run's test SMTP server."""
+    return MailSettings(smtp_host="127.0.0.1", smtp_port=smtp_session[1],
+                        sender="Stagebureau <stages@school.example.org>")
+
+
 @pytest.fixture
 def settings(tmp_path: Path, migrated: str, pki_path: Path, smtp_session: tuple[Inbox, int],
              inbox: Inbox) -> Settings:
     """Paths in this test's folder, the run's PKI, mail to the test SMTP server."""
-    mail = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp_session[1],
-                        sender="Stagebureau <stages@school.example.org>")
-    return make_settings(tmp_path, migrated, pki_path=pki_path, mail=mail)
+    return make_settings(tmp_path, migrated, pki_path=pki_path,
+                         mail=mail_to_test_server(smtp_session))
+
+
+@contextmanager
+def running_app(settings: Settings, converter: Any) -> Iterator[Flask]:
+    """The app on a migrated database, sharing the run's converters; every row is removed
+    and the runtime closed afterwards."""
+    app = create_app({"TESTING": True}, settings=settings)
+    rt: Runtime = app.extensions["docservice"]
+    rt.use_converter(converter)
+    try:
+        yield app
+    finally:
+        with rt.db.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+        rt.use_converter(None)
+        rt.close()
 
 
 @pytest.fixture
 def app(settings: Settings, converter: Any) -> Iterator[Flask]:
     """The app on a migrated database; every row is removed after the test."""
-    app = create_app({"TESTING": True}, settings=settings)
-    rt: Runtime = app.extensions["docservice"]
-    rt.use_converter(converter)
-    yield app
-    with rt.db.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-    rt.use_converter(None)
-    rt.close()
+    with running_app(settings, converter) as app:
+        yield app
 
 
 @pytest.fixture

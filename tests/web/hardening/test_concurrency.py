@@ -18,14 +18,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from docservice import create_app, migrate
-from docservice.config import MailSettings
+from docservice import migrate
 from docservice.db import Database, unit_of_work
 from docservice.jobs.runtime import Runtime
 from docservice.mail.devserver import Inbox
-from docservice.models import AuditEvent, Base, Document, Envelope, Placement, Revision
+from docservice.models import AuditEvent, Document, Envelope, Placement, Revision
 from docservice.services import links
-from tests.conftest import TEST_ACTOR, make_settings
+from tests.conftest import TEST_ACTOR, mail_to_test_server, make_settings, running_app
 from tests.web.helpers import csrf_token, login, make_user
 from tests.web.test_signing_flow import STUDENT, _open_envelope, _prepare, _sign_link
 
@@ -40,19 +39,11 @@ def pg_app(tmp_path: Path, postgres_url: str, pki_path: Path,
     db = Database(postgres_url)
     migrate.upgrade(db)
     db.dispose()
-    mail = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp_session[1],
-                        sender="Stagebureau <stages@school.example.org>")
-    app = create_app({"TESTING": True},
-                     settings=make_settings(tmp_path, postgres_url, pki_path=pki_path, mail=mail))
-    rt: Runtime = app.extensions["docservice"]
-    rt.use_converter(converter)
-    rt.signer  # noqa: B018 - built now, before any thread needs it
-    yield app
-    with rt.db.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-    rt.use_converter(None)
-    rt.close()
+    settings = make_settings(tmp_path, postgres_url, pki_path=pki_path,
+                             mail=mail_to_test_server(smtp_session))
+    with running_app(settings, converter) as app:
+        _ = app.extensions["docservice"].signer  # built now, before any thread needs it
+        yield app
 
 
 @pytest.fixture
