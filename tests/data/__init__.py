@@ -1,0 +1,1 @@
+"""Files the tests read (not tests themselves)."""
