@@ -7,6 +7,8 @@ import re
 from flask.testing import FlaskClient
 
 from docservice.db import unit_of_work
+from docservice.jobs.runtime import Runtime
+from docservice.models import User
 from docservice.services.users import add_user
 
 PASSWORD = "correct horse battery staple"
@@ -19,7 +21,9 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def make_user(runtime, email: str = "coordinator@school.example.org", role: str = "coordinator"):
+def make_user(runtime: Runtime, email: str = "coordinator@school.example.org",
+              role: str = "coordinator") -> User:
+    """An active account with the tests' password."""
     with unit_of_work(runtime.db) as session:
         return add_user(session, email=email, name="Frank", role=role, password=PASSWORD)
 
