@@ -134,6 +134,13 @@ class LinkFate:
     copies_later: bool = False
     coordinator_name: str = ""
     coordinator_email: str = ""
+    # Whose link: "student", "company" or "school" (Dutch says "je" to a student, "u" to others).
+    role: str = ""
+
+    @property
+    def formal(self) -> bool:
+        """Whether the holder is addressed formally ("u"): everyone but the student."""
+        return self.role != STUDENT
 
 
 def link_fate(session: Session, link: AccessLink, *, now: datetime) -> LinkFate:
@@ -144,8 +151,10 @@ def link_fate(session: Session, link: AccessLink, *, now: datetime) -> LinkFate:
     placement = link.placement
     year = placement.academic_year
     language = request.language if request is not None else placement.language
+    role = request.role if request is not None else STUDENT  # a link without a request: the student's
     base: dict[str, Any] = {
         "language": language if language in LANGUAGES else "nl", "purpose": link.purpose,
+        "role": role,
         "coordinator_name": year.coordinator_name, "coordinator_email": year.coordinator_email}
     if link.purpose == SIGN and request is not None:
         envelope = request.envelope

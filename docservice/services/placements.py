@@ -138,12 +138,25 @@ class ImportResult:
     placements: list[Placement]
 
 
+#: How every .xlsx (and any zip) file starts.
+ZIP_MAGIC = b"PK\x03\x04"
+
+
 def _decode(data: bytes) -> str:
+    """The CSV's text; refused with what to do instead when it is a workbook or not UTF-8.
+
+    Never a guess at Windows-1252 (Excel's default in Belgium): a wrong guess would import
+    wrong names without a word.
+    """
+    if data.startswith(ZIP_MAGIC):
+        raise ImportRejected([RowError(1, "-", Reason(N_(
+            "dit is een Excel-bestand: bewaar het als CSV UTF-8 "
+            "(Bestand > Opslaan als > CSV UTF-8)")))])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ImportRejected([RowError(1, "-", Reason(
-            N_("het bestand is geen UTF-8-tekst (%(detail)s)"), detail=e.reason))]) from e
+        raise ImportRejected([RowError(1, "-", Reason(N_(
+            "het bestand is geen UTF-8: bewaar het in Excel als CSV UTF-8")))]) from e
 
 
 def _unreadable(e: csv.Error) -> Reason:

@@ -187,6 +187,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(desk.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.docs_bp)
     from docservice.web import archive
 
     app.register_blueprint(archive.bp)

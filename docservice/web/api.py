@@ -1,16 +1,18 @@
 """/api/v1: placements and their states as JSON, for the school's own systems.
 
 Token authentication (`Authorization: Bearer dsk_...`, tokens from `docservice users token`),
-coordinator and admin accounts only. The OpenAPI description is public at /api/v1/openapi.json.
+coordinator and admin accounts only. The OpenAPI description is public at /api/v1/openapi.json,
+and the same document is readable by a person at /api/docs.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from docservice.domain import SIGNER_ROLES
@@ -24,6 +26,8 @@ from docservice.web.params import MAX_ID, parse_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookies are used: a request carries its own token
+#: The description for a person, outside /api/v1: not an API route, and a page, not JSON.
+docs_bp = Blueprint("api_docs", __name__)
 
 MAX_PER_PAGE = 500
 PUBLIC = {"api.openapi"}
@@ -188,6 +192,71 @@ def placement(placement_id: int) -> Any:
 def openapi() -> Any:
     """The OpenAPI 3.1 description of this API."""
     return openapi_document(public_url_for("api.placements").rsplit("/", 1)[0])
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of an operation, for the documentation page."""
+
+    name: str
+    where: str  # "query" or "path"
+    required: bool
+    schema: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path of the OpenAPI document, for the documentation page."""
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    authenticated: bool
+    parameters: tuple[Parameter, ...]
+    responses: tuple[tuple[str, str], ...]  # (status, description)
+
+
+def _schema_text(schema: dict[str, Any]) -> str:
+    """A parameter's schema in a few words: its type or the schema it refers to, its values."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    kind = schema.get("type", "")
+    text = " | ".join(kind) if isinstance(kind, list) else str(kind)
+    if "enum" in schema:
+        text += ": " + ", ".join(str(v) for v in schema["enum"])
+    bounds = [f"{word} {schema[key]}" for key, word in (("minimum", "min"), ("maximum", "max"))
+              if key in schema]
+    return text + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def operations(document: dict[str, Any]) -> list[Operation]:
+    """Every operation of an OpenAPI document, in its order."""
+    default_security = bool(document.get("security"))
+    found = []
+    for path, methods in document["paths"].items():
+        for method, op in methods.items():
+            found.append(Operation(
+                method=method.upper(), path=path, operation_id=op.get("operationId", ""),
+                summary=op.get("summary", ""),
+                authenticated=bool(op["security"]) if "security" in op else default_security,
+                parameters=tuple(Parameter(p["name"], p["in"], bool(p.get("required")),
+                                           _schema_text(p.get("schema", {})),
+                                           p.get("description", ""))
+                                 for p in op.get("parameters", ())),
+                responses=tuple((status, r.get("description", ""))
+                                for status, r in op.get("responses", {}).items())))
+    return found
+
+
+@docs_bp.get("/api/docs")
+def docs() -> str:
+    """The API's description as a page: the document /api/v1/openapi.json serves."""
+    document = openapi_document(public_url_for("api.placements").rsplit("/", 1)[0])
+    return render_template("api/docs.html", document=document,
+                           operations=operations(document),
+                           json_url=public_url_for("api.openapi"))
 
 
 def openapi_document(server: str) -> dict[str, Any]:

@@ -157,10 +157,14 @@ def dashboard_page() -> Any:
     page = min(page, pages)
     rows, _pending = _fresh(statuses[(page - 1) * size: page * size])
     session = db_session()
+    years = desk_details.year_codes(session)
+    # A year that does not exist (an old bookmark, a typo) is said, not silently swapped.
+    asked = request.args.get("year")
+    unknown_year = asked[:20] if asked and asked not in years else None
     return render_template(
         "coordinator/dashboard.html", rows=rows, details=desk_details.load_details(session, rows),
         total=len(statuses), counts=counts, page=page, pages=pages, flt=flt,
-        args=_filter_args(flt), years=desk_details.year_codes(session),
+        args=_filter_args(flt), years=years, unknown_year=unknown_year,
         docents=desk_details.distinct_docents(session, flt.year), states=list(State),
         sorts=desk.SORTS, today=today_in_brussels(_now()), **_texts())
 

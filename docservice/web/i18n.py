@@ -158,6 +158,15 @@ LABELS: dict[str, dict[str, str]] = {
         "replaced": N_("Deze link is vervangen door een nieuwere link op %(when)s."),
         "revoked": N_("Deze link werd ingetrokken op %(when)s."),
     },
+    # The same to a student, who is addressed with "je" on every page.
+    "fate_student": {
+        "signed": N_("Je hebt ondertekend op %(when)s."),
+        "declined": N_("Je hebt de ondertekening geweigerd op %(when)s."),
+        "stopped": N_("De ondertekening werd stopgezet op %(when)s; de envelop is afgesloten."),
+        "expired": N_("Deze link is verlopen op %(when)s."),
+        "replaced": N_("Deze link is vervangen door een nieuwere link op %(when)s."),
+        "revoked": N_("Deze link werd ingetrokken op %(when)s."),
+    },
     "signature_kind": {
         "signature": N_("Handtekening"),
         "document_timestamp": N_("Documenttijdstempel"),
@@ -169,6 +178,70 @@ LABELS: dict[str, dict[str, str]] = {
                               "gecontroleerd)"),
         "CONTIGUOUS_BLOCK_FROM_START": N_("een deel vanaf het begin van het bestand"),
         "UNCLEAR": N_("onduidelijk welk deel"),
+    },
+    # A verification report's codes (ETSI EN 319 102-1, EU DSS): named for a person, the code
+    # itself shown beside the name for auditors who search for it.
+    "indication": {
+        "TOTAL_PASSED": N_("Geslaagd"),
+        "TOTAL_FAILED": N_("Mislukt"),
+        "INDETERMINATE": N_("Onbeslist"),
+        "verificatiefout": N_("Verificatiefout"),
+    },
+    "sub_indication": {
+        "FORMAT_FAILURE": N_("het bestand is geen geldige (ondertekende) PDF"),
+        "HASH_FAILURE": N_("de ondertekende inhoud is gewijzigd"),
+        "SIG_CRYPTO_FAILURE": N_("de cryptografische handtekening klopt niet"),
+        "SIG_CONSTRAINTS_FAILURE": N_("de handtekening voldoet niet aan het beleid"),
+        "CHAIN_CONSTRAINTS_FAILURE": N_("de certificaatketen voldoet niet aan het beleid"),
+        "CERTIFICATE_CHAIN_GENERAL_FAILURE": N_("de certificaatketen is ongeldig"),
+        "NO_CERTIFICATE_CHAIN_FOUND": N_("geen certificaatketen naar een vertrouwde bron"),
+        "REVOKED": N_("het certificaat is ingetrokken"),
+        "REVOKED_NO_POE": N_("het certificaat is ingetrokken (geen bewijs van bestaan ervoor)"),
+        "EXPIRED": N_("het certificaat is verlopen"),
+        "NOT_YET_VALID": N_("het certificaat was nog niet geldig"),
+        "OUT_OF_BOUNDS_NO_POE": N_("het certificaat was niet geldig bij ondertekening (geen "
+                                   "bewijs van bestaan)"),
+        "OUT_OF_BOUNDS_NOT_REVOKED": N_("het certificaat was niet geldig bij ondertekening"),
+        "TRY_LATER": N_("nog geen actuele intrekkingsinformatie: probeer later opnieuw"),
+        "NO_POE": N_("geen bewijs van bestaan (tijdstempel) op het nodige moment"),
+        "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": N_("te zwakke cryptografie (geen bewijs van "
+                                                "bestaan)"),
+        "NO_SIGNATURE_FOUND": N_("geen handtekening gevonden"),
+    },
+    # ETSI TS 119 172-4 levels, as the EU DSS validator names them (signing.qualification).
+    "qualification": {
+        "QESig": N_("gekwalificeerde elektronische handtekening"),
+        "QESeal": N_("gekwalificeerd elektronisch zegel"),
+        "AdESig-QC": N_("geavanceerde handtekening met gekwalificeerd certificaat"),
+        "AdESeal-QC": N_("geavanceerd zegel met gekwalificeerd certificaat"),
+        "AdESig": N_("geavanceerde elektronische handtekening"),
+        "AdESeal": N_("geavanceerd elektronisch zegel"),
+        "AdES": N_("geavanceerde handtekening of zegel"),
+        "Indeterminate QESig": N_("onbeslist: gekwalificeerde elektronische handtekening"),
+        "Indeterminate QESeal": N_("onbeslist: gekwalificeerd elektronisch zegel"),
+        "Indeterminate AdESig-QC": N_("onbeslist: geavanceerde handtekening met gekwalificeerd "
+                                      "certificaat"),
+        "Indeterminate AdESeal-QC": N_("onbeslist: geavanceerd zegel met gekwalificeerd "
+                                       "certificaat"),
+        "Indeterminate AdESig": N_("onbeslist: geavanceerde elektronische handtekening"),
+        "Indeterminate AdESeal": N_("onbeslist: geavanceerd elektronisch zegel"),
+        "Indeterminate AdES": N_("onbeslist: geavanceerde handtekening of zegel"),
+        "N/A": N_("niet van toepassing"),
+    },
+    "revocation": {
+        "good": N_("niet ingetrokken"),
+        "revoked": N_("ingetrokken"),
+        "unknown": N_("onbekend"),
+        "not checked (the certificate names no revocation source)": N_(
+            "niet gecontroleerd (het certificaat noemt geen intrekkingsbron)"),
+        "not checked (no revocation source)": N_("niet gecontroleerd (geen intrekkingsbron)"),
+    },
+    # What later revisions changed after a signature (signing.verify.changes.CATEGORY_ORDER).
+    "changes_after": {
+        "none": N_("geen"),
+        "timestamps_and_validation_data": N_("alleen tijdstempels en validatiegegevens"),
+        "signatures_and_form_filling": N_("handtekeningen en ingevulde formuliervelden"),
+        "other": N_("andere wijzigingen"),
     },
     # What a link or error page says was not found (NotFound.what).
     "thing": {

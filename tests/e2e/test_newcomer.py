@@ -96,7 +96,9 @@ def test_a_double_press_signs_once_and_the_desk_fits_a_phone(
     at = pdf.index(b"Stageovereenkomst")  # in the signed bytes (the document's title)
     tampered = pdf[:at] + b"Stageovereenkomsx" + pdf[at + len(b"Stageovereenkomst"):]
     _upload(desk, live, "tampered.pdf", tampered)
-    expect(desk.locator("#indication")).to_contain_text("TOTAL_FAILED – HASH_FAILURE")
+    # In words on the Dutch page, each code beside its words for whoever searches for it.
+    expect(desk.locator("#indication")).to_contain_text("Mislukt")
+    expect(desk.locator("#indication")).to_contain_text("HASH_FAILURE")
     expect(desk.locator("#report")).to_contain_text("Signature_student")
     _fits(desk, "verification report")
     _upload(desk, live, "untouched.pdf", pdf)

@@ -241,8 +241,6 @@ def test_every_party_signs_and_downloads_the_archived_contract(
     _no_console_errors(console, "status of 410", "status of 422")
 
 
-@pytest.mark.xfail(strict=True, reason="the used-link page says 'u' to a student in Dutch "
-                   "(LinkFate has no role; link_used.html and the 'fate' labels are formal only)")
 def test_a_used_link_says_je_to_a_student(live: Live, new_context: NewContext) -> None:
     n = 43
     open_envelope_now(live, _one_document(live, n))

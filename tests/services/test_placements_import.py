@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 import pytest
 from sqlalchemy import func, select
@@ -132,6 +133,33 @@ def test_not_utf8_and_header_injection_are_refused(runtime, year):
     assert _rejected(runtime, "naam\nZoë".encode("latin-1"))[0][2].startswith("the file is not UTF-8")
     errors = _rejected(runtime, csv_bytes([row(0, student_email="a@b.org\r\nBcc: x@evil.org")]))
     assert errors[0][1] == "student_email"
+
+
+def test_a_windows_1252_csv_is_refused_with_what_to_do_and_never_guessed(runtime, year):
+    data = csv_bytes([row(0, student_first_name="Zoë", student_last_name="Dequeker-Müller")]
+                     ).decode("utf-8").encode("cp1252")  # Excel's "CSV" in Belgium
+    with pytest.raises(ImportRejected) as caught:
+        _import(runtime, data)
+    [error] = caught.value.errors
+    assert error.reason.dutch() == "het bestand is geen UTF-8: bewaar het in Excel als CSV UTF-8"
+    assert str(error.reason) == "the file is not UTF-8: save it in Excel as CSV UTF-8"
+    assert "byte" not in str(error.reason)  # no Python exception text
+    assert _count(runtime) == 0
+
+
+def test_an_excel_workbook_is_refused_as_one(runtime, year):
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as z:  # an .xlsx is a zip; its first bytes say so
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(ImportRejected) as caught:
+        _import(runtime, workbook.getvalue())
+    [error] = caught.value.errors
+    assert error.reason.dutch() == ("dit is een Excel-bestand: bewaar het als CSV UTF-8 "
+                                    "(Bestand > Opslaan als > CSV UTF-8)")
+    assert str(error.reason) == ("this is an Excel file: save it as CSV UTF-8 "
+                                 "(File > Save As > CSV UTF-8)")
+    assert _count(runtime) == 0
 
 
 @pytest.mark.parametrize("number, ok", [

@@ -105,6 +105,28 @@ def test_upload_form_lists_every_error_and_stores_nothing(client, runtime, year)
     assert _count(runtime) == 0
 
 
+def test_upload_form_says_what_to_do_with_an_excel_or_windows_1252_file(client, runtime, year):
+    make_user(runtime)
+    login(client)
+    token = csrf_token(client.get("/coordinator/import").get_data(as_text=True))
+    cp1252 = csv_bytes([row(0)]).decode("utf-8").encode("cp1252")  # Zoë in Windows-1252
+    xlsx = b"PK\x03\x04" + bytes(60)  # how every .xlsx begins
+    for data, dutch in ((cp1252, "het bestand is geen UTF-8: bewaar het in Excel als CSV UTF-8"),
+                        (xlsx, "dit is een Excel-bestand: bewaar het als CSV UTF-8 "
+                               "(Bestand &gt; Opslaan als &gt; CSV UTF-8)")):
+        response = client.post("/coordinator/import", data={
+            "csrf_token": token, "file": (io.BytesIO(data), "cohort.csv")})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert dutch in page
+        assert "byte" not in page and "UTF-8-tekst" not in page  # no Python exception text
+    client.get("/coordinator/?lang=en")
+    response = client.post("/coordinator/import", data={
+        "csrf_token": token, "file": (io.BytesIO(cp1252), "cohort.csv")})
+    assert "the file is not UTF-8: save it in Excel as CSV UTF-8" in response.get_data(as_text=True)
+    assert _count(runtime) == 0
+
+
 def test_security_headers(client):
     response = client.get("/login")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]

@@ -56,9 +56,10 @@ def _approve(client, placement_id: int) -> None:
 
 SENTENCES = {
     "nl": {"replaced": "Deze link is vervangen door een nieuwere link op ",
-           "signed": "U hebt ondertekend op ", "expired": "Deze link is verlopen op ",
+           # The student is told "je", as on every student page; the company "u".
+           "signed": "Je hebt ondertekend op ", "expired": "Deze link is verlopen op ",
            "declined": "U hebt de ondertekening geweigerd op ",
-           "later": "Zodra alle partijen ondertekend hebben, krijgt u een e-mail",
+           "later": "Zodra alle partijen ondertekend hebben, krijg je een e-mail",
            "newest": "Gebruik de link uit de nieuwste e-mail"},
     "en": {"replaced": "This link was replaced by a newer link on ",
            "signed": "You signed on ", "expired": "This link expired on ",
@@ -110,6 +111,25 @@ def test_a_used_link_says_what_happened_in_the_signers_language(
     assert re.search(re.escape(said["declined"]) + MOMENT, _text(declined)), _text(declined)
     assert coordinator in _text(declined)
     assert f'<html lang="{language}">' in declined.get_data(as_text=True)
+
+
+def test_a_used_link_says_je_to_the_student_and_u_to_the_company(client, runtime, inbox, year):
+    placement_id = _prepare(client, runtime, nda="nee", copyright_waiver="nee")
+    _open_envelope(client, placement_id)
+    student = _sign_link(inbox, STUDENT)
+    assert _sign(client, student, "Zoë Vermeulen-D'Hondt").status_code == 200
+    company = _sign_link(inbox, COMPANY)
+    assert _sign(client, company, "Els Janssens").status_code == 200
+
+    to_student = _text(client.get(student))
+    assert re.search("Je hebt ondertekend op " + MOMENT, to_student), to_student
+    assert "krijg je een e-mail" in to_student
+    card = re.search(r'<div class="card" id="link-used">(.*?)</div>', to_student).group(1)
+    assert not re.search(r"\b(u|uw)\b", card), card
+
+    to_company = _text(client.get(company))
+    assert re.search("U hebt ondertekend op " + MOMENT, to_company), to_company
+    assert "krijgt u een e-mail" in to_company
 
 
 def test_a_completed_envelope_gives_each_party_the_archived_pdfs(
@@ -174,11 +194,11 @@ def test_a_completed_envelope_gives_each_party_the_archived_pdfs(
     form = re.search(r'action="(/copies/resend/[^"]+)"', used.get_data(as_text=True)).group(1)
     csrf = csrf_token(used.get_data(as_text=True))
     again = client.post(form, data={"csrf_token": csrf})  # the copies were mailed just now
-    assert again.status_code == 200 and "We mailden op " in _text(again)
+    assert again.status_code == 200 and "We mailden op " in _text(again) and "kijk in je mailbox" in _text(again)
     with freeze_time(datetime.now(UTC) + timedelta(minutes=3)):
         resent = client.post(form, data={"csrf_token": csrf})
     assert resent.status_code == 200
-    assert f"We hebben een nieuwe link naar uw exemplaar gemaild naar {STUDENT}" in _text(resent)
+    assert f"We hebben een nieuwe link naar je exemplaar gemaild naar {STUDENT}" in _text(resent)
     newest = _copy_link(inbox, STUDENT, 2)
     assert client.get(newest).status_code == 200
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from sqlalchemy import select
 
@@ -53,6 +54,18 @@ def test_uploaded_tampered_pdf_is_reported_failed(client, runtime, inbox, year):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "TOTAL_FAILED" in html and "page 1" in html
+    # In words in the page's language; the code only beside them, for auditors.
+    assert "Mislukt" in html and "de handtekening voldoet niet aan het beleid" in html
+    assert "TOTAL_FAILED" not in re.sub(r"<code>[^<]*</code>", "", html)
+    assert "SIG_CONSTRAINTS_FAILURE" not in re.sub(r"<code>[^<]*</code>", "", html)
+    # The engine's English sentences, marked English under a Dutch label.
+    assert "Details (Engels)" in html and '<ul lang="en"><li>' in html
+    english = client.post("/verify?lang=en", data={
+        "csrf_token": form, "policy": "auto",
+        "file": (io.BytesIO(tampered), "contract.pdf")},
+        content_type="multipart/form-data").get_data(as_text=True)
+    assert "Failed <code>TOTAL_FAILED</code>" in english and "Mislukt" not in english
+    assert "the signature does not meet the policy" in english and '<ul lang="en">' not in english
     garbage = client.post("/verify?format=json", data={
         "csrf_token": form, "file": (io.BytesIO(b"not a pdf at all"), "x.pdf")},
         content_type="multipart/form-data").get_json()

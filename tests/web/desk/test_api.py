@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -86,3 +87,17 @@ def test_openapi_description_is_public_and_matches_the_routes(app, client):
     described = {"/api/v1" + path.replace("{placement_id}", "<int:placement_id>")
                  for path in document["paths"]}
     assert described == routes
+
+
+def test_the_documentation_page_lists_every_path_of_the_openapi_document(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    page = html.unescape(response.get_data(as_text=True))
+    for path, methods in document["paths"].items():
+        assert f'<code class="path">{path}</code>' in page, path
+        for method, operation in methods.items():
+            assert f'<code class="method">{method.upper()}</code>' in page
+            assert operation["summary"] in page
+    assert "Bearer" in page and "per_page" in page and "placement_id" in page
+    assert "<script" not in page and "<style" not in page  # the CSP stays as it is

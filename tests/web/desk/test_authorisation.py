@@ -38,6 +38,7 @@ COPIES = "copies"
 
 #: Every endpoint and who may use it. Add a route: add it here, with a decision.
 POLICY: dict[str, str] = {
+    "api_docs.docs": PUBLIC,  # the same public description, as a page
     "api.openapi": PUBLIC,
     "api.placement": API,
     "api.placements": API,

@@ -119,3 +119,19 @@ def test_dutch_by_default_english_on_request_belgian_dates_and_paging_and_print(
     assert page.count("<tr") == 6 and "data-print" in page and "desk.css" in page
     css = flow.client.get("/static/desk.css").get_data(as_text=True)
     assert "@media print" in css
+
+
+def test_an_unknown_year_is_said_and_the_years_are_offered(flow: Flow, desk_year: Year):
+    y = desk_year
+    _cohort(flow, y)
+    flow.login()
+    page = flow.client.get("/coordinator/?year=1999-2000")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"Academiejaar 1999-2000 bestaat niet; getoond: {y.code}." in html
+    assert f'href="/coordinator/?year={y.code}"' in html  # the years to choose from
+    assert len(row_states(html)) == 5  # the newest year, as without ?year
+    english = flow.client.get("/coordinator/?year=1999-2000&lang=en").get_data(as_text=True)
+    assert f"Academic year 1999-2000 does not exist; shown: {y.code}." in english
+    known = flow.client.get(f"/coordinator/?year={y.code}&lang=nl").get_data(as_text=True)
+    assert "bestaat niet" not in known
