@@ -16,6 +16,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign.validation import add_validation_info
 from pyhanko_certvalidator import ValidationContext
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, NameObject
 
 from docservice.signing.pki import Pki
 from docservice.signing.verify import Trust, rendering, verify_pdf
@@ -221,10 +223,26 @@ def test_a_mask_lands_on_the_right_pixels_of_a_turned_and_cropped_page(rotate: i
     assert "x=420..540 pt, y=600..640 pt" in reasons[0]
 
 
+def slow_to_draw(pages: int = 20, shapes: int = 60_000) -> bytes:
+    """A PDF both renderers take over a second to draw on this machine (20 pages of 60,000 tiny
+    filled squares), however fast they draw text: for the deadline and stop tests."""
+    writer = PdfWriter()
+    content = DecodedStreamObject()
+    content.set_data(b"".join(b"%d %d 0.5 0.5 re f\n" % (i % 590, (i // 590) % 840)
+                              for i in range(shapes)))
+    shared = writer._add_object(content)
+    for _ in range(pages):
+        page = writer.add_blank_page(595, 842)
+        page[NameObject("/Contents")] = shared
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("seconds", [-1.0, 0.05])
 def test_a_deadline_stops_the_renderers_and_leaves_nothing_behind(
         seconds: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    long_document = contract_pdf(pages=100)  # ~0.4 s to render
+    long_document = slow_to_draw()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     started = time.monotonic()
     try:
@@ -305,7 +323,7 @@ def test_a_drawing_ahead_that_failed_is_drawn_again(monkeypatch: pytest.MonkeyPa
 
 def test_leaving_the_block_stops_what_is_drawn_ahead_and_leaves_nothing_behind(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    long_document = contract_pdf(pages=100)  # ~0.4 s to render
+    long_document = slow_to_draw()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     started = time.monotonic()
     with drawing_ahead([long_document]) as ahead:
